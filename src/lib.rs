@@ -1,0 +1,152 @@
+//! fanjian (繁簡) converts between Simplified, Traditional, Taiwan, Hong Kong and Japanese
+//! Shinjitai Chinese with output byte-identical to OpenCC 1.4.2, for all 16 of its configs.
+//!
+//! The conversion tables are OpenCC 1.4.2's, compiled into the binary at build time: nothing is
+//! read from disk at run time and building a [`Converter`] for a built-in config costs
+//! microseconds.
+//!
+//! ```
+//! use fanjian::{Config, Converter};
+//!
+//! let s2twp = Converter::new(Config::S2twp);
+//! assert_eq!(s2twp.convert("鼠标和内存"), "滑鼠和記憶體");
+//!
+//! // Text that needs no change comes back borrowed, without a copy.
+//! assert!(matches!(s2twp.convert("plain ASCII"), std::borrow::Cow::Borrowed(_)));
+//!
+//! // A Converter is Send + Sync: build it once, share it between threads.
+//! let t2s = std::sync::Arc::new(Converter::new(Config::T2s));
+//! let handle = { let t2s = t2s.clone(); std::thread::spawn(move || t2s.convert("漢字").into_owned()) };
+//! assert_eq!(handle.join().unwrap(), "汉字");
+//! ```
+//!
+//! # Semantics
+//! The engine reproduces OpenCC's algorithm exactly (see the `convert` module docs): a
+//! normalization pass, greedy longest-match segmentation, and a chain of dictionary steps applied
+//! segment by segment, with `short_circuit` and `union` dictionary groups and complete Ideographic
+//! Description Sequences copied whole. Like OpenCC's command line, the tofu-risk dictionaries
+//! (characters many fonts cannot show) are left out unless asked for with
+//! [`Converter::builder`].
+//!
+//! One deliberate difference: OpenCC 1.4.2 drops the text that follows a NUL character inside a
+//! segment (it passes segments on as C strings); fanjian converts NUL like any other character
+//! and never loses text.
+
+#![warn(missing_docs)]
+
+mod config;
+mod convert;
+mod dict;
+mod error;
+mod ids;
+mod spec;
+mod tables;
+mod trie;
+mod trie_build;
+
+use std::borrow::Cow;
+use std::path::Path;
+
+pub use config::{Config, UnknownConfig};
+pub use error::{DictError, Error, SpecError};
+
+/// Converts text with one config. Immutable, cheap to build, `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Converter {
+    engine: convert::Engine,
+}
+
+/// Options for building a [`Converter`]; see [`Converter::builder`].
+#[derive(Debug, Clone)]
+pub struct ConverterBuilder {
+    config: Config,
+    include_tofu_risk_dictionaries: bool,
+}
+
+impl ConverterBuilder {
+    /// Includes the dictionaries OpenCC marks `may_output_tofu` (rare characters that many fonts
+    /// cannot display; only the t2s family has one). Off by default, as in OpenCC's command line;
+    /// OpenCC's Python API turns it on.
+    pub fn include_tofu_risk_dictionaries(mut self, yes: bool) -> ConverterBuilder {
+        self.include_tofu_risk_dictionaries = yes;
+        self
+    }
+
+    /// Builds the converter.
+    pub fn build(self) -> Converter {
+        Converter {
+            engine: config::builtin_engine(self.config, self.include_tofu_risk_dictionaries),
+        }
+    }
+}
+
+impl Converter {
+    /// A converter for a built-in config, tofu-risk dictionaries excluded.
+    pub fn new(config: Config) -> Converter {
+        Converter::builder(config).build()
+    }
+
+    /// A builder for a built-in config, to set options:
+    ///
+    /// ```
+    /// use fanjian::{Config, Converter};
+    /// let t2s = Converter::builder(Config::T2s).include_tofu_risk_dictionaries(true).build();
+    /// assert_eq!(t2s.convert("圞"), "𪢮");
+    /// assert_eq!(Converter::new(Config::T2s).convert("圞"), "圞");
+    /// ```
+    pub fn builder(config: Config) -> ConverterBuilder {
+        ConverterBuilder {
+            config,
+            include_tofu_risk_dictionaries: false,
+        }
+    }
+
+    /// Loads an OpenCC JSON config (comments and trailing commas allowed) whose text
+    /// dictionaries (`"type": "text"`) are found relative to the config file.
+    pub fn from_config_file(
+        path: impl AsRef<Path>,
+        include_tofu_risk_dictionaries: bool,
+    ) -> Result<Converter, Error> {
+        Ok(Converter {
+            engine: config::file_engine(path.as_ref(), include_tofu_risk_dictionaries)?,
+        })
+    }
+
+    /// Converts `text`. Returns it borrowed when the conversion changes nothing.
+    pub fn convert<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if !self.engine.may_change(text) {
+            return Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len() + text.len() / 4);
+        self.engine.convert_into(text, &mut out);
+        if out == text {
+            Cow::Borrowed(text)
+        } else {
+            Cow::Owned(out)
+        }
+    }
+
+    /// Converts `text` and appends the result to `out`.
+    ///
+    /// ```
+    /// use fanjian::{Config, Converter};
+    /// let mut out = String::from("> ");
+    /// Converter::new(Config::S2t).convert_into("头发", &mut out);
+    /// assert_eq!(out, "> 頭髮");
+    /// ```
+    pub fn convert_into(&self, text: &str, out: &mut String) {
+        self.engine.convert_into(text, out);
+    }
+
+    /// The longest dictionary key any step of this converter can match, in characters.
+    pub fn max_key_chars(&self) -> usize {
+        let e = &self.engine;
+        e.normalization
+            .iter()
+            .chain(&e.chain)
+            .chain(&e.segmentation)
+            .map(|m| m.max_key_chars())
+            .max()
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,317 @@
+//! Reading compiled tries (the image [`crate::trie_build`] writes) and prefix matching.
+//!
+//! A trie is either borrowed from the image embedded in the binary (no copy, no parsing beyond
+//! the header: loading a built-in config costs microseconds) or owned, when built at run time
+//! from a user's config. The first character of a key is found with a two-level table indexed by
+//! code point, so a position that starts no key costs two loads; deeper levels binary-search a
+//! node's sorted edges.
+
+use std::borrow::Cow;
+
+use crate::trie_build::{FLAG_ASCII_STARTS, HEADER_WORDS, MAGIC, ROOT_HI_WORDS};
+
+/// A compiled dictionary (or flattened dictionary group).
+#[derive(Debug, Clone)]
+pub(crate) struct Trie {
+    words: Cow<'static, [u32]>,
+    values_text: Cow<'static, str>,
+    ascii_starts: bool,
+    root_lo: usize,
+    node_val: usize,
+    node_edge: usize,
+    edge_chr: usize,
+    edge_dst: usize,
+    val_off: usize,
+    nodes: usize,
+    edges: usize,
+    values: usize,
+}
+
+/// Splits an image into its word part and its value bytes, checking the header.
+fn layout(header: &[u32]) -> Option<(usize, [usize; 8])> {
+    if header.len() < HEADER_WORDS || header[0] != MAGIC {
+        return None;
+    }
+    let blocks = header[2] as usize;
+    let nodes = header[3] as usize;
+    let edges = header[4] as usize;
+    let values = header[5] as usize;
+    let root_lo = HEADER_WORDS + ROOT_HI_WORDS;
+    let node_val = root_lo + blocks * 256;
+    let node_edge = node_val + nodes;
+    let edge_chr = node_edge + nodes + 1;
+    let edge_dst = edge_chr + edges;
+    let val_off = edge_dst + edges;
+    let end = val_off + values + 1;
+    Some((
+        end,
+        [
+            root_lo, node_val, node_edge, edge_chr, edge_dst, val_off, nodes, edges,
+        ],
+    ))
+}
+
+impl Trie {
+    /// Reads an image held in memory (a trie built at run time).
+    pub(crate) fn from_image(image: &[u8]) -> Trie {
+        let words: Vec<u32> = image
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let (end, _) = layout(&words).expect("trie image written by TrieBuilder");
+        let text = std::str::from_utf8(&image[end * 4..]).expect("values are UTF-8");
+        Trie::assemble(
+            Cow::Owned(words[..end].to_vec()),
+            Cow::Owned(text.to_string()),
+        )
+    }
+
+    /// Borrows an image embedded in the binary; `image` is 4-byte aligned.
+    pub(crate) fn from_static(image: &'static [u8]) -> Trie {
+        let words = crate::tables::words_of(image);
+        let (end, _) = layout(words).expect("embedded trie image");
+        let text = std::str::from_utf8(&image[end * 4..]).expect("embedded values are UTF-8");
+        Trie::assemble(Cow::Borrowed(&words[..end]), Cow::Borrowed(text))
+    }
+
+    fn assemble(words: Cow<'static, [u32]>, values_text: Cow<'static, str>) -> Trie {
+        let (end, [root_lo, node_val, node_edge, edge_chr, edge_dst, val_off, nodes, edges]) =
+            layout(&words).expect("checked by the caller");
+        assert!(words.len() >= end, "truncated trie image");
+        let values = words[5] as usize;
+        // The value text is padded with NULs to a whole word; drop the padding.
+        let values_text = match values_text {
+            Cow::Borrowed(t) => Cow::Borrowed(&t[..words[6] as usize]),
+            Cow::Owned(mut t) => {
+                t.truncate(words[6] as usize);
+                Cow::Owned(t)
+            }
+        };
+        let offsets = &words[val_off..val_off + values + 1];
+        assert!(
+            offsets.windows(2).all(|w| w[0] <= w[1])
+                && offsets
+                    .iter()
+                    .all(|&o| values_text.is_char_boundary(o as usize)),
+            "corrupt trie value offsets"
+        );
+        Trie {
+            ascii_starts: words[1] & FLAG_ASCII_STARTS != 0,
+            words,
+            values_text,
+            root_lo,
+            node_val,
+            node_edge,
+            edge_chr,
+            edge_dst,
+            val_off,
+            nodes,
+            edges,
+            values,
+        }
+    }
+
+    /// The longest key of any length this trie holds, in characters.
+    pub(crate) fn max_key_chars(&self) -> usize {
+        self.words[7] as usize
+    }
+
+    /// Plain slices for the hot loop.
+    #[inline]
+    pub(crate) fn view(&self) -> TrieView<'_> {
+        let w = &self.words[..];
+        TrieView {
+            root_hi: &w[HEADER_WORDS..HEADER_WORDS + ROOT_HI_WORDS],
+            root_lo: &w[self.root_lo..self.node_val],
+            node_val: &w[self.node_val..self.node_val + self.nodes],
+            node_edge: &w[self.node_edge..self.node_edge + self.nodes + 1],
+            edge_chr: &w[self.edge_chr..self.edge_chr + self.edges],
+            edge_dst: &w[self.edge_dst..self.edge_dst + self.edges],
+            val_off: &w[self.val_off..self.val_off + self.values + 1],
+            values_text: &self.values_text,
+            ascii_starts: self.ascii_starts,
+        }
+    }
+}
+
+/// A borrowed view of a [`Trie`] with every section as a plain slice.
+#[derive(Clone, Copy)]
+pub(crate) struct TrieView<'a> {
+    root_hi: &'a [u32],
+    root_lo: &'a [u32],
+    node_val: &'a [u32],
+    node_edge: &'a [u32],
+    edge_chr: &'a [u32],
+    edge_dst: &'a [u32],
+    val_off: &'a [u32],
+    values_text: &'a str,
+    pub(crate) ascii_starts: bool,
+}
+
+/// Decodes the character that starts at `bytes[i]`; `bytes` is valid UTF-8 and `i` a boundary.
+#[inline(always)]
+pub(crate) fn decode(bytes: &[u8], i: usize) -> (u32, usize) {
+    let b0 = bytes[i] as u32;
+    if b0 < 0x80 {
+        (b0, 1)
+    } else if b0 < 0xE0 {
+        (((b0 & 0x1F) << 6) | (bytes[i + 1] as u32 & 0x3F), 2)
+    } else if b0 < 0xF0 {
+        (
+            ((b0 & 0x0F) << 12)
+                | ((bytes[i + 1] as u32 & 0x3F) << 6)
+                | (bytes[i + 2] as u32 & 0x3F),
+            3,
+        )
+    } else {
+        (
+            ((b0 & 0x07) << 18)
+                | ((bytes[i + 1] as u32 & 0x3F) << 12)
+                | ((bytes[i + 2] as u32 & 0x3F) << 6)
+                | (bytes[i + 3] as u32 & 0x3F),
+            4,
+        )
+    }
+}
+
+impl<'a> TrieView<'a> {
+    /// The node for a key's first character `c`, 0 when no key starts with it.
+    #[inline(always)]
+    pub(crate) fn root(&self, c: u32) -> u32 {
+        let block = self.root_hi[(c >> 8) as usize];
+        self.root_lo[((block << 8) | (c & 0xFF)) as usize]
+    }
+
+    /// The value with index `id`.
+    #[inline(always)]
+    pub(crate) fn value(&self, id: u32) -> &'a str {
+        let start = self.val_off[id as usize] as usize;
+        let end = self.val_off[id as usize + 1] as usize;
+        // Offsets were checked to be character boundaries when the trie was loaded.
+        &self.values_text[start..end]
+    }
+
+    #[inline(always)]
+    fn child(&self, node: u32, c: u32) -> u32 {
+        let lo = self.node_edge[node as usize] as usize;
+        let hi = self.node_edge[node as usize + 1] as usize;
+        let chars = &self.edge_chr[lo..hi];
+        if chars.len() <= 8 {
+            for (k, &e) in chars.iter().enumerate() {
+                if e == c {
+                    return self.edge_dst[lo + k];
+                }
+            }
+            0
+        } else {
+            match chars.binary_search(&c) {
+                Ok(k) => self.edge_dst[lo + k],
+                Err(_) => 0,
+            }
+        }
+    }
+
+    /// Given `node` for the character ending at `bytes[pos]`, finds the best key that is a prefix
+    /// of the text from the key's start up to `bytes.len()`: the smallest priority, then the
+    /// longest. Returns the end of the key and its value index.
+    #[inline(always)]
+    pub(crate) fn walk(&self, mut node: u32, bytes: &[u8], mut pos: usize) -> Option<(usize, u32)> {
+        let mut best = self.node_val[node as usize];
+        let mut best_end = pos;
+        while pos < bytes.len()
+            && self.node_edge[node as usize] != self.node_edge[node as usize + 1]
+        {
+            let (c, len) = decode(bytes, pos);
+            node = self.child(node, c);
+            if node == 0 {
+                break;
+            }
+            pos += len;
+            let v = self.node_val[node as usize];
+            if v != 0 && (best == 0 || v >> 24 <= best >> 24) {
+                best = v;
+                best_end = pos;
+            }
+        }
+        if best == 0 {
+            None
+        } else {
+            Some((best_end, (best & 0x00FF_FFFF) - 1))
+        }
+    }
+
+    /// The best key (see [`TrieView::walk`]) at `bytes[pos]`: its end and its value.
+    #[inline]
+    pub(crate) fn longest(&self, bytes: &[u8], pos: usize) -> Option<(usize, &'a str)> {
+        let (c, len) = decode(bytes, pos);
+        let node = self.root(c);
+        if node == 0 {
+            return None;
+        }
+        self.walk(node, bytes, pos + len)
+            .map(|(end, id)| (end, self.value(id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trie_build::TrieBuilder;
+
+    fn build(entries: &[(&str, &str, usize)]) -> Trie {
+        let mut b = TrieBuilder::new();
+        for &(k, v, p) in entries {
+            b.add(k, v, p);
+        }
+        Trie::from_image(&b.finish())
+    }
+
+    #[test]
+    fn longest_match_and_first_value_wins() {
+        let t = build(&[
+            ("头", "頭", 0),
+            ("头发", "頭髮", 0),
+            ("头发", "X", 0),
+            ("a", "b", 0),
+        ]);
+        let v = t.view();
+        assert!(v.ascii_starts);
+        assert_eq!(v.longest("头发长".as_bytes(), 0), Some((6, "頭髮")));
+        assert_eq!(v.longest("头长".as_bytes(), 0), Some((3, "頭")));
+        assert_eq!(v.longest("长".as_bytes(), 0), None);
+        // The match never runs past the end of the slice it is given.
+        assert_eq!(v.longest(&"头发".as_bytes()[..3], 0), Some((3, "頭")));
+        assert_eq!(t.max_key_chars(), 2);
+    }
+
+    #[test]
+    fn smaller_priority_beats_longer_key() {
+        // short_circuit[A = {ab}, B = {abc, x}]: at "abc" A has a match, so A's "ab" wins.
+        let t = build(&[("ab", "1", 0), ("abc", "2", 1), ("x", "3", 1)]);
+        let v = t.view();
+        assert_eq!(v.longest(b"abcd", 0), Some((2, "1")));
+        assert_eq!(v.longest(b"xabc", 0), Some((1, "3")));
+        // Within one class the longest wins.
+        let t = build(&[("a", "1", 1), ("abc", "2", 1), ("ab", "3", 2)]);
+        assert_eq!(t.view().longest(b"abcd", 0), Some((3, "2")));
+    }
+
+    #[test]
+    fn many_children_binary_search() {
+        let keys: Vec<String> = (0..100u32)
+            .map(|i| format!("的{}", char::from_u32(0x4E00 + i * 7).unwrap()))
+            .collect();
+        let mut b = TrieBuilder::new();
+        for (i, k) in keys.iter().enumerate() {
+            b.add(k, &i.to_string(), 0);
+        }
+        let t = Trie::from_image(&b.finish());
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(
+                t.view().longest(k.as_bytes(), 0),
+                Some((k.len(), i.to_string().as_str()))
+            );
+        }
+        assert_eq!(t.view().longest("的的".as_bytes(), 0), None);
+    }
+}

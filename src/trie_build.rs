@@ -1,0 +1,213 @@
+//! Compiles dictionaries into the trie image that [`crate::trie`] reads: the build script uses it
+//! for the built-in tables (embedded in the binary), the library for configs and dictionaries
+//! loaded at run time. One builder, one format.
+//!
+//! A dictionary group becomes one trie whose values carry a *priority*: OpenCC's `union` groups
+//! merge into one priority class (the first dictionary's value wins for a key present in several),
+//! and each member of a `short_circuit` group is a class of its own, in order. At a text position
+//! the matcher then takes, among all keys that are prefixes of the text, those of the smallest
+//! class, and of those the longest. That is exactly OpenCC's "first member with any match wins,
+//! longest match within it" (proof in [`classes`]). Only a `union` that contains a `short_circuit`
+//! group cannot be flattened this way; the library evaluates that rare shape as a tree.
+//!
+//! Image layout, all little-endian `u32` words, then the value bytes:
+//!
+//! ```text
+//! header   MAGIC, flags, root_blocks, nodes, edges, values, value_bytes, max_key_chars
+//! root_hi  0x1100 words: block number for code point >> 8 (block 0 is all zeros)
+//! root_lo  root_blocks * 256 words: node for the key's first character, 0 = none
+//! node_val nodes words: 0 = no key ends here, else priority << 24 | (value index + 1)
+//! node_edge nodes + 1 words: node i's children are edges node_edge[i] .. node_edge[i + 1]
+//! edge_chr edges words, sorted per node: the child's character
+//! edge_dst edges words: the child node
+//! val_off  values + 1 words: value i is value_bytes[val_off[i] .. val_off[i + 1]]
+//! bytes    value_bytes bytes, padded with zeros to a whole word
+//! ```
+//!
+//! This file is included by `build.rs` with `#[path]`: it uses nothing from the rest of the crate
+//! but `spec.rs`, which the build script includes too.
+
+use std::collections::{BTreeMap, HashMap};
+
+/// First word of every trie image.
+pub const MAGIC: u32 = 0x3154_4A46; // "FJT1"
+/// Words in the header.
+pub const HEADER_WORDS: usize = 8;
+/// Words in `root_hi`: one per 256 code points.
+pub const ROOT_HI_WORDS: usize = 0x1100;
+/// Header flag: some key starts with an ASCII character.
+pub const FLAG_ASCII_STARTS: u32 = 1;
+/// The largest priority class a value can carry.
+pub const MAX_PRIORITY: usize = 255;
+
+/// The priority classes of a dictionary tree, as lists of text-dictionary files: class 0 first.
+/// `None` when the tree cannot be flattened (a `union` group with a `short_circuit` member).
+///
+/// Why this is exact: for a `short_circuit` group with members `M0..Mn`, OpenCC returns the
+/// longest match of the first member that has one. Give every key the smallest class it occurs
+/// in. If member `c` is the first with a match, every matching key belongs to some member
+/// `>= c`, and one of them to `c`, so the smallest class among matching keys is `c`; a matching
+/// key whose smallest class is `c` is in `c`, and every matching key of `c` has smallest class
+/// `c` (a smaller one would be a match in an earlier member). Nested `short_circuit` groups
+/// concatenate their classes; a `union` keeps one class, first file first.
+pub fn classes(spec: &crate::spec::DictSpec) -> Option<Vec<Vec<String>>> {
+    use crate::spec::{DictSpec, MatchPolicy};
+    match spec {
+        DictSpec::Text { file, .. } => Some(vec![vec![file.clone()]]),
+        DictSpec::Group { policy, dicts, .. } => {
+            let children: Vec<Vec<Vec<String>>> =
+                dicts.iter().map(classes).collect::<Option<_>>()?;
+            match policy {
+                MatchPolicy::ShortCircuit => {
+                    let flat: Vec<Vec<String>> = children.into_iter().flatten().collect();
+                    (flat.len() <= MAX_PRIORITY + 1).then_some(flat)
+                }
+                MatchPolicy::Union => {
+                    if children.iter().any(|c| c.len() > 1) {
+                        return None;
+                    }
+                    Some(vec![children.into_iter().flatten().flatten().collect()])
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Node {
+    children: BTreeMap<char, u32>,
+    value: u32,
+}
+
+/// Builds one trie image from entries added in priority order.
+pub struct TrieBuilder {
+    nodes: Vec<Node>,
+    roots: BTreeMap<char, u32>,
+    values: Vec<String>,
+    value_ids: HashMap<String, u32>,
+    max_key_chars: u32,
+}
+
+impl Default for TrieBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TrieBuilder {
+    /// An empty builder.
+    pub fn new() -> TrieBuilder {
+        TrieBuilder {
+            // Node 0 stands for "none" everywhere.
+            nodes: vec![Node::default()],
+            roots: BTreeMap::new(),
+            values: Vec::new(),
+            value_ids: HashMap::new(),
+            max_key_chars: 0,
+        }
+    }
+
+    /// Adds `key → value` in priority class `priority`. A key already present keeps its first
+    /// value and class (entries must come in class order). Empty keys are ignored: they can never
+    /// match, as in OpenCC.
+    pub fn add(&mut self, key: &str, value: &str, priority: usize) {
+        assert!(priority <= MAX_PRIORITY, "too many short-circuit members");
+        let mut chars = key.chars();
+        let Some(first) = chars.next() else { return };
+        let next = self.nodes.len() as u32;
+        let mut node = *self.roots.entry(first).or_insert(next);
+        if node == next {
+            self.nodes.push(Node::default());
+        }
+        let mut count = 1;
+        for c in chars {
+            count += 1;
+            let next = self.nodes.len() as u32;
+            let child = *self.nodes[node as usize].children.entry(c).or_insert(next);
+            if child == next {
+                self.nodes.push(Node::default());
+            }
+            node = child;
+        }
+        self.max_key_chars = self.max_key_chars.max(count);
+        if self.nodes[node as usize].value != 0 {
+            return;
+        }
+        let id = match self.value_ids.get(value) {
+            Some(&id) => id,
+            None => {
+                let id = self.values.len() as u32;
+                assert!(id < 0x00FF_FFFF, "too many distinct values");
+                self.values.push(value.to_string());
+                self.value_ids.insert(value.to_string(), id);
+                id
+            }
+        };
+        self.nodes[node as usize].value = ((priority as u32) << 24) | (id + 1);
+    }
+
+    /// Serializes the trie (see the module docs for the layout).
+    pub fn finish(self) -> Vec<u8> {
+        let mut blocks: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for (&c, &node) in &self.roots {
+            let cp = c as u32;
+            blocks.entry(cp >> 8).or_insert_with(|| vec![0; 256])[(cp & 0xFF) as usize] = node;
+        }
+        let ascii = self.roots.keys().any(|c| c.is_ascii());
+        let mut root_hi = vec![0u32; ROOT_HI_WORDS];
+        let mut root_lo = vec![0u32; 256]; // block 0: empty
+        for (hi, block) in blocks {
+            root_hi[hi as usize] = (root_lo.len() / 256) as u32;
+            root_lo.extend(block);
+        }
+        let mut node_val = Vec::with_capacity(self.nodes.len());
+        let mut node_edge = Vec::with_capacity(self.nodes.len() + 1);
+        let mut edge_chr = Vec::new();
+        let mut edge_dst = Vec::new();
+        for node in &self.nodes {
+            node_val.push(node.value);
+            node_edge.push(edge_chr.len() as u32);
+            for (&c, &child) in &node.children {
+                edge_chr.push(c as u32);
+                edge_dst.push(child);
+            }
+        }
+        node_edge.push(edge_chr.len() as u32);
+        let mut val_off = vec![0u32];
+        let mut bytes = Vec::new();
+        for v in &self.values {
+            bytes.extend_from_slice(v.as_bytes());
+            val_off.push(bytes.len() as u32);
+        }
+        let header = [
+            MAGIC,
+            if ascii { FLAG_ASCII_STARTS } else { 0 },
+            (root_lo.len() / 256) as u32,
+            self.nodes.len() as u32,
+            edge_chr.len() as u32,
+            self.values.len() as u32,
+            bytes.len() as u32,
+            self.max_key_chars,
+        ];
+        let mut out = Vec::new();
+        for part in [
+            &header[..],
+            &root_hi,
+            &root_lo,
+            &node_val,
+            &node_edge,
+            &edge_chr,
+            &edge_dst,
+            &val_off,
+        ] {
+            for w in part.iter() {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        out.extend_from_slice(&bytes);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        out
+    }
+}

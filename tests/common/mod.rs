@@ -1,0 +1,70 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+#[path = "../../src/spec.rs"]
+pub mod spec;
+
+#[path = "../../src/dict.rs"]
+pub mod dict;
+
+/// The project root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file under `tests/data/`.
+pub fn data(name: &str) -> PathBuf {
+    root().join("tests/data").join(name)
+}
+
+/// The built fanjian binary.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_fanjian"))
+}
+
+/// One case of OpenCC's `testcases.json`: id, input, and (config, expected output) pairs.
+pub type TestCase = (String, String, Vec<(String, String)>);
+
+/// OpenCC's `testcases.json`.
+pub fn testcases() -> Vec<TestCase> {
+    let text = std::fs::read_to_string(data("testcases.json")).unwrap();
+    let spec::Json::Object(top) = spec::parse_jsonc(&text).unwrap() else {
+        panic!("testcases.json: not an object")
+    };
+    let (_, spec::Json::Array(cases)) = top.into_iter().find(|(k, _)| k == "cases").unwrap() else {
+        panic!("testcases.json: no cases array")
+    };
+    cases
+        .into_iter()
+        .map(|case| {
+            let spec::Json::Object(members) = case else {
+                panic!("case is not an object")
+            };
+            let get = |name: &str| {
+                members
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            let Some(spec::Json::String(id)) = get("id") else {
+                panic!("case without id")
+            };
+            let Some(spec::Json::String(input)) = get("input") else {
+                panic!("case without input")
+            };
+            let Some(spec::Json::Object(expected)) = get("expected") else {
+                panic!("case without expected")
+            };
+            let expected = expected
+                .into_iter()
+                .map(|(cfg, v)| match v {
+                    spec::Json::String(s) => (cfg, s),
+                    _ => panic!("expected value is not a string"),
+                })
+                .collect();
+            (id, input, expected)
+        })
+        .collect()
+}
