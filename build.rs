@@ -125,5 +125,25 @@ fn main() {
         CONFIGS.len()
     )
     .unwrap();
+    // The dictionaries as text too, for configs loaded at run time that name them.
+    let mut files: Vec<&String> = c.dicts.keys().collect();
+    files.sort();
+    writeln!(code, "/// OpenCC's text dictionaries by file name.").unwrap();
+    writeln!(
+        code,
+        "pub(crate) static DICTIONARY_TEXTS: [(&str, &str); {}] = [",
+        files.len()
+    )
+    .unwrap();
+    let root = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    for f in files {
+        writeln!(
+            code,
+            "    ({f:?}, include_str!({:?})),",
+            format!("{root}/tables/opencc/{f}")
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
     std::fs::write(Path::new(&out).join("builtin.rs"), code).unwrap();
 }

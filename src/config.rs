@@ -151,7 +151,8 @@ pub(crate) fn builtin_engine(config: Config, include_tofu: bool) -> Engine {
     }
 }
 
-/// Compiles a config read from a file; dictionaries are found relative to `dir`.
+/// Compiles a config read from a file. Its text dictionaries are looked up in the config's
+/// folder, then among OpenCC's own (built in), as OpenCC looks in its package data folder.
 pub(crate) fn file_engine(path: &Path, include_tofu: bool) -> Result<Engine, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
@@ -199,12 +200,18 @@ struct Loader {
 impl Loader {
     fn entries(&mut self, file: &str) -> Result<&[crate::dict::Entry], Error> {
         if !self.dicts.contains_key(file) {
+            // As OpenCC: the config's folder first, then the package's own data (here: built in).
             let path = self.dir.join(file);
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let entries = crate::dict::parse_text_dict(&text, &path.display().to_string())?;
+            let entries = match (
+                std::fs::read_to_string(&path),
+                tables::dictionary_text(file),
+            ) {
+                (Ok(text), _) => crate::dict::parse_text_dict(&text, &path.display().to_string())?,
+                (Err(e), Some(text)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    crate::dict::parse_text_dict(text, file)?
+                }
+                (Err(source), _) => return Err(Error::Io { path, source }),
+            };
             self.dicts.insert(file.to_string(), entries);
         }
         Ok(&self.dicts[file])

@@ -101,8 +101,9 @@ impl Converter {
         }
     }
 
-    /// Loads an OpenCC JSON config (comments and trailing commas allowed) whose text
-    /// dictionaries (`"type": "text"`) are found relative to the config file.
+    /// Loads an OpenCC JSON config (comments and trailing commas allowed). Its text dictionaries
+    /// (`"type": "text"`) are looked up in the config's folder, then among OpenCC 1.4.2's own
+    /// dictionaries, which are built in: a config may name `STPhrases.txt` without shipping it.
     pub fn from_config_file(
         path: impl AsRef<Path>,
         include_tofu_risk_dictionaries: bool,

@@ -27,6 +27,14 @@ struct Aligned<T: ?Sized>(T);
 
 static BLOB: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/tables.bin")));
 
+/// The text of a built-in OpenCC dictionary, by file name (`"STPhrases.txt"`).
+pub(crate) fn dictionary_text(file: &str) -> Option<&'static str> {
+    DICTIONARY_TEXTS
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, text)| *text)
+}
+
 /// The embedded trie number `id`.
 pub(crate) fn trie(id: u16) -> Trie {
     let (start, len) = TRIE_RANGES[id as usize];

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 #[path = "../../src/spec.rs"]
 pub mod spec;
 
+pub mod adversarial;
+
 #[path = "../../src/dict.rs"]
 pub mod dict;
 

@@ -1,0 +1,86 @@
+//! Throughput per config and config load time.
+//!
+//! `cargo bench --bench throughput [-- FILE]` converts FILE (default: OpenCC's benchmark text,
+//! tests/data/zuozhuan.txt, 1.87 MB of Classical Chinese) with each of the 16 configs and prints
+//! the median MB/s of several runs, then the time to build each config's converter. Where the
+//! differential test has left OpenCC's own output for that file in target/differential/, the
+//! output is checked against it before anything is timed.
+//!
+//! `benches/compare.sh` runs this and OpenCC 1.4.2 on the same file in one go and prints ratios.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use fanjian::{Config, Converter};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("tests/data/zuozhuan.txt"));
+    let text = std::fs::read_to_string(&path).expect("benchmark input");
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let mb = text.len() as f64 / 1e6;
+    println!(
+        "input: {name}, {:.2} MB; median of 7 runs, single thread",
+        mb
+    );
+    println!(
+        "{:<7} {:>10} {:>10}  checked against OpenCC",
+        "config", "MB/s", "ms"
+    );
+    let mut out = String::with_capacity(text.len() * 2);
+    for config in Config::ALL {
+        let converter = Converter::new(config);
+        out.clear();
+        converter.convert_into(&text, &mut out);
+        let oracle = root.join(format!("target/differential/{name}.{config}.notofu"));
+        let checked = match std::fs::read_to_string(&oracle) {
+            Ok(want) => {
+                assert!(out == want, "{config}: output differs from OpenCC's");
+                "yes"
+            }
+            Err(_) => "no (run the differential test first)",
+        };
+        let times: Vec<Duration> = (0..7)
+            .map(|_| {
+                out.clear();
+                let t = Instant::now();
+                converter.convert_into(std::hint::black_box(&text), &mut out);
+                t.elapsed()
+            })
+            .collect();
+        let t = median(times);
+        println!(
+            "{:<7} {:>10.1} {:>10.2}  {checked}",
+            config.name(),
+            mb / t.as_secs_f64(),
+            t.as_secs_f64() * 1e3
+        );
+    }
+    println!();
+    println!("{:<7} {:>12}", "config", "load (µs)");
+    for config in Config::ALL {
+        let times: Vec<Duration> = (0..201)
+            .map(|_| {
+                let t = Instant::now();
+                let c = std::hint::black_box(Converter::new(config));
+                let e = t.elapsed();
+                drop(c);
+                e
+            })
+            .collect();
+        println!(
+            "{:<7} {:>12.1}",
+            config.name(),
+            median(times).as_secs_f64() * 1e6
+        );
+    }
+}

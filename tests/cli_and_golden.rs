@@ -1,0 +1,211 @@
+//! OpenCC's golden files, the command line's behaviour, and error messages for bad configs,
+//! dictionaries and input.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use fanjian::{Config, Converter};
+
+#[test]
+fn golden_us_constitution() {
+    let input = std::fs::read_to_string(common::data("golden/us_constitution_zhs.txt")).unwrap();
+    for config in [
+        Config::S2t,
+        Config::S2tw,
+        Config::S2twp,
+        Config::S2hk,
+        Config::S2hkp,
+    ] {
+        let want = std::fs::read_to_string(common::data(&format!(
+            "golden/us_constitution_zhs.{config}.txt"
+        )))
+        .unwrap();
+        assert!(
+            Converter::new(config).convert(&input) == want,
+            "{config} differs from OpenCC's golden output"
+        );
+    }
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(common::bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn stdin_to_stdout_keeps_line_endings_and_final_newline() {
+    let out = run(&["-c", "s2t"], "头发\r\n\n头发".as_bytes());
+    assert!(out.status.success());
+    assert_eq!(out.stdout, "頭髮\r\n\n頭髮".as_bytes());
+    let out = run(&["-c", "S2T.json"], b"");
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"");
+}
+
+#[test]
+fn files_in_and_out_and_a_config_path() {
+    let dir = common::root().join("target/cli-test-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("in.txt");
+    let output = dir.join("out.txt");
+    std::fs::write(&input, "鼠标和内存\n").unwrap();
+    let config = common::root().join("tables/opencc/config/s2twp.json");
+    let out = run(
+        &[
+            "-c",
+            config.to_str().unwrap(),
+            "-i",
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "滑鼠和記憶體\n");
+    // No temporary file is left behind.
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn invalid_utf8_is_reported_with_position_and_output_untouched() {
+    let dir = common::root().join("target/cli-test-invalid");
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("notes.txt");
+    let output = dir.join("out.txt");
+    std::fs::write(&input, b"line one\n\xe5\xa4\xb4\xff\n").unwrap();
+    std::fs::write(&output, "old content").unwrap();
+    let out = run(
+        &[
+            "-c",
+            "s2t",
+            "-i",
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("fanjian: ")
+            && stderr.contains("notes.txt:2:2 (byte 12): invalid UTF-8 sequence [FF]"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "old content");
+
+    let out = run(&["-c", "s2t"], b"ab\xe5\xa4");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("<stdin>:1:3 (byte 2): truncated UTF-8 sequence at end of input [E5 A4]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unknown_config_is_a_clear_error() {
+    let out = run(&["-c", "s2x"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("unknown config \"s2x\""), "{stderr}");
+}
+
+#[test]
+fn config_errors_name_file_and_position() {
+    let dir = common::root().join("target/config-errors");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad_json = dir.join("bad.json");
+    std::fs::write(
+        &bad_json,
+        "{\n  \"conversion_chain\": [\n    {\"dict\": }\n  ]\n}",
+    )
+    .unwrap();
+    let e = Converter::from_config_file(&bad_json, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.ends_with("bad.json:3:14: expected a JSON value"), "{e}");
+
+    let missing = dir.join("missing.json");
+    std::fs::write(
+        &missing,
+        r#"{"conversion_chain": [{"dict": {"type": "text", "file": "Nope.txt"}}]}"#,
+    )
+    .unwrap();
+    let e = Converter::from_config_file(&missing, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Nope.txt: No such file"), "{e}");
+
+    let bad_dict = dir.join("bad-dict.json");
+    std::fs::write(dir.join("Bad.txt"), "# my words\n头\t頭\n发 髮\n").unwrap();
+    std::fs::write(
+        &bad_dict,
+        r#"{"conversion_chain": [{"dict": {"type": "text", "file": "Bad.txt"}}]}"#,
+    )
+    .unwrap();
+    let e = Converter::from_config_file(&bad_dict, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with("Bad.txt:3: no tab between key and value in \"发 髮\""),
+        "{e}"
+    );
+
+    let ocd = dir.join("ocd.json");
+    std::fs::write(
+        &ocd,
+        r#"{"conversion_chain": [{"dict": {"type": "ocd2", "file": "STPhrases.ocd2"}}]}"#,
+    )
+    .unwrap();
+    let e = Converter::from_config_file(&ocd, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("binary format"), "{e}");
+}
+
+#[test]
+fn user_config_with_own_dictionary_and_built_in_ones() {
+    // A config in its own folder that adds a dictionary in front of OpenCC's (found built in).
+    let dir = common::root().join("target/user-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Mine.txt"), "内存\t記憶體\n").unwrap();
+    let config = dir.join("mine.json");
+    std::fs::write(
+        &config,
+        r#"{
+  // comments and trailing commas, as OpenCC allows
+  "name": "mine",
+  "conversion_chain": [{"dict": {"type": "group", "dicts": [
+      {"type": "text", "file": "Mine.txt"},
+      {"type": "text", "file": "STPhrases.txt"},
+      {"type": "text", "file": "STCharacters.txt"},
+  ]}}],
+}"#,
+    )
+    .unwrap();
+    let c = Converter::from_config_file(&config, false).unwrap();
+    assert_eq!(c.convert("内存的头发"), "記憶體的頭髮");
+    assert_eq!(
+        Converter::new(Config::S2t).convert("内存的头发"),
+        "內存的頭髮"
+    );
+}
