@@ -2,7 +2,8 @@
 //!
 //! `cargo bench --bench throughput [-- FILE]` converts FILE (default: OpenCC's benchmark text,
 //! tests/data/zuozhuan.txt, 1.87 MB of Classical Chinese) with each of the 16 configs and prints
-//! the median MB/s of several runs, then the time to build each config's converter. Where the
+//! the median MB/s of several runs, then the time to build each config's converter and convert a
+//! short text in a fresh process (cold), and to build it again in a warm one. Where the
 //! differential test has left OpenCC's own output for that file in target/differential/, the
 //! output is checked against it before anything is timed.
 //!
@@ -18,7 +19,21 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// `--load CONFIG`: prints the µs to build a converter and convert a short text, cold.
+fn load_once(name: &str) {
+    let t = Instant::now();
+    let converter = Converter::new(name.parse().unwrap());
+    let out = converter.convert("汉字转换");
+    let e = t.elapsed();
+    assert!(!out.is_empty());
+    println!("{:.1}", e.as_secs_f64() * 1e6);
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--load") {
+        return load_once(&args[i + 1]);
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let path = std::env::args()
         .skip(1)
@@ -66,8 +81,15 @@ fn main() {
         );
     }
     println!();
-    println!("{:<7} {:>12}", "config", "load (µs)");
+    println!("{:<7} {:>12} {:>12}", "config", "load (µs)", "again (µs)");
     for config in Config::ALL {
+        // A fresh process per config, so that the first use is really cold.
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new(exe)
+            .args(["--load", config.name()])
+            .output()
+            .unwrap();
+        let first = String::from_utf8(out.stdout).unwrap();
         let times: Vec<Duration> = (0..201)
             .map(|_| {
                 let t = Instant::now();
@@ -78,8 +100,9 @@ fn main() {
             })
             .collect();
         println!(
-            "{:<7} {:>12.1}",
+            "{:<7} {:>12} {:>12.1}",
             config.name(),
+            first.trim(),
             median(times).as_secs_f64() * 1e6
         );
     }

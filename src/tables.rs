@@ -2,7 +2,9 @@
 //! the binary, and the 16 configs as lists of those tries.
 //!
 //! The only `unsafe` in the crate lives here: viewing the embedded, 4-byte aligned image as
-//! `u32` words without copying it.
+//! `u32` words without copying it, and its value text as `str` without validating it again.
+
+use std::sync::OnceLock;
 
 use crate::trie::Trie;
 
@@ -35,10 +37,25 @@ pub(crate) fn dictionary_text(file: &str) -> Option<&'static str> {
         .map(|(_, text)| *text)
 }
 
-/// The embedded trie number `id`.
+/// The embedded trie number `id`: its header and value text are checked once per process.
 pub(crate) fn trie(id: u16) -> Trie {
-    let (start, len) = TRIE_RANGES[id as usize];
-    Trie::from_static(&BLOB.0[start..start + len])
+    static LOADED: [OnceLock<Trie>; TRIE_RANGES.len()] =
+        [const { OnceLock::new() }; TRIE_RANGES.len()];
+    LOADED[id as usize]
+        .get_or_init(|| {
+            let (start, len) = TRIE_RANGES[id as usize];
+            Trie::from_static(&BLOB.0[start..start + len])
+        })
+        .clone()
+}
+
+/// The value text of an embedded trie image, without validating it again at run time.
+pub(crate) fn embedded_text(bytes: &'static [u8]) -> &'static str {
+    debug_assert!(std::str::from_utf8(bytes).is_ok());
+    // SAFETY: `bytes` is the value section of a trie image that build.rs wrote into BLOB: the
+    // concatenation of Rust `String`s followed by NUL padding, so it is valid UTF-8. (Offsets
+    // into it are still checked as character boundaries by every slice taken of it.)
+    unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
 /// Views a 4-byte aligned slice of the embedded image as little-endian words.

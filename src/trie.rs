@@ -3,12 +3,14 @@
 //! A trie is either borrowed from the image embedded in the binary (no copy, no parsing beyond
 //! the header: loading a built-in config costs microseconds) or owned, when built at run time
 //! from a user's config. The first character of a key is found with a two-level table indexed by
-//! code point, so a position that starts no key costs two loads; deeper levels binary-search a
-//! node's sorted edges.
+//! code point, so a position that starts no key costs two loads; a deeper level scans a short
+//! sorted edge list or probes a node's hash table.
 
 use std::borrow::Cow;
 
-use crate::trie_build::{FLAG_ASCII_STARTS, HEADER_WORDS, MAGIC, ROOT_HI_WORDS};
+use crate::trie_build::{
+    edge_hash, EMPTY_SLOT, FLAG_ASCII_STARTS, HEADER_WORDS, MAGIC, MAX_LIST_EDGES, ROOT_HI_WORDS,
+};
 
 /// A compiled dictionary (or flattened dictionary group).
 #[derive(Debug, Clone)]
@@ -70,7 +72,7 @@ impl Trie {
     pub(crate) fn from_static(image: &'static [u8]) -> Trie {
         let words = crate::tables::words_of(image);
         let (end, _) = layout(words).expect("embedded trie image");
-        let text = std::str::from_utf8(&image[end * 4..]).expect("embedded values are UTF-8");
+        let text = crate::tables::embedded_text(&image[end * 4..]);
         Trie::assemble(Cow::Borrowed(&words[..end]), Cow::Borrowed(text))
     }
 
@@ -87,14 +89,7 @@ impl Trie {
                 Cow::Owned(t)
             }
         };
-        let offsets = &words[val_off..val_off + values + 1];
-        assert!(
-            offsets.windows(2).all(|w| w[0] <= w[1])
-                && offsets
-                    .iter()
-                    .all(|&o| values_text.is_char_boundary(o as usize)),
-            "corrupt trie value offsets"
-        );
+        // Value offsets need no check here: slicing `values_text` checks them at each use.
         Trie {
             ascii_starts: words[1] & FLAG_ASCII_STARTS != 0,
             words,
@@ -196,18 +191,25 @@ impl<'a> TrieView<'a> {
         let lo = self.node_edge[node as usize] as usize;
         let hi = self.node_edge[node as usize + 1] as usize;
         let chars = &self.edge_chr[lo..hi];
-        if chars.len() <= 8 {
+        if chars.len() <= MAX_LIST_EDGES {
             for (k, &e) in chars.iter().enumerate() {
                 if e == c {
                     return self.edge_dst[lo + k];
                 }
             }
-            0
-        } else {
-            match chars.binary_search(&c) {
-                Ok(k) => self.edge_dst[lo + k],
-                Err(_) => 0,
+            return 0;
+        }
+        let mask = chars.len() - 1;
+        let mut slot = edge_hash(c, chars.len());
+        loop {
+            let e = chars[slot];
+            if e == c {
+                return self.edge_dst[lo + slot];
             }
+            if e == EMPTY_SLOT {
+                return 0;
+            }
+            slot = (slot + 1) & mask;
         }
     }
 
@@ -297,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn many_children_binary_search() {
+    fn many_children_hash_table() {
         let keys: Vec<String> = (0..100u32)
             .map(|i| format!("的{}", char::from_u32(0x4E00 + i * 7).unwrap()))
             .collect();

@@ -17,8 +17,9 @@
 //! root_hi  0x1100 words: block number for code point >> 8 (block 0 is all zeros)
 //! root_lo  root_blocks * 256 words: node for the key's first character, 0 = none
 //! node_val nodes words: 0 = no key ends here, else priority << 24 | (value index + 1)
-//! node_edge nodes + 1 words: node i's children are edges node_edge[i] .. node_edge[i + 1]
-//! edge_chr edges words, sorted per node: the child's character
+//! node_edge nodes + 1 words: node i's children are edges node_edge[i] .. node_edge[i + 1]:
+//!          up to MAX_LIST_EDGES sorted, or else a hash table of a power-of-two size
+//! edge_chr edges words: the child's character (EMPTY_SLOT for a free hash slot)
 //! edge_dst edges words: the child node
 //! val_off  values + 1 words: value i is value_bytes[val_off[i] .. val_off[i + 1]]
 //! bytes    value_bytes bytes, padded with zeros to a whole word
@@ -37,6 +38,17 @@ pub const HEADER_WORDS: usize = 8;
 pub const ROOT_HI_WORDS: usize = 0x1100;
 /// Header flag: some key starts with an ASCII character.
 pub const FLAG_ASCII_STARTS: u32 = 1;
+/// Nodes with at most this many children list them sorted; larger ones use a hash table.
+pub const MAX_LIST_EDGES: usize = 8;
+/// An empty slot in a node's hash table (not a character).
+pub const EMPTY_SLOT: u32 = u32::MAX;
+
+/// The home slot of character `c` in a node hash table of `size` slots (a power of two > 8).
+#[inline(always)]
+pub fn edge_hash(c: u32, size: usize) -> usize {
+    (c.wrapping_mul(0x9E37_79B9) >> (32 - size.trailing_zeros())) as usize
+}
+
 /// The largest priority class a value can carry.
 pub const MAX_PRIORITY: usize = 255;
 
@@ -167,9 +179,25 @@ impl TrieBuilder {
         for node in &self.nodes {
             node_val.push(node.value);
             node_edge.push(edge_chr.len() as u32);
-            for (&c, &child) in &node.children {
-                edge_chr.push(c as u32);
-                edge_dst.push(child);
+            if node.children.len() <= MAX_LIST_EDGES {
+                for (&c, &child) in &node.children {
+                    edge_chr.push(c as u32);
+                    edge_dst.push(child);
+                }
+            } else {
+                // An open-addressing table, at most half full, probed linearly.
+                let size = (node.children.len() * 2).next_power_of_two();
+                let start = edge_chr.len();
+                edge_chr.resize(start + size, EMPTY_SLOT);
+                edge_dst.resize(start + size, 0);
+                for (&c, &child) in &node.children {
+                    let mut slot = edge_hash(c as u32, size);
+                    while edge_chr[start + slot] != EMPTY_SLOT {
+                        slot = (slot + 1) & (size - 1);
+                    }
+                    edge_chr[start + slot] = c as u32;
+                    edge_dst[start + slot] = child;
+                }
             }
         }
         node_edge.push(edge_chr.len() as u32);
