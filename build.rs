@@ -99,9 +99,20 @@ fn main() {
                 .and_then(|s| s.resolve(true))
                 .map(|s| c.trie(&s));
             let chain = c.steps(&cfg.chain, tofu);
+            let first = cfg.chain.iter().find_map(|s| s.resolve(tofu));
+            let fused = match (
+                cfg.segmentation.as_ref().and_then(|s| s.resolve(true)),
+                first,
+            ) {
+                (Some(seg), Some(first)) => trie_build::fusable(&seg, &first, |file| {
+                    trie_build::single_char_keys(c.entries(file).iter().map(|e| e.key.as_str()))
+                }),
+                _ => false,
+            };
             write!(
                 defs,
-                "Steps {{ normalization: &{norm:?}, segmentation: {seg:?}, chain: &{chain:?} }}, "
+                "Steps {{ normalization: &{norm:?}, segmentation: {seg:?}, chain: &{chain:?}, \
+                 fused: {fused} }}, "
             )
             .unwrap();
         }

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::spec::{ConfigSpec, DictSpec, MatchPolicy};
 use crate::tables;
 use crate::trie::Trie;
-use crate::trie_build::{classes, TrieBuilder};
+use crate::trie_build::{classes, fusable, single_char_keys, TrieBuilder};
 
 /// One of OpenCC's 16 configs, built into fanjian.
 ///
@@ -148,6 +148,7 @@ pub(crate) fn builtin_engine(config: Config, include_tofu: bool) -> Engine {
         normalization: tries(steps.normalization),
         segmentation: steps.segmentation.map(|id| Matcher::Trie(tables::trie(id))),
         chain: tries(steps.chain),
+        fused: steps.fused,
     }
 }
 
@@ -185,10 +186,23 @@ fn compile_spec(spec: &ConfigSpec, dir: &Path, include_tofu: bool) -> Result<Eng
         Some(s) => Some(loader.matcher(&s)?),
         None => None,
     };
+    let first = spec.chain.iter().find_map(|s| s.resolve(include_tofu));
+    let fused = match (
+        spec.segmentation.as_ref().and_then(|s| s.resolve(true)),
+        first,
+    ) {
+        (Some(seg), Some(first)) => fusable(&seg, &first, |file| {
+            loader
+                .entries(file)
+                .is_ok_and(|entries| single_char_keys(entries.iter().map(|e| e.key.as_str())))
+        }),
+        _ => false,
+    };
     Ok(Engine {
         normalization,
         segmentation,
         chain,
+        fused,
     })
 }
 

@@ -14,10 +14,8 @@
 //! flattened with priorities, see [`crate::trie_build`]) or, for the one group shape that does not
 //! flatten, a tree of them.
 
-use std::borrow::Cow;
-
 use crate::ids;
-use crate::trie::{decode, Trie, TrieView};
+use crate::trie::{decode, Trie, TrieView, VALUE_MASK};
 
 /// A compiled dictionary or dictionary group.
 #[derive(Debug, Clone)]
@@ -84,8 +82,9 @@ impl Matcher {
 trait Prefix {
     /// Whether any key starts with an ASCII character (if not, ASCII is skipped without lookups).
     fn ascii_starts(&self) -> bool;
-    /// The best key at `pos`, whose first character `c` is `len` bytes long: its end and value.
-    fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, &str)>;
+    /// The best key at `pos`, whose first character `c` is `len` bytes long: its end, its value
+    /// and its priority class.
+    fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, &str, u32)>;
 }
 
 impl Prefix for TrieView<'_> {
@@ -95,13 +94,13 @@ impl Prefix for TrieView<'_> {
     }
 
     #[inline(always)]
-    fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, &str)> {
+    fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, &str, u32)> {
         let node = self.root(c);
         if node == 0 {
             return None;
         }
         self.walk(node, bytes, pos + len)
-            .map(|(end, id)| (end, self.value(id)))
+            .map(|(end, id)| (end, self.value(id & VALUE_MASK), id >> 24))
     }
 }
 
@@ -113,99 +112,156 @@ impl Prefix for Tree<'_> {
         self.1
     }
 
-    fn at(&self, bytes: &[u8], pos: usize, _c: u32, _len: usize) -> Option<(usize, &str)> {
-        self.0.longest(bytes, pos)
+    fn at(&self, bytes: &[u8], pos: usize, _c: u32, _len: usize) -> Option<(usize, &str, u32)> {
+        self.0
+            .longest(bytes, pos)
+            .map(|(end, value)| (end, value, 0))
     }
 }
 
-/// Scans `text` with OpenCC's greedy longest match. For every match it calls
-/// `on_match(unmatched_run_before, key, value)`; returns the unmatched tail.
+/// What a pass reports, in text order.
+trait Sink<'t> {
+    /// Unmatched text, copied as it is.
+    fn copy(&mut self, run: &'t str);
+    /// A key and the value it becomes; `class` is the key's priority class.
+    fn replace(&mut self, key: &'t str, value: &str, class: u32);
+    /// The end of a segment of the input was reached.
+    fn end_segment(&mut self) {}
+}
+
+/// Scans `text` with OpenCC's greedy longest match, segment by segment: `segment_ends` are the
+/// segments' end offsets, increasing, the last one `text.len()` (empty for an empty text). No
+/// match reaches past the end of its segment.
 #[inline(always)]
-fn scan<'t, P: Prefix>(
-    p: &P,
-    text: &'t str,
-    mut on_match: impl FnMut(&'t str, &'t str, &str),
-) -> &'t str {
-    let bytes = text.as_bytes();
+fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize], sink: &mut S) {
     let ascii_starts = p.ascii_starts();
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] < 0x80 && !ascii_starts {
-            i += 1;
-            continue;
-        }
-        let (c, len) = decode(bytes, i);
-        if let Some((end, value)) = p.at(bytes, i, c, len) {
-            on_match(&text[copied..i], &text[i..end], value);
-            i = end;
-            copied = end;
-            continue;
-        }
-        if ids::arity(c) != 0 {
-            let ids_len = ids::complete_len(&bytes[i..]);
-            if ids_len != 0 {
-                i += ids_len;
+    let mut start = 0;
+    for &end in segment_ends {
+        let bytes = &text.as_bytes()[..end];
+        let mut copied = start;
+        let mut i = start;
+        while i < end {
+            if bytes[i] < 0x80 && !ascii_starts {
+                i += 1;
                 continue;
             }
-        }
-        i += len;
-    }
-    &text[copied..]
-}
-
-/// Converts `text` with one dictionary, appending to `out`.
-fn convert_step(m: &Matcher, text: &str, out: &mut String) {
-    let mut emit = |run: &str, _key: &str, value: &str| {
-        out.push_str(run);
-        out.push_str(value);
-    };
-    let tail = match m {
-        Matcher::Trie(t) => scan(&t.view(), text, &mut emit),
-        tree => scan(&Tree(tree, tree.ascii_starts()), text, &mut emit),
-    };
-    out.push_str(tail);
-}
-
-/// Calls `segment` for each segment of `text` under dictionary `m`.
-fn segment(m: &Matcher, text: &str, mut segment: impl FnMut(&str)) {
-    let mut emit = |run: &str, key: &str, _value: &str| {
-        if !run.is_empty() {
-            segment(run);
-        }
-        segment(key);
-    };
-    let tail = match m {
-        Matcher::Trie(t) => scan(&t.view(), text, &mut emit),
-        tree => scan(&Tree(tree, tree.ascii_starts()), text, &mut emit),
-    };
-    if !tail.is_empty() {
-        segment(tail);
-    }
-}
-
-/// Buffers reused between segments.
-#[derive(Default)]
-struct Scratch {
-    a: String,
-    b: String,
-}
-
-/// Runs the steps of a chain over one segment, appending the result to `out`.
-fn run_chain(steps: &[Matcher], text: &str, out: &mut String, scratch: &mut Scratch) {
-    match steps {
-        [] => out.push_str(text),
-        [only] => convert_step(only, text, out),
-        [first, middle @ .., last] => {
-            scratch.a.clear();
-            convert_step(first, text, &mut scratch.a);
-            for step in middle {
-                scratch.b.clear();
-                convert_step(step, &scratch.a, &mut scratch.b);
-                std::mem::swap(&mut scratch.a, &mut scratch.b);
+            let (c, len) = decode(bytes, i);
+            if let Some((key_end, value, class)) = p.at(bytes, i, c, len) {
+                if copied < i {
+                    sink.copy(&text[copied..i]);
+                }
+                sink.replace(&text[i..key_end], value, class);
+                i = key_end;
+                copied = key_end;
+                continue;
             }
-            convert_step(last, &scratch.a, out);
+            if ids::arity(c) != 0 {
+                let ids_len = ids::complete_len(&bytes[i..]);
+                if ids_len != 0 {
+                    i += ids_len;
+                    continue;
+                }
+            }
+            i += len;
         }
+        if copied < end {
+            sink.copy(&text[copied..end]);
+        }
+        sink.end_segment();
+        start = end;
+    }
+}
+
+/// Runs one pass of `m` over `text` into `sink`.
+fn pass<'t>(m: &Matcher, text: &'t str, segment_ends: &[usize], sink: &mut impl Sink<'t>) {
+    match m {
+        Matcher::Trie(t) => scan(&t.view(), text, segment_ends, sink),
+        tree => scan(&Tree(tree, tree.ascii_starts()), text, segment_ends, sink),
+    }
+}
+
+/// Pushes `end` onto `ends` unless it repeats the last one (an empty segment changes nothing).
+#[inline(always)]
+fn push_end(ends: &mut Vec<usize>, end: usize) {
+    if ends.last().is_none_or(|&last| end > last) {
+        ends.push(end);
+    }
+}
+
+/// Segmentation: records where each segment ends.
+struct Segments<'a> {
+    ends: &'a mut Vec<usize>,
+    pos: usize,
+}
+
+impl<'t> Sink<'t> for Segments<'_> {
+    fn copy(&mut self, run: &'t str) {
+        self.pos += run.len();
+    }
+
+    fn replace(&mut self, key: &'t str, _value: &str, _class: u32) {
+        // A matched key is a segment of its own, and ends the unmatched run before it.
+        push_end(self.ends, self.pos);
+        self.pos += key.len();
+        push_end(self.ends, self.pos);
+    }
+
+    fn end_segment(&mut self) {
+        push_end(self.ends, self.pos);
+    }
+}
+
+/// A conversion step: appends to `out` and, when asked, records where each segment's output
+/// ends (then `out` starts empty).
+struct Convert<'a> {
+    out: &'a mut String,
+    ends: Option<&'a mut Vec<usize>>,
+}
+
+impl<'t> Sink<'t> for Convert<'_> {
+    #[inline(always)]
+    fn copy(&mut self, run: &'t str) {
+        self.out.push_str(run);
+    }
+
+    #[inline(always)]
+    fn replace(&mut self, _key: &'t str, value: &str, _class: u32) {
+        self.out.push_str(value);
+    }
+
+    fn end_segment(&mut self) {
+        if let Some(ends) = self.ends.as_deref_mut() {
+            push_end(ends, self.out.len());
+        }
+    }
+}
+
+/// Segmentation fused into the first step (see [`Engine::fused`]): converts like [`Convert`],
+/// and a key of priority class 0 is a segment of its own.
+struct Fused<'a> {
+    out: &'a mut String,
+    ends: &'a mut Vec<usize>,
+}
+
+impl<'t> Sink<'t> for Fused<'_> {
+    #[inline(always)]
+    fn copy(&mut self, run: &'t str) {
+        self.out.push_str(run);
+    }
+
+    #[inline(always)]
+    fn replace(&mut self, _key: &'t str, value: &str, class: u32) {
+        if class == 0 {
+            push_end(self.ends, self.out.len());
+            self.out.push_str(value);
+            push_end(self.ends, self.out.len());
+        } else {
+            self.out.push_str(value);
+        }
+    }
+
+    fn end_segment(&mut self) {
+        push_end(self.ends, self.out.len());
     }
 }
 
@@ -215,6 +271,14 @@ pub(crate) struct Engine {
     pub(crate) normalization: Vec<Matcher>,
     pub(crate) segmentation: Option<Matcher>,
     pub(crate) chain: Vec<Matcher>,
+    /// Segmentation and the first step run as one pass. Set only where that is provably the
+    /// same (see `trie_build::fusable`): the first step's priority class 0 holds exactly the
+    /// segmentation dictionary's keys, and its other classes only single characters that are
+    /// not IDS operators. Then both passes stop at the same positions and, there, the segmenter
+    /// matches exactly when the step matches a class-0 key, with the same key; so the step's
+    /// output over the whole text equals its outputs over the segments, and class-0 keys mark
+    /// the segments.
+    pub(crate) fused: bool,
 }
 
 impl Engine {
@@ -241,21 +305,107 @@ impl Engine {
 
     /// Converts `text`, appending the result to `out`.
     pub(crate) fn convert_into(&self, text: &str, out: &mut String) {
-        let mut scratch = Scratch::default();
-        let normalized: Cow<'_, str> = if self.normalization.is_empty() {
-            Cow::Borrowed(text)
-        } else {
-            let mut norm = String::with_capacity(text.len());
-            run_chain(&self.normalization, text, &mut norm, &mut scratch);
-            Cow::Owned(norm)
-        };
-        out.reserve(normalized.len() + normalized.len() / 4);
-        match &self.segmentation {
-            None => run_chain(&self.chain, &normalized, out, &mut scratch),
-            Some(seg) => segment(seg, &normalized, |s| {
-                run_chain(&self.chain, s, out, &mut scratch)
-            }),
+        if text.is_empty() {
+            return;
         }
+        let mut normalized: String;
+        let mut text = text;
+        for step in &self.normalization {
+            let mut next = String::with_capacity(text.len());
+            pass(
+                step,
+                text,
+                &[text.len()],
+                &mut Convert {
+                    out: &mut next,
+                    ends: None,
+                },
+            );
+            normalized = next;
+            text = &normalized;
+        }
+        let Some((first, rest)) = self.chain.split_first() else {
+            out.push_str(text);
+            return;
+        };
+        out.reserve(text.len() + text.len() / 4);
+        // The segments of the text, then of each step's output.
+        let mut ends = Vec::new();
+        let mut buf = String::new();
+        match &self.segmentation {
+            Some(_) if self.fused => {
+                buf.reserve(text.len() + text.len() / 4);
+                pass(
+                    first,
+                    text,
+                    &[text.len()],
+                    &mut Fused {
+                        out: &mut buf,
+                        ends: &mut ends,
+                    },
+                );
+            }
+            Some(seg) => {
+                let mut seg_ends = Vec::new();
+                pass(
+                    seg,
+                    text,
+                    &[text.len()],
+                    &mut Segments {
+                        ends: &mut seg_ends,
+                        pos: 0,
+                    },
+                );
+                if rest.is_empty() {
+                    return pass(first, text, &seg_ends, &mut Convert { out, ends: None });
+                }
+                pass(
+                    first,
+                    text,
+                    &seg_ends,
+                    &mut Convert {
+                        out: &mut buf,
+                        ends: Some(&mut ends),
+                    },
+                );
+            }
+            None if rest.is_empty() => {
+                return pass(first, text, &[text.len()], &mut Convert { out, ends: None });
+            }
+            None => {
+                pass(
+                    first,
+                    text,
+                    &[text.len()],
+                    &mut Convert {
+                        out: &mut buf,
+                        ends: Some(&mut ends),
+                    },
+                );
+            }
+        }
+        let Some((last, middle)) = rest.split_last() else {
+            out.push_str(&buf);
+            return;
+        };
+        let mut next = String::new();
+        let mut next_ends = Vec::new();
+        for step in middle {
+            next.clear();
+            next_ends.clear();
+            pass(
+                step,
+                &buf,
+                &ends,
+                &mut Convert {
+                    out: &mut next,
+                    ends: Some(&mut next_ends),
+                },
+            );
+            std::mem::swap(&mut buf, &mut next);
+            std::mem::swap(&mut ends, &mut next_ends);
+        }
+        pass(last, &buf, &ends, &mut Convert { out, ends: None });
     }
 }
 
@@ -285,6 +435,7 @@ mod tests {
             normalization: vec![],
             segmentation: Some(dict(&[("士兵", "士兵")])),
             chain: vec![dict(&[("的", "的")]), dict(&[("的士", "計程車")])],
+            fused: false,
         };
         assert_eq!(run(&e, "勇敢的士"), "勇敢計程車");
         // A segment boundary stops the second step's match.
@@ -297,6 +448,7 @@ mod tests {
             normalization: vec![],
             segmentation: None,
             chain: vec![dict(&[("木", "X")])],
+            fused: false,
         };
         assert_eq!(run(&e, "木⿰木木木"), "X⿰木木X");
         // Incomplete: the operator is an ordinary character.

@@ -13,6 +13,8 @@ pub(crate) struct Steps {
     pub(crate) normalization: &'static [u16],
     pub(crate) segmentation: Option<u16>,
     pub(crate) chain: &'static [u16],
+    /// Segmentation may be fused into the first step (see `Engine::fused`).
+    pub(crate) fused: bool,
 }
 
 /// A built-in config: its OpenCC name and its steps without (`[0]`) and with (`[1]`) the

@@ -12,6 +12,9 @@ use crate::trie_build::{
     edge_hash, EMPTY_SLOT, FLAG_ASCII_STARTS, HEADER_WORDS, MAGIC, MAX_LIST_EDGES, ROOT_HI_WORDS,
 };
 
+/// The value index in what [`TrieView::walk`] returns (the priority is above it).
+pub(crate) const VALUE_MASK: u32 = 0x00FF_FFFF;
+
 /// A compiled dictionary (or flattened dictionary group).
 #[derive(Debug, Clone)]
 pub(crate) struct Trie {
@@ -215,7 +218,7 @@ impl<'a> TrieView<'a> {
 
     /// Given `node` for the character ending at `bytes[pos]`, finds the best key that is a prefix
     /// of the text from the key's start up to `bytes.len()`: the smallest priority, then the
-    /// longest. Returns the end of the key and its value index.
+    /// longest. Returns the end of the key and `priority << 24 | value index`.
     #[inline(always)]
     pub(crate) fn walk(&self, mut node: u32, bytes: &[u8], mut pos: usize) -> Option<(usize, u32)> {
         let mut best = self.node_val[node as usize];
@@ -238,7 +241,7 @@ impl<'a> TrieView<'a> {
         if best == 0 {
             None
         } else {
-            Some((best_end, (best & 0x00FF_FFFF) - 1))
+            Some((best_end, best - 1))
         }
     }
 
@@ -251,7 +254,7 @@ impl<'a> TrieView<'a> {
             return None;
         }
         self.walk(node, bytes, pos + len)
-            .map(|(end, id)| (end, self.value(id)))
+            .map(|(end, id)| (end, self.value(id & VALUE_MASK)))
     }
 }
 

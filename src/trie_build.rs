@@ -85,6 +85,37 @@ pub fn classes(spec: &crate::spec::DictSpec) -> Option<Vec<Vec<String>>> {
     }
 }
 
+/// Whether segmentation by `seg` and the first conversion step `step` may run as one pass (see
+/// `Engine::fused` in `convert.rs` for why that is exact): `seg` is one priority class, the
+/// step's class 0 reads exactly the same files, and every key of the step's later classes is a
+/// single character that is not an IDS operator (`single_chars(file)` says so of a file).
+pub fn fusable(
+    seg: &crate::spec::DictSpec,
+    step: &crate::spec::DictSpec,
+    mut single_chars: impl FnMut(&str) -> bool,
+) -> bool {
+    let (Some(seg), Some(step)) = (classes(seg), classes(step)) else {
+        return false;
+    };
+    let sorted = |files: &[String]| {
+        let mut f = files.to_vec();
+        f.sort();
+        f.dedup();
+        f
+    };
+    seg.len() == 1
+        && sorted(&seg[0]) == sorted(&step[0])
+        && step[1..].iter().flatten().all(|f| single_chars(f))
+}
+
+/// Whether every key is one character that is not an IDS operator (U+2FF0–U+2FFF).
+pub fn single_char_keys<'a>(mut keys: impl Iterator<Item = &'a str>) -> bool {
+    keys.all(|k| {
+        let mut chars = k.chars();
+        matches!((chars.next(), chars.next()), (Some(c), None) if !('\u{2FF0}'..='\u{2FFF}').contains(&c))
+    })
+}
+
 #[derive(Default)]
 struct Node {
     children: BTreeMap<char, u32>,

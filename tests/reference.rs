@@ -158,6 +158,14 @@ impl NaiveConfig {
         dicts: &HashMap<String, Vec<common::dict::Entry>>,
     ) -> NaiveConfig {
         let path = common::root().join(format!("tables/opencc/config/{name}.json"));
+        Self::load_path(&path, tofu, dicts)
+    }
+
+    fn load_path(
+        path: &std::path::Path,
+        tofu: bool,
+        dicts: &HashMap<String, Vec<common::dict::Entry>>,
+    ) -> NaiveConfig {
         let cfg = spec::parse_config(&std::fs::read_to_string(path).unwrap()).unwrap();
         let steps = |s: &[DictSpec]| {
             s.iter()
@@ -245,6 +253,49 @@ fn matches_a_naive_implementation_on_random_text() {
         }
     }
     println!("{cases} random texts: fanjian == naive implementation");
+}
+
+#[test]
+fn group_shapes_that_do_not_flatten_and_fused_user_configs() {
+    // A union with a short-circuit member is evaluated as a tree; a user config shaped like
+    // s2tw (segmentation = the first step's first member) takes the fused path.
+    let dir = common::root().join("target/group-shapes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let configs = [
+        r#"{"segmentation": {"type": "mmseg", "dict": {"type": "text", "file": "STPhrases.txt"}},
+            "conversion_chain": [{"dict": {"type": "group", "match_policy": "union", "dicts": [
+              {"type": "group", "dicts": [{"type": "text", "file": "TWPhrases.txt"},
+                                          {"type": "text", "file": "STCharacters.txt"}]},
+              {"type": "text", "file": "STPhrases.txt"}]}},
+              {"dict": {"type": "text", "file": "TWVariants.txt"}}]}"#,
+        r#"{"segmentation": {"type": "mmseg", "dict": {"type": "text", "file": "TSPhrases.txt"}},
+            "conversion_chain": [{"dict": {"type": "group", "dicts": [
+              {"type": "text", "file": "TSPhrases.txt"},
+              {"type": "text", "file": "TSCharactersExt.txt", "may_output_tofu": true},
+              {"type": "text", "file": "TSCharacters.txt"}]}},
+              {"dict": {"type": "group", "dicts": [{"type": "text", "file": "HKVariantsPhrases.txt"},
+                                                  {"type": "text", "file": "HKVariants.txt"}]}}]}"#,
+    ];
+    let dicts: HashMap<String, Vec<common::dict::Entry>> =
+        common::adversarial::all_dicts().into_iter().collect();
+    let pool = Pool::new();
+    for (n, config) in configs.iter().enumerate() {
+        let path = dir.join(format!("shape-{n}.json"));
+        std::fs::write(&path, config).unwrap();
+        for tofu in [false, true] {
+            let naive = NaiveConfig::load_path(&path, tofu, &dicts);
+            let converter = Converter::from_config_file(&path, tofu).unwrap();
+            let mut rng = Rng::new(n as u64 * 10 + tofu as u64);
+            for _ in 0..300 {
+                let text = random_text(&pool, &mut rng);
+                assert_eq!(
+                    converter.convert(&text),
+                    naive.convert(&text),
+                    "shape {n} tofu={tofu} input {text:?}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
