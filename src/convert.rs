@@ -67,6 +67,16 @@ impl Matcher {
         }
     }
 
+    /// Whether `c` occurs anywhere in a key.
+    fn in_keys(&self, c: u32) -> bool {
+        match self {
+            Matcher::Trie(t) => t.in_keys(c),
+            Matcher::Union(members) | Matcher::ShortCircuit(members) => {
+                members.iter().any(|m| m.in_keys(c))
+            }
+        }
+    }
+
     /// The longest key in characters.
     pub(crate) fn max_key_chars(&self) -> usize {
         match self {
@@ -301,6 +311,55 @@ impl Engine {
             i += len;
         }
         false
+    }
+
+    /// The last offset (at least `min`, above 0) where `text` can be cut without changing the
+    /// conversion: converting the two parts one after the other gives the same bytes as
+    /// converting `text` whole.
+    ///
+    /// A cut right before a character `c` is safe when `c` occurs in no key of any dictionary of
+    /// any phase, is not an IDS operator, and no IDS operator occurs in the 64 code points before
+    /// it. Then no key or IDS can span the cut in normalization, segmentation or the first step,
+    /// so each scan stops exactly at the cut with the same matches on both sides; the cut splits
+    /// at most an unmatched segment; and in every later step the character after the cut is
+    /// still `c` (copied by every step), so no later key can span it either.
+    pub(crate) fn last_safe_cut(&self, text: &str, min: usize) -> Option<usize> {
+        let matchers: Vec<&Matcher> = self
+            .normalization
+            .iter()
+            .chain(&self.segmentation)
+            .chain(&self.chain)
+            .collect();
+        let inert =
+            |c: char| ids::arity(c as u32) == 0 && !matchers.iter().any(|m| m.in_keys(c as u32));
+        let mut candidates = text
+            .char_indices()
+            .rev()
+            .take_while(|&(q, _)| q >= min.max(1));
+        while let Some((q, c)) = candidates.next() {
+            if !inert(c) {
+                continue;
+            }
+            // An IDS operator up to 64 code points before the cut could start an IDS across it.
+            match text[..q]
+                .char_indices()
+                .rev()
+                .take(64)
+                .find(|&(_, c)| ids::arity(c as u32) != 0)
+            {
+                None => return Some(q),
+                Some((operator, _)) => {
+                    // Only cuts before the operator are clear of it (the operator itself is no
+                    // cut: it is not inert): skip the candidates down to it.
+                    for (p, _) in candidates.by_ref() {
+                        if p <= operator {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// Converts `text`, appending the result to `out`.

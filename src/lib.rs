@@ -37,9 +37,12 @@
 mod config;
 mod convert;
 mod dict;
+mod encoding;
 mod error;
 mod ids;
+mod pipeline;
 mod spec;
+mod stream;
 mod tables;
 mod trie;
 mod trie_build;
@@ -48,7 +51,13 @@ use std::borrow::Cow;
 use std::path::Path;
 
 pub use config::{Config, UnknownConfig};
+pub use encoding::{
+    detect, DecodeError, Decoder, Detected, EncodeError, Encoder, Encoding, Position,
+    UnknownEncoding,
+};
 pub use error::{DictError, Error, SpecError};
+pub use pipeline::{convert_stream, OutputEncoding, StreamError, StreamOptions, StreamReport};
+pub use stream::StreamConverter;
 
 /// Converts text with one config. Immutable, cheap to build, `Send + Sync`.
 #[derive(Debug, Clone)]
@@ -137,6 +146,12 @@ impl Converter {
     /// ```
     pub fn convert_into(&self, text: &str, out: &mut String) {
         self.engine.convert_into(text, out);
+    }
+
+    /// A converter for text that arrives in pieces, with output byte-identical to converting
+    /// it whole (see [`StreamConverter`]).
+    pub fn stream(&self) -> StreamConverter<'_> {
+        StreamConverter::new(self)
     }
 
     /// The longest dictionary key any step of this converter can match, in characters.

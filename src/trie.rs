@@ -27,13 +27,14 @@ pub(crate) struct Trie {
     edge_chr: usize,
     edge_dst: usize,
     val_off: usize,
+    key_chr: usize,
     nodes: usize,
     edges: usize,
     values: usize,
 }
 
 /// Splits an image into its word part and its value bytes, checking the header.
-fn layout(header: &[u32]) -> Option<(usize, [usize; 8])> {
+fn layout(header: &[u32]) -> Option<(usize, [usize; 9])> {
     if header.len() < HEADER_WORDS || header[0] != MAGIC {
         return None;
     }
@@ -47,11 +48,12 @@ fn layout(header: &[u32]) -> Option<(usize, [usize; 8])> {
     let edge_chr = node_edge + nodes + 1;
     let edge_dst = edge_chr + edges;
     let val_off = edge_dst + edges;
-    let end = val_off + values + 1;
+    let key_chr = val_off + values + 1;
+    let end = key_chr + header[8] as usize;
     Some((
         end,
         [
-            root_lo, node_val, node_edge, edge_chr, edge_dst, val_off, nodes, edges,
+            root_lo, node_val, node_edge, edge_chr, edge_dst, val_off, key_chr, nodes, edges,
         ],
     ))
 }
@@ -80,8 +82,10 @@ impl Trie {
     }
 
     fn assemble(words: Cow<'static, [u32]>, values_text: Cow<'static, str>) -> Trie {
-        let (end, [root_lo, node_val, node_edge, edge_chr, edge_dst, val_off, nodes, edges]) =
-            layout(&words).expect("checked by the caller");
+        let (
+            end,
+            [root_lo, node_val, node_edge, edge_chr, edge_dst, val_off, key_chr, nodes, edges],
+        ) = layout(&words).expect("checked by the caller");
         assert!(words.len() >= end, "truncated trie image");
         let values = words[5] as usize;
         // The value text is padded with NULs to a whole word; drop the padding.
@@ -103,6 +107,7 @@ impl Trie {
             edge_chr,
             edge_dst,
             val_off,
+            key_chr,
             nodes,
             edges,
             values,
@@ -112,6 +117,14 @@ impl Trie {
     /// The longest key of any length this trie holds, in characters.
     pub(crate) fn max_key_chars(&self) -> usize {
         self.words[7] as usize
+    }
+
+    /// Whether `c` occurs anywhere in a key.
+    pub(crate) fn in_keys(&self, c: u32) -> bool {
+        let n = self.words[8] as usize;
+        self.words[self.key_chr..self.key_chr + n]
+            .binary_search(&c)
+            .is_ok()
     }
 
     /// Plain slices for the hot loop.

@@ -13,7 +13,7 @@
 //! Image layout, all little-endian `u32` words, then the value bytes:
 //!
 //! ```text
-//! header   MAGIC, flags, root_blocks, nodes, edges, values, value_bytes, max_key_chars
+//! header   MAGIC, flags, root_blocks, nodes, edges, values, value_bytes, max_key_chars, key_chars
 //! root_hi  0x1100 words: block number for code point >> 8 (block 0 is all zeros)
 //! root_lo  root_blocks * 256 words: node for the key's first character, 0 = none
 //! node_val nodes words: 0 = no key ends here, else priority << 24 | (value index + 1)
@@ -22,6 +22,7 @@
 //! edge_chr edges words: the child's character (EMPTY_SLOT for a free hash slot)
 //! edge_dst edges words: the child node
 //! val_off  values + 1 words: value i is value_bytes[val_off[i] .. val_off[i + 1]]
+//! key_chr  key_chars words, sorted: every character that occurs anywhere in a key
 //! bytes    value_bytes bytes, padded with zeros to a whole word
 //! ```
 //!
@@ -31,9 +32,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 /// First word of every trie image.
-pub const MAGIC: u32 = 0x3154_4A46; // "FJT1"
+pub const MAGIC: u32 = 0x3254_4A46; // "FJT2"
 /// Words in the header.
-pub const HEADER_WORDS: usize = 8;
+pub const HEADER_WORDS: usize = 9;
 /// Words in `root_hi`: one per 256 code points.
 pub const ROOT_HI_WORDS: usize = 0x1100;
 /// Header flag: some key starts with an ASCII character.
@@ -129,6 +130,7 @@ pub struct TrieBuilder {
     values: Vec<String>,
     value_ids: HashMap<String, u32>,
     max_key_chars: u32,
+    key_chars: std::collections::BTreeSet<char>,
 }
 
 impl Default for TrieBuilder {
@@ -147,6 +149,7 @@ impl TrieBuilder {
             values: Vec::new(),
             value_ids: HashMap::new(),
             max_key_chars: 0,
+            key_chars: std::collections::BTreeSet::new(),
         }
     }
 
@@ -155,6 +158,7 @@ impl TrieBuilder {
     /// match, as in OpenCC.
     pub fn add(&mut self, key: &str, value: &str, priority: usize) {
         assert!(priority <= MAX_PRIORITY, "too many short-circuit members");
+        self.key_chars.extend(key.chars());
         let mut chars = key.chars();
         let Some(first) = chars.next() else { return };
         let next = self.nodes.len() as u32;
@@ -232,6 +236,7 @@ impl TrieBuilder {
             }
         }
         node_edge.push(edge_chr.len() as u32);
+        let key_chars: Vec<u32> = self.key_chars.iter().map(|&c| c as u32).collect();
         let mut val_off = vec![0u32];
         let mut bytes = Vec::new();
         for v in &self.values {
@@ -247,6 +252,7 @@ impl TrieBuilder {
             self.values.len() as u32,
             bytes.len() as u32,
             self.max_key_chars,
+            key_chars.len() as u32,
         ];
         let mut out = Vec::new();
         for part in [
@@ -258,6 +264,7 @@ impl TrieBuilder {
             &edge_chr,
             &edge_dst,
             &val_off,
+            &key_chars,
         ] {
             for w in part.iter() {
                 out.extend_from_slice(&w.to_le_bytes());

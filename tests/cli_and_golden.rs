@@ -112,11 +112,18 @@ fn invalid_utf8_is_reported_with_position_and_output_untouched() {
     );
     assert_eq!(std::fs::read_to_string(&output).unwrap(), "old content");
 
-    let out = run(&["-c", "s2t"], b"ab\xe5\xa4");
+    let out = run(
+        &["-c", "s2t"],
+        "头发ab"
+            .bytes()
+            .chain(*b"\xe5\xa4")
+            .collect::<Vec<u8>>()
+            .as_slice(),
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains("<stdin>:1:3 (byte 2): truncated UTF-8 sequence at end of input [E5 A4]"),
+        stderr.contains("<stdin>:1:5 (byte 8): truncated UTF-8 sequence [E5 A4] at end of input"),
         "{stderr}"
     );
 }

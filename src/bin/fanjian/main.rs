@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use fanjian::{Config, Converter};
+use fanjian::{
+    convert_stream, Config, Converter, Encoding, OutputEncoding, StreamError, StreamOptions,
+};
 
 /// Convert Chinese text between Simplified, Traditional, Taiwan, Hong Kong and Japanese forms,
 /// with output byte-identical to OpenCC 1.4.2.
@@ -33,6 +35,27 @@ struct Args {
     /// --include-tofu-risk-dictionaries does
     #[arg(long)]
     include_tofu_risk_dictionaries: bool,
+
+    /// Input encoding: auto (default: detected), utf-8, utf-16, utf-16le, utf-16be, gb18030,
+    /// gbk, cp936, gb2312, big5, cp950, big5-hkscs
+    #[arg(long, value_name = "LABEL")]
+    from_encoding: Option<String>,
+
+    /// Output encoding: utf-8 (default), keep (the input's), or any input label
+    #[arg(long, value_name = "LABEL")]
+    to_encoding: Option<String>,
+
+    /// Write a byte order mark (UTF-8, UTF-16, GB18030)
+    #[arg(long)]
+    bom: bool,
+
+    /// Replace malformed input with U+FFFD (and say how many) instead of stopping
+    #[arg(long)]
+    lossy: bool,
+
+    /// Write '?' for characters the output encoding lacks (and say how many) instead of stopping
+    #[arg(long)]
+    replace_unmappable: bool,
 }
 
 fn load_converter(args: &Args) -> Result<Converter, String> {
@@ -51,36 +74,41 @@ fn load_converter(args: &Args) -> Result<Converter, String> {
         .build())
 }
 
-/// Describes where invalid UTF-8 starts: `line:column (byte N)`.
-fn utf8_error(name: &str, bytes: &[u8], e: std::str::Utf8Error) -> String {
-    let at = e.valid_up_to();
-    let before = &bytes[..at];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    // `before` is valid UTF-8, so counting characters on the line is exact.
-    let column = std::str::from_utf8(&before[line_start..]).map_or(0, |s| s.chars().count()) + 1;
-    let bad_len = e.error_len().unwrap_or(bytes.len() - at);
-    let bad: Vec<String> = bytes[at..at + bad_len]
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
-    let what = if e.error_len().is_none() {
-        "truncated UTF-8 sequence at end of input"
-    } else {
-        "invalid UTF-8 sequence"
-    };
-    format!(
-        "{name}:{line}:{column} (byte {at}): {what} [{}]",
-        bad.join(" ")
-    )
+/// Names the file in the errors of a reader or writer.
+struct Named<T> {
+    inner: T,
+    name: String,
 }
 
-/// Writes `data` to `path` through a temporary file in the same directory, renamed into place,
-/// so that `path` is either untouched or complete.
-fn write_atomically(path: &Path, data: &[u8]) -> io::Result<()> {
+impl<T> Named<T> {
+    fn err(&self, e: io::Error) -> io::Error {
+        io::Error::new(e.kind(), format!("{}: {e}", self.name))
+    }
+}
+
+impl<R: Read> Read for Named<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| self.err(e))
+    }
+}
+
+impl<W: Write> Write for Named<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.err(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(|e| self.err(e))
+    }
+}
+
+/// Writes to `path` through a temporary file in the same directory, renamed into place only
+/// when `write` succeeds, so that `path` is either untouched or complete, and no temporary file
+/// is left behind.
+fn write_atomically<T>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<T, StreamError>,
+) -> Result<T, StreamError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -90,14 +118,22 @@ fn write_atomically(path: &Path, data: &[u8]) -> io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.fanjian-{}.tmp", std::process::id()));
+    let name = path.display().to_string();
+    let io_err = |e: io::Error| StreamError::Io(io::Error::new(e.kind(), format!("{name}: {e}")));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
+        let file = std::fs::File::create(&tmp).map_err(io_err)?;
+        let mut out = Named {
+            inner: io::BufWriter::with_capacity(256 * 1024, file),
+            name: name.clone(),
+        };
+        let value = write(&mut out)?;
+        let file = out.inner.into_inner().map_err(|e| io_err(e.into_error()))?;
+        file.sync_all().map_err(io_err)?;
         if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
+            std::fs::set_permissions(&tmp, meta.permissions()).map_err(io_err)?;
         }
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path).map_err(io_err)?;
+        Ok(value)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -105,41 +141,81 @@ fn write_atomically(path: &Path, data: &[u8]) -> io::Result<()> {
     result
 }
 
-fn run(args: &Args) -> Result<(), String> {
-    let converter = load_converter(args)?;
-    let (name, bytes) = match &args.input {
-        Some(p) if p.as_os_str() != "-" => {
-            let name = p.display().to_string();
-            let bytes = std::fs::read(p).map_err(|e| format!("{name}: {e}"))?;
-            (name, bytes)
-        }
-        _ => {
-            let mut bytes = Vec::new();
-            io::stdin()
-                .lock()
-                .read_to_end(&mut bytes)
-                .map_err(|e| format!("<stdin>: {e}"))?;
-            ("<stdin>".to_string(), bytes)
+fn stream_options(args: &Args) -> Result<StreamOptions, String> {
+    let from = match args.from_encoding.as_deref() {
+        None | Some("auto") => None,
+        Some(label) => Some(Encoding::from_label(label).map_err(|e| e.to_string())?),
+    };
+    let to = match args.to_encoding.as_deref() {
+        None => OutputEncoding::Utf8,
+        Some("keep") => OutputEncoding::Keep,
+        Some(label) => {
+            OutputEncoding::Encoding(Encoding::from_label(label).map_err(|e| e.to_string())?)
         }
     };
-    let text = std::str::from_utf8(&bytes).map_err(|e| utf8_error(&name, &bytes, e))?;
-    let converted = converter.convert(text);
-    match &args.output {
+    Ok(StreamOptions {
+        from,
+        to,
+        bom: args.bom,
+        lossy: args.lossy,
+        replace_unmappable: args.replace_unmappable,
+        buffer_size: 0,
+    })
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let converter = load_converter(args)?;
+    let options = stream_options(args)?;
+    let (name, input): (String, Box<dyn Read>) = match &args.input {
         Some(p) if p.as_os_str() != "-" => {
-            write_atomically(p, converted.as_bytes()).map_err(|e| format!("{}: {e}", p.display()))
+            let name = p.display().to_string();
+            let file = std::fs::File::open(p).map_err(|e| format!("{name}: {e}"))?;
+            (name, Box::new(file))
+        }
+        _ => ("<stdin>".to_string(), Box::new(io::stdin().lock())),
+    };
+    let input = Named {
+        inner: input,
+        name: name.clone(),
+    };
+    let result = match &args.output {
+        Some(p) if p.as_os_str() != "-" => {
+            write_atomically(p, |out| convert_stream(&converter, input, out, &options))
         }
         _ => {
-            let mut out = io::stdout().lock();
-            match out
-                .write_all(converted.as_bytes())
-                .and_then(|()| out.flush())
-            {
-                // A closed pipe (`fanjian ... | head`) is not an error.
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-                r => r.map_err(|e| format!("<stdout>: {e}")),
-            }
+            let stdout = Named {
+                inner: io::stdout().lock(),
+                name: "<stdout>".to_string(),
+            };
+            convert_stream(
+                &converter,
+                input,
+                io::BufWriter::with_capacity(256 * 1024, stdout),
+                &options,
+            )
         }
+    };
+    let report = match result {
+        Ok(report) => report,
+        // A closed pipe (`fanjian ... | head`) is not an error.
+        Err(StreamError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        // I/O errors already name their file; errors in the text name the input.
+        Err(StreamError::Io(e)) => return Err(e.to_string()),
+        Err(e) => return Err(format!("{name}:{e}")),
+    };
+    if report.replaced_malformed > 0 {
+        eprintln!(
+            "fanjian: {name}: replaced {} malformed {} sequence(s) with U+FFFD",
+            report.replaced_malformed, report.input_encoding
+        );
     }
+    if report.replaced_unmappable > 0 {
+        eprintln!(
+            "fanjian: {name}: wrote {} character(s) that {} lacks as '?'",
+            report.replaced_unmappable, report.output_encoding
+        );
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -1,0 +1,710 @@
+//! The encodings Chinese text comes in: detection, strict decoding and strict encoding, with
+//! errors that say where.
+//!
+//! Decoding and encoding of GB18030/GBK and Big5 (with HKSCS) use `encoding_rs`, always through
+//! its `*_without_replacement` calls, so that nothing is silently replaced; UTF-16 is encoded
+//! here (encoding_rs cannot). Positions are tracked as line, column (in characters) and byte
+//! offset, to report `12:7 (byte 345): invalid GBK sequence [FF]`.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use encoding_rs::{DecoderResult, EncoderResult};
+
+/// A text encoding fanjian reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// UTF-8.
+    Utf8,
+    /// UTF-16, little-endian.
+    Utf16Le,
+    /// UTF-16, big-endian.
+    Utf16Be,
+    /// GB18030 (a superset of GBK and GB2312; decodes both).
+    Gb18030,
+    /// GBK (GB2312 extended): decodes as GB18030, encodes only what GBK has.
+    Gbk,
+    /// Big5, with the HKSCS extensions as the WHATWG Encoding Standard defines them.
+    Big5,
+}
+
+/// The error of parsing an encoding label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownEncoding(pub String);
+
+impl fmt::Display for UnknownEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown encoding {:?} (known: utf-8, utf-16, utf-16le, utf-16be, gb18030, gbk, cp936, \
+             gb2312, big5, cp950, big5-hkscs)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownEncoding {}
+
+impl Encoding {
+    /// Parses the labels people type: `utf-8`, `utf8`, `utf-16` (little-endian unless a BOM says
+    /// otherwise), `utf-16le`, `utf-16be`, `gb18030`, `gbk`, `cp936`, `gb2312`, `big5`, `cp950`,
+    /// `big5-hkscs`, in any case.
+    ///
+    /// ```
+    /// use fanjian::Encoding;
+    /// assert_eq!(Encoding::from_label("CP936"), Ok(Encoding::Gbk));
+    /// assert_eq!(Encoding::from_label("big5-hkscs"), Ok(Encoding::Big5));
+    /// ```
+    pub fn from_label(label: &str) -> Result<Encoding, UnknownEncoding> {
+        let l = label.trim().to_ascii_lowercase().replace('_', "-");
+        Ok(match l.as_str() {
+            "utf-8" | "utf8" => Encoding::Utf8,
+            "utf-16" | "utf16" | "utf-16le" | "utf16le" | "ucs-2" => Encoding::Utf16Le,
+            "utf-16be" | "utf16be" => Encoding::Utf16Be,
+            "gb18030" => Encoding::Gb18030,
+            "gbk" | "cp936" | "gb2312" | "euc-cn" | "windows-936" | "x-gbk" => Encoding::Gbk,
+            "big5" | "cp950" | "big5-hkscs" | "windows-950" => Encoding::Big5,
+            _ => return Err(UnknownEncoding(label.to_string())),
+        })
+    }
+
+    /// The encoding's name as fanjian prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "UTF-8",
+            Encoding::Utf16Le => "UTF-16LE",
+            Encoding::Utf16Be => "UTF-16BE",
+            Encoding::Gb18030 => "GB18030",
+            Encoding::Gbk => "GBK",
+            Encoding::Big5 => "Big5",
+        }
+    }
+
+    fn rs(self) -> &'static encoding_rs::Encoding {
+        match self {
+            Encoding::Utf8 => encoding_rs::UTF_8,
+            Encoding::Utf16Le => encoding_rs::UTF_16LE,
+            Encoding::Utf16Be => encoding_rs::UTF_16BE,
+            Encoding::Gb18030 => encoding_rs::GB18030,
+            Encoding::Gbk => encoding_rs::GBK,
+            Encoding::Big5 => encoding_rs::BIG5,
+        }
+    }
+
+    /// The byte order mark of this encoding (GB18030's is the encoding of U+FEFF).
+    pub fn bom(self) -> &'static [u8] {
+        match self {
+            Encoding::Utf8 => b"\xEF\xBB\xBF",
+            Encoding::Utf16Le => b"\xFF\xFE",
+            Encoding::Utf16Be => b"\xFE\xFF",
+            Encoding::Gb18030 => b"\x84\x31\x95\x33",
+            Encoding::Gbk | Encoding::Big5 => b"",
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What [`detect`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detected {
+    /// The encoding.
+    pub encoding: Encoding,
+    /// Whether the input starts with a byte order mark (its length is `encoding.bom().len()`).
+    pub bom: bool,
+}
+
+/// A bit per code point of U+4E00..U+9FFF: the "common" Han characters, GB2312 level 1 ∪ Big5
+/// level 1, generated from encoding_rs's own tables.
+fn common_han() -> &'static [u64] {
+    static SET: OnceLock<Vec<u64>> = OnceLock::new();
+    SET.get_or_init(|| {
+        let mut bits = vec![0u64; (0xA000 - 0x4E00) / 64];
+        let mut mark = |enc: &'static encoding_rs::Encoding,
+                        leads: std::ops::RangeInclusive<u8>,
+                        trails: &[std::ops::RangeInclusive<u8>]| {
+            for lead in leads {
+                for trail in trails.iter().cloned().flatten() {
+                    let pair = [lead, trail];
+                    let (s, bad) = enc.decode_without_bom_handling(&pair);
+                    if let (false, Some(c)) = (bad, s.chars().next()) {
+                        let c = c as usize;
+                        if (0x4E00..0xA000).contains(&c) {
+                            bits[(c - 0x4E00) / 64] |= 1 << ((c - 0x4E00) % 64);
+                        }
+                    }
+                }
+            }
+        };
+        // GB2312 level 1: rows 16-55 (lead bytes B0-D7).
+        mark(encoding_rs::GBK, 0xB0..=0xD7, &[0xA1..=0xFE]);
+        // Big5 level 1: A440-C67E.
+        mark(encoding_rs::BIG5, 0xA4..=0xC6, &[0x40..=0x7E, 0xA1..=0xFE]);
+        bits
+    })
+}
+
+fn is_common_han(c: char) -> bool {
+    let c = c as usize;
+    (0x4E00..0xA000).contains(&c) && common_han()[(c - 0x4E00) / 64] >> ((c - 0x4E00) % 64) & 1 == 1
+}
+
+/// Decodes `bytes` strictly; a multibyte sequence cut at the end is allowed when `!eof`.
+fn strict_decode(enc: Encoding, bytes: &[u8], eof: bool) -> Option<String> {
+    let mut decoder = enc.rs().new_decoder_without_bom_handling();
+    let mut out =
+        String::with_capacity(decoder.max_utf8_buffer_length_without_replacement(bytes.len())?);
+    let (result, _) = decoder.decode_to_string_without_replacement(bytes, &mut out, eof);
+    match result {
+        DecoderResult::InputEmpty => Some(out),
+        DecoderResult::Malformed(..) | DecoderResult::OutputFull => None,
+    }
+}
+
+/// The share of non-ASCII characters of `text` that are common Han characters, and how many
+/// non-ASCII characters there are.
+fn han_score(text: &str) -> (f64, usize) {
+    let (mut han, mut non_ascii) = (0usize, 0usize);
+    for c in text.chars().filter(|c| !c.is_ascii()) {
+        non_ascii += 1;
+        han += usize::from(is_common_han(c));
+    }
+    if non_ascii == 0 {
+        (0.0, 0)
+    } else {
+        (han as f64 / non_ascii as f64, non_ascii)
+    }
+}
+
+/// The share of UTF-16 code units that look like Chinese text (CJK ideographs, CJK punctuation,
+/// fullwidth forms, ASCII text), or `None` if `bytes` is not valid UTF-16 in that byte order.
+fn utf16_score(enc: Encoding, bytes: &[u8], eof: bool) -> Option<f64> {
+    let text = strict_decode(enc, &bytes[..bytes.len() & !1], eof || bytes.len() % 2 == 1)?;
+    let (mut good, mut all) = (0usize, 0usize);
+    for c in text.chars() {
+        all += 1;
+        let u = c as u32;
+        good += usize::from(
+            matches!(u, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x3000..=0x303F | 0xFF00..=0xFFEF)
+                || (c.is_ascii() && (c.is_ascii_graphic() || c.is_ascii_whitespace())),
+        );
+    }
+    (all > 0).then(|| good as f64 / all as f64)
+}
+
+/// Tells the encoding of a file from its first bytes (`eof`: `prefix` is the whole file).
+///
+/// A BOM decides; UTF-16 without a BOM is recognised by the NUL bytes of its ASCII; then valid
+/// UTF-8 is UTF-8; otherwise the prefix is decoded strictly as GB18030 and as Big5 and the
+/// candidate whose non-ASCII characters are most often common Han characters wins (which tells
+/// Traditional text stored in GBK from Big5 from a few characters on); mostly-CJK UTF-16 without
+/// a BOM comes last. When nothing decodes, the encoding that decodes furthest is returned, so
+/// that decoding then reports the first bad byte.
+///
+/// ```
+/// use fanjian::{detect, Encoding};
+/// let (gbk, _, _) = encoding_rs::GBK.encode("繁體中文的編碼");
+/// assert_eq!(detect(&gbk, true).encoding, Encoding::Gb18030);
+/// let (big5, _, _) = encoding_rs::BIG5.encode("繁體中文的編碼");
+/// assert_eq!(detect(&big5, true).encoding, Encoding::Big5);
+/// ```
+pub fn detect(prefix: &[u8], eof: bool) -> Detected {
+    for enc in [Encoding::Utf8, Encoding::Utf16Le, Encoding::Utf16Be] {
+        if prefix.starts_with(enc.bom()) {
+            return Detected {
+                encoding: enc,
+                bom: true,
+            };
+        }
+    }
+    let found = |encoding| Detected {
+        encoding,
+        bom: false,
+    };
+    // UTF-16 with ASCII in it: NUL bytes on one side of each code unit only. (Checked before
+    // UTF-8: such bytes are valid UTF-8, but no UTF-8 text is full of NULs.)
+    let sample = &prefix[..prefix.len().min(4096) & !1];
+    let zeros = |parity| {
+        sample
+            .iter()
+            .skip(parity)
+            .step_by(2)
+            .filter(|&&b| b == 0)
+            .count()
+    };
+    let (even, odd) = (zeros(0), zeros(1));
+    let units = sample.len() / 2;
+    if units > 0 {
+        if odd * 4 > units
+            && even * 50 < units
+            && utf16_score(Encoding::Utf16Le, prefix, eof).is_some()
+        {
+            return found(Encoding::Utf16Le);
+        }
+        if even * 4 > units
+            && odd * 50 < units
+            && utf16_score(Encoding::Utf16Be, prefix, eof).is_some()
+        {
+            return found(Encoding::Utf16Be);
+        }
+    }
+    let valid_utf8 = match std::str::from_utf8(prefix) {
+        Ok(_) => true,
+        // A character cut at the end of the prefix: more may follow, or the file was cut short
+        // (then decoding reports it). Other encodings are almost never valid UTF-8 that far.
+        Err(e) => e.error_len().is_none() && e.valid_up_to() > 0,
+    };
+    if valid_utf8 {
+        return found(Encoding::Utf8);
+    }
+    let window = &prefix[..prefix.len().min(64 * 1024)];
+    let window_eof = eof && window.len() == prefix.len();
+    let mut best: Option<(f64, Encoding)> = None;
+    for enc in [Encoding::Gb18030, Encoding::Big5] {
+        if let Some(text) = strict_decode(enc, window, window_eof) {
+            let (score, _) = han_score(&text);
+            if best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, enc));
+            }
+        }
+    }
+    let utf16 = [Encoding::Utf16Le, Encoding::Utf16Be]
+        .into_iter()
+        .filter_map(|e| utf16_score(e, window, window_eof).map(|s| (s, e)))
+        .filter(|&(s, _)| s >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match (best, utf16) {
+        (Some((gb, _)), Some((u, enc))) if u > gb => found(enc),
+        (None, Some((_, enc))) => found(enc),
+        (Some((_, enc)), _) => found(enc),
+        // Nothing decodes: take the encoding that decodes furthest (UTF-8 on a tie), so that
+        // decoding stops with a precise error at the first bad byte.
+        (None, None) => {
+            let valid = |enc: Encoding| {
+                let mut decoder = enc.rs().new_decoder_without_bom_handling();
+                let mut out = String::with_capacity(window.len() * 3 + 16);
+                match decoder.decode_to_string_without_replacement(window, &mut out, window_eof) {
+                    (DecoderResult::Malformed(bad, extra), read) => {
+                        read - bad as usize - extra as usize
+                    }
+                    (_, read) => read,
+                }
+            };
+            let best = [Encoding::Utf8, Encoding::Gb18030, Encoding::Big5]
+                .into_iter()
+                .rev()
+                .max_by_key(|&e| valid(e))
+                .unwrap_or(Encoding::Utf8);
+            found(best)
+        }
+    }
+}
+
+/// Where in a text something is: 1-based line and column (in characters), 0-based byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column, in characters.
+    pub column: u64,
+    /// 0-based byte offset (in the file the error is about).
+    pub byte: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{} (byte {})", self.line, self.column, self.byte)
+    }
+}
+
+/// Counts lines and columns over text as it goes by.
+#[derive(Debug, Clone, Copy)]
+struct LineCounter {
+    line: u64,
+    column: u64,
+}
+
+impl LineCounter {
+    fn new() -> LineCounter {
+        LineCounter { line: 1, column: 1 }
+    }
+
+    fn advance(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        match memchr::memrchr(b'\n', bytes) {
+            Some(last) => {
+                self.line += memchr::memchr_iter(b'\n', bytes).count() as u64;
+                self.column = 1 + text[last + 1..].chars().count() as u64;
+            }
+            None => self.column += text.chars().count() as u64,
+        }
+    }
+}
+
+/// An error decoding input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// The encoding being decoded.
+    pub encoding: Encoding,
+    /// Where the bad bytes start (line and column in the decoded text, byte in the input).
+    pub position: Position,
+    /// The bad bytes (as many as were at hand).
+    pub bytes: Vec<u8>,
+    /// The input ended inside a multibyte sequence.
+    pub truncated: bool,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hex: Vec<String> = self.bytes.iter().map(|b| format!("{b:02X}")).collect();
+        let what = if self.truncated {
+            "truncated"
+        } else {
+            "invalid"
+        };
+        write!(
+            f,
+            "{}: {what} {} sequence [{}]",
+            self.position,
+            self.encoding,
+            hex.join(" ")
+        )?;
+        if self.truncated {
+            f.write_str(" at end of input")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// A strict streaming decoder that knows where it is.
+#[derive(Debug)]
+pub struct Decoder {
+    encoding: Encoding,
+    inner: encoding_rs::Decoder,
+    lossy: bool,
+    bytes: u64,
+    lines: LineCounter,
+    replaced: u64,
+}
+
+impl Decoder {
+    /// A decoder for `encoding` (after any BOM: strip it before the first call). With `lossy`,
+    /// malformed input becomes U+FFFD and is counted instead of being an error.
+    pub fn new(encoding: Encoding, lossy: bool) -> Decoder {
+        Decoder {
+            encoding,
+            inner: encoding.rs().new_decoder_without_bom_handling(),
+            lossy,
+            bytes: 0,
+            lines: LineCounter::new(),
+            replaced: 0,
+        }
+    }
+
+    /// How many malformed sequences were replaced (with `lossy`).
+    pub fn replaced(&self) -> u64 {
+        self.replaced
+    }
+
+    /// Decodes all of `input`, appending to `out`; `last` when no input follows.
+    pub fn decode(
+        &mut self,
+        input: &[u8],
+        last: bool,
+        out: &mut String,
+    ) -> Result<(), DecodeError> {
+        let mut consumed = 0;
+        loop {
+            let rest = &input[consumed..];
+            let need = self
+                .inner
+                .max_utf8_buffer_length_without_replacement(rest.len())
+                .unwrap_or(rest.len() * 3 + 16);
+            out.reserve(need);
+            let start = out.len();
+            let (result, read) = self
+                .inner
+                .decode_to_string_without_replacement(rest, out, last);
+            self.lines.advance(&out[start..]);
+            match result {
+                DecoderResult::InputEmpty => {
+                    self.bytes += read as u64;
+                    return Ok(());
+                }
+                DecoderResult::OutputFull => {
+                    consumed += read;
+                    self.bytes += read as u64;
+                }
+                DecoderResult::Malformed(bad, extra) => {
+                    let (bad, extra) = (bad as usize, extra as usize);
+                    let end = read - extra;
+                    let truncated = last && end == rest.len();
+                    if self.lossy {
+                        out.push('\u{FFFD}');
+                        self.lines.advance("\u{FFFD}");
+                        self.replaced += 1;
+                        consumed += read;
+                        self.bytes += read as u64;
+                        continue;
+                    }
+                    let bad_start = end.saturating_sub(bad);
+                    return Err(DecodeError {
+                        encoding: self.encoding,
+                        position: Position {
+                            line: self.lines.line,
+                            column: self.lines.column,
+                            byte: self.bytes + (consumed + end) as u64 - bad as u64,
+                        },
+                        bytes: rest[bad_start..end].to_vec(),
+                        truncated,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A character the output encoding cannot represent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodeError {
+    /// The output encoding.
+    pub encoding: Encoding,
+    /// The character.
+    pub character: char,
+    /// Where it is in the converted text (byte: offset in the output written so far).
+    pub position: Position,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {:?} (U+{:04X}) cannot be written in {}",
+            self.position, self.character, self.character as u32, self.encoding
+        )
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// A strict streaming encoder from UTF-8.
+#[derive(Debug)]
+pub struct Encoder {
+    encoding: Encoding,
+    inner: Option<encoding_rs::Encoder>,
+    replace: bool,
+    bytes: u64,
+    lines: LineCounter,
+    replaced: u64,
+}
+
+impl Encoder {
+    /// An encoder to `encoding`. With `replace`, a character the encoding lacks becomes `?` and
+    /// is counted instead of being an error.
+    pub fn new(encoding: Encoding, replace: bool) -> Encoder {
+        let inner = match encoding {
+            Encoding::Gb18030 | Encoding::Gbk | Encoding::Big5 => Some(encoding.rs().new_encoder()),
+            Encoding::Utf8 | Encoding::Utf16Le | Encoding::Utf16Be => None,
+        };
+        Encoder {
+            encoding,
+            inner,
+            replace,
+            bytes: 0,
+            lines: LineCounter::new(),
+            replaced: 0,
+        }
+    }
+
+    /// How many characters were replaced (with `replace`).
+    pub fn replaced(&self) -> u64 {
+        self.replaced
+    }
+
+    /// Encodes all of `text`, appending to `out`; `last` when no text follows.
+    pub fn encode(&mut self, text: &str, last: bool, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let start_len = out.len();
+        match (&mut self.inner, self.encoding) {
+            (_, Encoding::Utf8) => out.extend_from_slice(text.as_bytes()),
+            (_, Encoding::Utf16Le) => text
+                .encode_utf16()
+                .for_each(|u| out.extend_from_slice(&u.to_le_bytes())),
+            (_, Encoding::Utf16Be) => text
+                .encode_utf16()
+                .for_each(|u| out.extend_from_slice(&u.to_be_bytes())),
+            (Some(encoder), _) => {
+                let mut rest = text;
+                loop {
+                    let need = encoder
+                        .max_buffer_length_from_utf8_without_replacement(rest.len())
+                        .unwrap_or(rest.len() * 4 + 16);
+                    let at = out.len();
+                    out.resize(at + need, 0);
+                    let (result, read, written) =
+                        encoder.encode_from_utf8_without_replacement(rest, &mut out[at..], last);
+                    out.truncate(at + written);
+                    match result {
+                        EncoderResult::InputEmpty => break,
+                        EncoderResult::OutputFull => rest = &rest[read..],
+                        EncoderResult::Unmappable(c) => {
+                            let done = &rest[..read - c.len_utf8()];
+                            if !self.replace {
+                                let consumed = text.len() - rest.len() + done.len();
+                                let mut lines = self.lines;
+                                lines.advance(&text[..consumed]);
+                                return Err(EncodeError {
+                                    encoding: self.encoding,
+                                    character: c,
+                                    position: Position {
+                                        line: lines.line,
+                                        column: lines.column,
+                                        byte: self.bytes + (out.len() - start_len) as u64,
+                                    },
+                                });
+                            }
+                            out.push(b'?');
+                            self.replaced += 1;
+                            rest = &rest[read..];
+                        }
+                    }
+                }
+            }
+            (None, _) => unreachable!("legacy encodings have an encoder"),
+        }
+        self.lines.advance(text);
+        self.bytes += (out.len() - start_len) as u64;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        for (label, enc) in [
+            ("utf-8", Encoding::Utf8),
+            ("UTF8", Encoding::Utf8),
+            ("gbk", Encoding::Gbk),
+            ("cp936", Encoding::Gbk),
+            ("gb2312", Encoding::Gbk),
+            ("GB18030", Encoding::Gb18030),
+            ("big5", Encoding::Big5),
+            ("cp950", Encoding::Big5),
+            ("big5-hkscs", Encoding::Big5),
+            ("utf-16", Encoding::Utf16Le),
+            ("utf-16le", Encoding::Utf16Le),
+            ("UTF-16BE", Encoding::Utf16Be),
+        ] {
+            assert_eq!(Encoding::from_label(label), Ok(enc), "{label}");
+        }
+        assert!(Encoding::from_label("latin1")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown encoding"));
+    }
+
+    #[test]
+    fn common_han_set_has_both_level_ones() {
+        assert!(is_common_han('的') && is_common_han('這') && is_common_han('们'));
+        assert!(!is_common_han('丂'));
+        let n: u32 = common_han().iter().map(|w| w.count_ones()).sum();
+        // GB2312 level 1 has 3755 characters, Big5 level 1 5401; they share many.
+        assert!((5401..3755 + 5401).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn decode_error_positions() {
+        let mut d = Decoder::new(Encoding::Gbk, false);
+        let mut out = String::new();
+        let (gbk, _, _) = encoding_rs::GBK.encode("第一行\n第二行");
+        let mut input = gbk.to_vec();
+        input.insert(input.len() - 2, 0xFF);
+        let e = d.decode(&input, true, &mut out).unwrap_err();
+        assert_eq!(e.to_string(), "2:3 (byte 11): invalid GBK sequence [FF]");
+
+        let mut d = Decoder::new(Encoding::Utf8, false);
+        let e = d
+            .decode(b"ab\xe5\xa4", true, &mut String::new())
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "1:3 (byte 2): truncated UTF-8 sequence [E5 A4] at end of input"
+        );
+
+        let mut d = Decoder::new(Encoding::Utf8, true);
+        let mut out = String::new();
+        d.decode(b"a\xffb", true, &mut out).unwrap();
+        assert_eq!((out.as_str(), d.replaced()), ("a\u{FFFD}b", 1));
+    }
+
+    #[test]
+    fn decode_in_pieces_with_sequences_split() {
+        let (big5, _, _) = encoding_rs::BIG5.encode("繁體中文，香港增補字符集");
+        for split in 0..=big5.len() {
+            let mut d = Decoder::new(Encoding::Big5, false);
+            let mut out = String::new();
+            d.decode(&big5[..split], false, &mut out).unwrap();
+            d.decode(&big5[split..], true, &mut out).unwrap();
+            assert_eq!(out, "繁體中文，香港增補字符集");
+        }
+    }
+
+    #[test]
+    fn encode_errors_and_replacement() {
+        let mut e = Encoder::new(Encoding::Big5, false);
+        let mut out = Vec::new();
+        let err = e.encode("第一\n简体字", true, &mut out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "2:1 (byte 5): '简' (U+7B80) cannot be written in Big5"
+        );
+        let mut e = Encoder::new(Encoding::Big5, true);
+        let mut out = Vec::new();
+        e.encode("简体字", true, &mut out).unwrap();
+        assert_eq!(
+            (out.as_slice(), e.replaced()),
+            (&b"?\xca\x5e\xa6\x72"[..], 1)
+        );
+        let mut e = Encoder::new(Encoding::Utf16Be, false);
+        let mut out = Vec::new();
+        e.encode("a😀", true, &mut out).unwrap();
+        assert_eq!(out, [0, 0x61, 0xD8, 0x3D, 0xDE, 0x00]);
+    }
+
+    #[test]
+    fn detection() {
+        let text = "这是一段简体中文文本，用来测试编码检测。";
+        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        assert_eq!(detect(&gbk, true).encoding, Encoding::Gb18030);
+        let utf16le: Vec<u8> = "hello\nworld 你好"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        assert_eq!(detect(&utf16le, true).encoding, Encoding::Utf16Le);
+        let utf16be: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        assert_eq!(detect(&utf16be, true).encoding, Encoding::Utf16Be);
+        let bom = Detected {
+            encoding: Encoding::Utf8,
+            bom: true,
+        };
+        assert_eq!(detect(b"\xEF\xBB\xBFabc", true), bom);
+        assert_eq!(detect("纯文本".as_bytes(), true).encoding, Encoding::Utf8);
+        // A UTF-8 prefix cut inside a character is still UTF-8.
+        assert_eq!(
+            detect(&"纯文本".as_bytes()[..4], false).encoding,
+            Encoding::Utf8
+        );
+        assert_eq!(
+            detect(&"纯文本".as_bytes()[..4], true).encoding,
+            Encoding::Utf8
+        );
+    }
+}

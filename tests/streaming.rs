@@ -1,0 +1,193 @@
+//! Streaming gives the same bytes as converting the whole text at once: every split point of
+//! small inputs and random chunkings of large ones, for all 16 configs, through the push API
+//! and through the `Read` → `Write` pipeline (with buffers down to one byte).
+
+mod common;
+
+use common::adversarial::{Pool, Rng};
+use fanjian::{convert_stream, Config, Converter, Encoding, OutputEncoding, StreamOptions};
+
+fn converters() -> Vec<(String, Converter)> {
+    Config::ALL
+        .iter()
+        .flat_map(|&c| {
+            [false, true].map(|tofu| {
+                let name = format!("{c}{}", if tofu { "+tofu" } else { "" });
+                (
+                    name,
+                    Converter::builder(c)
+                        .include_tofu_risk_dictionaries(tofu)
+                        .build(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Converts `pieces` one after the other through the push API.
+fn streamed(converter: &Converter, pieces: &[&str]) -> String {
+    let mut stream = converter.stream();
+    let mut out = String::new();
+    for p in pieces {
+        stream.push(p, &mut out);
+    }
+    stream.finish(&mut out);
+    out
+}
+
+const SMALL: [&str; 10] = [
+    "头发很长，头发。",
+    "勇敢的士兵 改变量子比特\r\n鼠标和内存\n",
+    "⿰氵青⿱⿰木木木 ⿰氵",
+    "⿰\n青 ⿲a b ⿰。发 ⿱ 发",
+    "乾隆年间，皇后娘娘说：“这些头发。”",
+    "下載程式碼 記憶體 滑鼠 計程車",
+    "一个\u{FE00}字 和 𠀀𪢮 豈更",
+    "",
+    "\n\n\r\n",
+    "OpenCC 1.4.2 头发 ABC·DE",
+];
+
+#[test]
+fn every_split_point_of_small_inputs() {
+    let mut checked = 0;
+    for (name, c) in converters() {
+        for text in SMALL {
+            let whole = c.convert(text);
+            let bounds: Vec<usize> = (0..=text.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .collect();
+            for &i in &bounds {
+                assert_eq!(
+                    streamed(&c, &[&text[..i], &text[i..]]),
+                    whole,
+                    "{name} split at {i} of {text:?}"
+                );
+                checked += 1;
+            }
+            // Every pair of split points as well, for the shorter inputs.
+            if bounds.len() <= 24 {
+                for &i in &bounds {
+                    for &j in bounds.iter().filter(|&&j| j >= i) {
+                        let parts = [&text[..i], &text[i..j], &text[j..]];
+                        assert_eq!(
+                            streamed(&c, &parts),
+                            whole,
+                            "{name} split at {i},{j} of {text:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    println!("{checked} split streams equal to one-shot conversion");
+}
+
+#[test]
+fn random_chunkings_of_large_text() {
+    let pool = Pool::new();
+    let zuozhuan = std::fs::read_to_string(common::data("zuozhuan.txt")).unwrap();
+    // The first 300 KB of zuozhuan with its newlines removed, and generated adversarial text.
+    let no_newlines: String = zuozhuan
+        .chars()
+        .take(100_000)
+        .filter(|&c| c != '\n')
+        .collect();
+    let texts = [no_newlines, pool.text(5, 60_000)];
+    let mut rng = Rng::new(99);
+    for (name, c) in converters() {
+        for text in &texts {
+            let whole = c.convert(text);
+            for _ in 0..3 {
+                let mut pieces = Vec::new();
+                let mut at = 0;
+                while at < text.len() {
+                    let mut end = (at + 1 + rng.below(4000)).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    pieces.push(&text[at..end]);
+                    at = end;
+                }
+                assert!(
+                    streamed(&c, &pieces) == whole,
+                    "{name}: chunked output differs"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn phrase_straddling_a_read_boundary() {
+    // OpenCC's command line prints 頭發 for this text: it converts all but the last 16 code points
+    // of a 1 MiB read, and 头 is the 17th from the end, so 头 and 发 land in different calls.
+    // fanjian only cuts where no key can span, whatever the read boundaries.
+    let s2t = Converter::new(Config::S2t);
+    let mut text = "汉".repeat((1 << 20) / 3 - 16);
+    text.push('头');
+    let cut = text.len();
+    text.push_str("发很长很长很长很长很长很长很长。");
+    let whole = s2t.convert(&text);
+    assert!(whole.contains("頭髮很長"));
+    assert!(streamed(&s2t, &[&text[..cut], &text[cut..]]) == whole);
+    // Through the pipeline, with a read boundary between 头 and 发, and inside 发's bytes.
+    for at in [cut, cut + 1, cut + 2] {
+        let options = StreamOptions {
+            buffer_size: at,
+            ..StreamOptions::default()
+        };
+        let mut out = Vec::new();
+        convert_stream(&s2t, text.as_bytes(), &mut out, &options).unwrap();
+        assert!(out == whole.as_bytes(), "read boundary at byte {at}");
+    }
+}
+
+#[test]
+fn ids_open_across_a_boundary() {
+    let s2t = Converter::new(Config::S2t);
+    // 发 inside a complete IDS is copied, not converted, however the text is cut (。 and the
+    // space occur in no key, so only the IDS stops a cut before them).
+    let text = "头⿰发发发 ⿰。发 ⿱ 发";
+    let whole = s2t.convert(text);
+    assert_eq!(whole, "頭⿰发发發 ⿰。发 ⿱ 发");
+    for i in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+        assert_eq!(streamed(&s2t, &[&text[..i], &text[i..]]), whole);
+    }
+}
+
+#[test]
+fn pipeline_with_tiny_buffers_in_every_encoding() {
+    let text = "第一行：头发\r\n第二行：“鼠标”和内存。\n\n最后一行没有换行";
+    for config in [Config::S2t, Config::S2twp, Config::T2s] {
+        let c = Converter::new(config);
+        let want = c.convert(text).into_owned();
+        for enc in [
+            Encoding::Utf8,
+            Encoding::Gb18030,
+            Encoding::Utf16Le,
+            Encoding::Utf16Be,
+        ] {
+            let mut input = Vec::new();
+            fanjian::Encoder::new(enc, false)
+                .encode(text, true, &mut input)
+                .unwrap();
+            for buffer_size in [1, 2, 3, 5, 7, 64] {
+                let options = StreamOptions {
+                    from: Some(enc),
+                    to: OutputEncoding::Keep,
+                    buffer_size,
+                    ..StreamOptions::default()
+                };
+                let mut out = Vec::new();
+                convert_stream(&c, &input[..], &mut out, &options).unwrap();
+                let mut expected = Vec::new();
+                fanjian::Encoder::new(enc, false)
+                    .encode(&want, true, &mut expected)
+                    .unwrap();
+                assert_eq!(out, expected, "{config} {enc} buffer {buffer_size}");
+            }
+        }
+    }
+}
