@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use fanjian::{Config, Converter};
+use fanjian::{convert_stream, Config, Converter, StreamOptions};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -48,8 +48,8 @@ fn main() {
         mb
     );
     println!(
-        "{:<7} {:>10} {:>10}  checked against OpenCC",
-        "config", "MB/s", "ms"
+        "{:<7} {:>10} {:>10} {:>10} {:>8}  checked against OpenCC",
+        "config", "MB/s", "ms", "stream", "stream%"
     );
     let mut out = String::with_capacity(text.len() * 2);
     for config in Config::ALL {
@@ -73,11 +73,31 @@ fn main() {
             })
             .collect();
         let t = median(times);
+        // The same text through the streaming pipeline: UTF-8 bytes in, UTF-8 bytes out.
+        let mut sink = Vec::with_capacity(text.len() * 2);
+        let stream_times: Vec<Duration> = (0..7)
+            .map(|_| {
+                sink.clear();
+                let t = Instant::now();
+                convert_stream(
+                    &converter,
+                    text.as_bytes(),
+                    &mut sink,
+                    &StreamOptions::default(),
+                )
+                .unwrap();
+                t.elapsed()
+            })
+            .collect();
+        assert!(sink == out.as_bytes(), "{config}: streamed output differs");
+        let s = median(stream_times);
         println!(
-            "{:<7} {:>10.1} {:>10.2}  {checked}",
+            "{:<7} {:>10.1} {:>10.2} {:>10.1} {:>7.0}%  {checked}",
             config.name(),
             mb / t.as_secs_f64(),
-            t.as_secs_f64() * 1e3
+            t.as_secs_f64() * 1e3,
+            mb / s.as_secs_f64(),
+            100.0 * t.as_secs_f64() / s.as_secs_f64(),
         );
     }
     println!();

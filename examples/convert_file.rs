@@ -1,4 +1,5 @@
-//! Converts a file N times with one config, for profiling: `convert_file CONFIG FILE [N]`.
+//! Converts a file N times with one config, for profiling: `convert_file CONFIG FILE [N]`
+//! in memory, or `convert_file CONFIG FILE N stream` through the streaming pipeline.
 
 use fanjian::{Config, Converter};
 
@@ -7,11 +8,24 @@ fn main() {
     let config: Config = args.next().expect("config").parse().expect("config name");
     let text = std::fs::read_to_string(args.next().expect("file")).expect("readable UTF-8 file");
     let n: usize = args.next().map_or(20, |n| n.parse().expect("count"));
+    let stream = args.next().is_some_and(|a| a == "stream");
     let converter = Converter::new(config);
     let mut out = String::new();
+    let mut bytes = Vec::new();
     for _ in 0..n {
         out.clear();
-        converter.convert_into(&text, &mut out);
+        bytes.clear();
+        if stream {
+            let options = fanjian::StreamOptions::default();
+            fanjian::convert_stream(&converter, text.as_bytes(), &mut bytes, &options)
+                .expect("converts");
+        } else {
+            converter.convert_into(&text, &mut out);
+        }
     }
-    println!("{} bytes in, {} bytes out", text.len(), out.len());
+    println!(
+        "{} bytes in, {} bytes out",
+        text.len(),
+        out.len().max(bytes.len())
+    );
 }

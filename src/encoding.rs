@@ -252,7 +252,7 @@ pub fn detect(prefix: &[u8], eof: bool) -> Detected {
             return found(Encoding::Utf16Be);
         }
     }
-    let valid_utf8 = match std::str::from_utf8(prefix) {
+    let valid_utf8 = match simdutf8::compat::from_utf8(prefix) {
         Ok(_) => true,
         // A character cut at the end of the prefix: more may follow, or the file was cut short
         // (then decoding reports it). Other encodings are almost never valid UTF-8 that far.
@@ -410,6 +410,13 @@ impl Decoder {
     /// How many malformed sequences were replaced (with `lossy`).
     pub fn replaced(&self) -> u64 {
         self.replaced
+    }
+
+    /// Accounts for `text`, valid input that the caller took as it is (UTF-8 read in place),
+    /// so that positions in later errors stay right.
+    pub fn skip_valid(&mut self, text: &str) {
+        self.bytes += text.len() as u64;
+        self.lines.advance(text);
     }
 
     /// Decodes all of `input`, appending to `out`; `last` when no input follows.

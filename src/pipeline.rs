@@ -119,6 +119,31 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// For UTF-8 input: `bytes` as text, less an incomplete character at the end when more input
+/// follows. `None` when the bytes do not validate.
+fn utf8_prefix(bytes: &[u8], eof: bool) -> Option<&str> {
+    // Where the last character starts, and whether it is complete.
+    let mut end = bytes.len();
+    if !eof {
+        if let Some(lead) = (bytes.len().saturating_sub(4)..bytes.len())
+            .rev()
+            .find(|&i| bytes[i] & 0xC0 != 0x80)
+        {
+            let need = match bytes[lead] {
+                b if b < 0x80 => 1,
+                b if b >= 0xF0 => 4,
+                b if b >= 0xE0 => 3,
+                _ => 2,
+            };
+            if lead + need > bytes.len() {
+                end = lead;
+            }
+        }
+    }
+    // simdutf8 validates several times faster than the standard library on CJK text.
+    simdutf8::basic::from_utf8(&bytes[..end]).ok()
+}
+
 /// Converts everything `reader` gives into `writer` (see the module docs).
 ///
 /// ```
@@ -188,30 +213,57 @@ pub fn convert_stream(
     } else {
         0
     };
+    let mut in_place = input_encoding == Encoding::Utf8;
     loop {
-        decoded.clear();
-        decoder
-            .decode(&raw[start..n], eof, &mut decoded)
-            .map_err(StreamError::Decode)?;
-        converted.clear();
-        if eof {
-            stream.push(&decoded, &mut converted);
-            stream.finish(&mut converted);
+        // UTF-8 input is converted straight from the read buffer; other encodings (and UTF-8
+        // that does not validate, for the error or the lossy replacement) go through the decoder.
+        let bytes = &raw[start..n];
+        let valid = if in_place {
+            utf8_prefix(bytes, eof)
         } else {
-            stream.push(&decoded, &mut converted);
+            None
+        };
+        let (text, used): (&str, usize) = match valid {
+            Some(valid) => {
+                decoder.skip_valid(valid);
+                (valid, valid.len())
+            }
+            None => {
+                // From here on the decoder may hold part of a sequence: keep to it.
+                in_place = false;
+                decoded.clear();
+                decoder
+                    .decode(bytes, eof, &mut decoded)
+                    .map_err(StreamError::Decode)?;
+                (&decoded, bytes.len())
+            }
+        };
+        // An incomplete UTF-8 character at the end moves to the front of the next read.
+        let carry = bytes.len() - used;
+        converted.clear();
+        stream.push(text, &mut converted);
+        if eof {
+            stream.finish(&mut converted);
         }
-        encoded.clear();
-        encoder
-            .encode(&converted, eof, &mut encoded)
-            .map_err(StreamError::Encode)?;
-        writer.write_all(&encoded)?;
-        bytes_out += encoded.len() as u64;
+        let out: &[u8] = if output_encoding == Encoding::Utf8 {
+            converted.as_bytes()
+        } else {
+            encoded.clear();
+            encoder
+                .encode(&converted, eof, &mut encoded)
+                .map_err(StreamError::Encode)?;
+            &encoded
+        };
+        writer.write_all(out)?;
+        bytes_out += out.len() as u64;
         if eof {
             break;
         }
-        raw.truncate(chunk);
-        n = fill(&mut reader, &mut raw)?;
-        bytes_in += n as u64;
+        raw.copy_within(n - carry..n, 0);
+        raw.resize(chunk.max(carry + 1), 0);
+        let read = fill(&mut reader, &mut raw[carry..])?;
+        bytes_in += read as u64;
+        n = carry + read;
         eof = n < raw.len();
         start = 0;
     }

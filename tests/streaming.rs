@@ -191,3 +191,40 @@ fn pipeline_with_tiny_buffers_in_every_encoding() {
         }
     }
 }
+
+#[test]
+fn malformed_utf8_anywhere_same_error_and_same_lossy_output_for_every_buffer_size() {
+    let s2t = Converter::new(Config::S2t);
+    let mut input = "第一行头发\n第二".as_bytes().to_vec();
+    input.push(0xFF);
+    input.extend_from_slice("行头发\u{FEFF}".as_bytes());
+    input.extend_from_slice(b"\xE5\xA4"); // cut short at the end
+    let run = |buffer_size: usize, lossy: bool| {
+        let options = StreamOptions {
+            from: Some(Encoding::Utf8),
+            lossy,
+            buffer_size,
+            ..StreamOptions::default()
+        };
+        let mut out = Vec::new();
+        convert_stream(&s2t, &input[..], &mut out, &options).map(|r| (out, r.replaced_malformed))
+    };
+    let want = run(0, true).unwrap();
+    assert_eq!(want.1, 2);
+    assert_eq!(
+        String::from_utf8(want.0.clone()).unwrap(),
+        "第一行頭髮\n第二\u{FFFD}行頭髮\u{FEFF}\u{FFFD}"
+    );
+    for buffer_size in 1..=12 {
+        assert_eq!(
+            run(buffer_size, true).unwrap(),
+            want,
+            "lossy, buffer {buffer_size}"
+        );
+        let err = run(buffer_size, false).unwrap_err().to_string();
+        assert_eq!(
+            err, "2:3 (byte 22): invalid UTF-8 sequence [FF]",
+            "buffer {buffer_size}"
+        );
+    }
+}
