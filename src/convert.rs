@@ -48,6 +48,13 @@ impl Matcher {
         }
     }
 
+    /// What the single character `c` becomes when it stands alone, if any key is just `c`.
+    pub(crate) fn single(&self, c: char) -> Option<&str> {
+        let mut buf = [0u8; 4];
+        let s = c.encode_utf8(&mut buf);
+        self.longest(s.as_bytes(), 0).map(|(_, v)| v)
+    }
+
     /// Whether some key starts with the character `c`.
     fn starts(&self, c: u32) -> bool {
         match self {
@@ -313,53 +320,16 @@ impl Engine {
         false
     }
 
-    /// The last offset (at least `min`, above 0) where `text` can be cut without changing the
-    /// conversion: converting the two parts one after the other gives the same bytes as
-    /// converting `text` whole.
-    ///
-    /// A cut right before a character `c` is safe when `c` occurs in no key of any dictionary of
-    /// any phase, is not an IDS operator, and no IDS operator occurs in the 64 code points before
-    /// it. Then no key or IDS can span the cut in normalization, segmentation or the first step,
-    /// so each scan stops exactly at the cut with the same matches on both sides; the cut splits
-    /// at most an unmatched segment; and in every later step the character after the cut is
-    /// still `c` (copied by every step), so no later key can span it either.
-    pub(crate) fn last_safe_cut(&self, text: &str, min: usize) -> Option<usize> {
-        let matchers: Vec<&Matcher> = self
-            .normalization
-            .iter()
-            .chain(&self.segmentation)
-            .chain(&self.chain)
-            .collect();
-        let inert =
-            |c: char| ids::arity(c as u32) == 0 && !matchers.iter().any(|m| m.in_keys(c as u32));
-        let mut candidates = text
-            .char_indices()
-            .rev()
-            .take_while(|&(q, _)| q >= min.max(1));
-        while let Some((q, c)) = candidates.next() {
-            if !inert(c) {
-                continue;
-            }
-            // An IDS operator up to 64 code points before the cut could start an IDS across it.
-            match text[..q]
-                .char_indices()
-                .rev()
-                .take(64)
-                .find(|&(_, c)| ids::arity(c as u32) != 0)
-            {
-                None => return Some(q),
-                Some((operator, _)) => {
-                    // Only cuts before the operator are clear of it (the operator itself is no
-                    // cut: it is not inert): skip the candidates down to it.
-                    for (p, _) in candidates.by_ref() {
-                        if p <= operator {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        None
+    /// Whether `c` occurs in no key of any phase and is not an IDS operator (see
+    /// [`last_safe_cut`]).
+    pub(crate) fn inert(&self, c: char) -> bool {
+        ids::arity(c as u32) == 0
+            && !self
+                .normalization
+                .iter()
+                .chain(&self.segmentation)
+                .chain(&self.chain)
+                .any(|m| m.in_keys(c as u32))
     }
 
     /// Converts `text`, appending the result to `out`.
@@ -466,6 +436,48 @@ impl Engine {
         }
         pass(last, &buf, &ends, &mut Convert { out, ends: None });
     }
+}
+
+/// The last offset (at least `min`, above 0) where `text` can be cut without changing the
+/// conversion: converting the two parts one after the other gives the same bytes as
+/// converting `text` whole.
+///
+/// A cut right before a character `c` is safe when `c` is `inert`: it occurs in no key of any
+/// dictionary of any phase and is not an IDS operator (for a chain of converters: in none of
+/// them, since each copies `c` through to the next), and no IDS operator occurs in the 64 code points before
+/// it. Then no key or IDS can span the cut in normalization, segmentation or the first step,
+/// so each scan stops exactly at the cut with the same matches on both sides; the cut splits
+/// at most an unmatched segment; and in every later step the character after the cut is
+/// still `c` (copied by every step), so no later key can span it either.
+pub(crate) fn last_safe_cut(text: &str, min: usize, inert: impl Fn(char) -> bool) -> Option<usize> {
+    let mut candidates = text
+        .char_indices()
+        .rev()
+        .take_while(|&(q, _)| q >= min.max(1));
+    while let Some((q, c)) = candidates.next() {
+        if !inert(c) {
+            continue;
+        }
+        // An IDS operator up to 64 code points before the cut could start an IDS across it.
+        match text[..q]
+            .char_indices()
+            .rev()
+            .take(64)
+            .find(|&(_, c)| ids::arity(c as u32) != 0)
+        {
+            None => return Some(q),
+            Some((operator, _)) => {
+                // Only cuts before the operator are clear of it (the operator itself is no
+                // cut: it is not inert): skip the candidates down to it.
+                for (p, _) in candidates.by_ref() {
+                    if p <= operator {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]

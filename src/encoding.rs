@@ -238,7 +238,8 @@ pub fn detect(prefix: &[u8], eof: bool) -> Detected {
     };
     let (even, odd) = (zeros(0), zeros(1));
     let units = sample.len() / 2;
-    if units > 0 {
+    // A whole file of odd length is not UTF-16; a few bytes are not enough to tell.
+    if units >= 2 && !(eof && prefix.len() % 2 == 1) {
         if odd * 4 > units
             && even * 50 < units
             && utf16_score(Encoding::Utf16Le, prefix, eof).is_some()
@@ -323,7 +324,7 @@ impl fmt::Display for Position {
 
 /// Counts lines and columns over text as it goes by.
 #[derive(Debug, Clone, Copy)]
-struct LineCounter {
+pub(crate) struct LineCounter {
     line: u64,
     column: u64,
 }
@@ -333,7 +334,16 @@ impl LineCounter {
         LineCounter { line: 1, column: 1 }
     }
 
-    fn advance(&mut self, text: &str) {
+    /// The position here, at input byte `byte`.
+    pub(crate) fn at(&self, byte: u64) -> Position {
+        Position {
+            line: self.line,
+            column: self.column,
+            byte,
+        }
+    }
+
+    pub(crate) fn advance(&mut self, text: &str) {
         let bytes = text.as_bytes();
         match memchr::memrchr(b'\n', bytes) {
             Some(last) => {
@@ -410,6 +420,11 @@ impl Decoder {
     /// How many malformed sequences were replaced (with `lossy`).
     pub fn replaced(&self) -> u64 {
         self.replaced
+    }
+
+    /// Where the decoder is: lines and columns seen, and bytes consumed.
+    pub(crate) fn mark(&self) -> (LineCounter, u64) {
+        (self.lines, self.bytes)
     }
 
     /// Accounts for `text`, valid input that the caller took as it is (UTF-8 read in place),

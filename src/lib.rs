@@ -41,6 +41,7 @@ mod encoding;
 mod error;
 mod ids;
 mod pipeline;
+mod script;
 mod spec;
 mod stream;
 mod tables;
@@ -57,12 +58,15 @@ pub use encoding::{
 };
 pub use error::{DictError, Error, SpecError};
 pub use pipeline::{convert_stream, OutputEncoding, StreamError, StreamOptions, StreamReport};
+pub use script::{detect_script, Script, ScriptReport};
 pub use stream::StreamConverter;
 
-/// Converts text with one config. Immutable, cheap to build, `Send + Sync`.
+/// Converts text with one config (or several in a row, see [`Converter::then`]). Immutable,
+/// cheap to build, `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct Converter {
-    engine: convert::Engine,
+    /// Applied one after the other to the whole text; never empty.
+    engines: Vec<convert::Engine>,
 }
 
 /// Options for building a [`Converter`]; see [`Converter::builder`].
@@ -84,7 +88,10 @@ impl ConverterBuilder {
     /// Builds the converter.
     pub fn build(self) -> Converter {
         Converter {
-            engine: config::builtin_engine(self.config, self.include_tofu_risk_dictionaries),
+            engines: vec![config::builtin_engine(
+                self.config,
+                self.include_tofu_risk_dictionaries,
+            )],
         }
     }
 }
@@ -118,17 +125,22 @@ impl Converter {
         include_tofu_risk_dictionaries: bool,
     ) -> Result<Converter, Error> {
         Ok(Converter {
-            engine: config::file_engine(path.as_ref(), include_tofu_risk_dictionaries)?,
+            engines: vec![config::file_engine(
+                path.as_ref(),
+                include_tofu_risk_dictionaries,
+            )?],
         })
     }
 
     /// Converts `text`. Returns it borrowed when the conversion changes nothing.
     pub fn convert<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        if !self.engine.may_change(text) {
+        // If no step changes the text, each sees the same text: nothing changes.
+        // (`identity()` has no steps and so borrows.)
+        if !self.engines.iter().any(|e| e.may_change(text)) {
             return Cow::Borrowed(text);
         }
         let mut out = String::with_capacity(text.len() + text.len() / 4);
-        self.engine.convert_into(text, &mut out);
+        self.convert_into(text, &mut out);
         if out == text {
             Cow::Borrowed(text)
         } else {
@@ -145,7 +157,48 @@ impl Converter {
     /// assert_eq!(out, "> 頭髮");
     /// ```
     pub fn convert_into(&self, text: &str, out: &mut String) {
-        self.engine.convert_into(text, out);
+        match &self.engines[..] {
+            [only] => only.convert_into(text, out),
+            [first, rest @ ..] => {
+                let mut current = String::new();
+                first.convert_into(text, &mut current);
+                for (k, engine) in rest.iter().enumerate() {
+                    if k + 1 == rest.len() {
+                        engine.convert_into(&current, out);
+                    } else {
+                        let mut next = String::with_capacity(current.len());
+                        engine.convert_into(&current, &mut next);
+                        current = next;
+                    }
+                }
+            }
+            [] => out.push_str(text),
+        }
+    }
+
+    /// A converter that changes nothing (useful with [`convert_stream`], which still
+    /// re-encodes, and as the neutral element of [`Converter::then`]).
+    pub fn identity() -> Converter {
+        Converter {
+            engines: Vec::new(),
+        }
+    }
+
+    /// This conversion followed by `next`'s, as one converter (for streaming too):
+    ///
+    /// ```
+    /// use fanjian::{Config, Converter};
+    /// let s2jp = Converter::new(Config::S2t).then(Converter::new(Config::T2jp));
+    /// assert_eq!(s2jp.convert("广东"), "広東");
+    /// ```
+    pub fn then(mut self, next: Converter) -> Converter {
+        self.engines.extend(next.engines);
+        self
+    }
+
+    /// See [`convert::last_safe_cut`]: a cut is safe for a chain when it is for every step.
+    pub(crate) fn last_safe_cut(&self, text: &str, min: usize) -> Option<usize> {
+        convert::last_safe_cut(text, min, |c| self.engines.iter().all(|e| e.inert(c)))
     }
 
     /// A converter for text that arrives in pieces, with output byte-identical to converting
@@ -156,11 +209,14 @@ impl Converter {
 
     /// The longest dictionary key any step of this converter can match, in characters.
     pub fn max_key_chars(&self) -> usize {
-        let e = &self.engine;
-        e.normalization
+        self.engines
             .iter()
-            .chain(&e.chain)
-            .chain(&e.segmentation)
+            .flat_map(|e| {
+                e.normalization
+                    .iter()
+                    .chain(&e.chain)
+                    .chain(&e.segmentation)
+            })
             .map(|m| m.max_key_chars())
             .max()
             .unwrap_or(0)

@@ -39,9 +39,14 @@ pub struct StreamOptions {
     pub lossy: bool,
     /// Write `?` for characters the output encoding lacks (and count them) instead of stopping.
     pub replace_unmappable: bool,
-    /// Bytes read at a time; 0 means the default (256 KiB). The first read takes at least
-    /// 64 KiB, to detect the encoding.
+    /// Bytes read at a time; 0 means the default (256 KiB, or 1 MiB per thread with
+    /// `threads`). The first read takes at least 64 KiB, to detect the encoding.
     pub buffer_size: usize,
+    /// Convert each read in up to this many pieces in parallel, on the current rayon thread
+    /// pool (0 or 1: one thread). The output is the same bytes.
+    pub threads: usize,
+    /// Stop with [`StreamError::Binary`] at a NUL character: the input is not text.
+    pub reject_binary: bool,
 }
 
 /// What [`convert_stream`] did.
@@ -68,6 +73,8 @@ pub struct StreamReport {
 pub enum StreamError {
     /// Reading or writing failed.
     Io(io::Error),
+    /// The input holds a NUL character (with `reject_binary`): it is not text.
+    Binary(crate::encoding::Position),
     /// The input is malformed in its encoding.
     Decode(DecodeError),
     /// The output encoding cannot represent a character.
@@ -78,6 +85,7 @@ impl fmt::Display for StreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StreamError::Io(e) => e.fmt(f),
+            StreamError::Binary(at) => write!(f, "{at}: NUL byte: a binary file, not text"),
             StreamError::Decode(e) => e.fmt(f),
             StreamError::Encode(e) => e.fmt(f),
         }
@@ -90,6 +98,7 @@ impl std::error::Error for StreamError {
             StreamError::Io(e) => Some(e),
             StreamError::Decode(e) => Some(e),
             StreamError::Encode(e) => Some(e),
+            StreamError::Binary(_) => None,
         }
     }
 }
@@ -161,10 +170,10 @@ pub fn convert_stream(
     mut writer: impl Write,
     options: &StreamOptions,
 ) -> Result<StreamReport, StreamError> {
-    let chunk = if options.buffer_size == 0 {
-        CHUNK
-    } else {
-        options.buffer_size
+    let chunk = match (options.buffer_size, options.threads) {
+        (0, 0 | 1) => CHUNK,
+        (0, threads) => threads << 20,
+        (size, _) => size,
     };
     let mut raw = vec![0u8; chunk.max(DETECT)];
     let mut n = fill(&mut reader, &mut raw)?;
@@ -198,7 +207,7 @@ pub fn convert_stream(
 
     let mut decoder = Decoder::new(input_encoding, options.lossy);
     let mut encoder = Encoder::new(output_encoding, options.replace_unmappable);
-    let mut stream = StreamConverter::new(converter);
+    let mut stream = StreamConverter::new(converter).with_parallelism(options.threads);
     let mut decoded = String::new();
     let mut converted = String::new();
     let mut encoded = Vec::new();
@@ -218,6 +227,7 @@ pub fn convert_stream(
         // UTF-8 input is converted straight from the read buffer; other encodings (and UTF-8
         // that does not validate, for the error or the lossy replacement) go through the decoder.
         let bytes = &raw[start..n];
+        let (lines_before, bytes_before) = decoder.mark();
         let valid = if in_place {
             utf8_prefix(bytes, eof)
         } else {
@@ -240,6 +250,15 @@ pub fn convert_stream(
         };
         // An incomplete UTF-8 character at the end moves to the front of the next read.
         let carry = bytes.len() - used;
+        if options.reject_binary {
+            if let Some(at) = memchr::memchr(0, text.as_bytes()) {
+                let mut lines = lines_before;
+                lines.advance(&text[..at]);
+                // The byte offset is exact for UTF-8; otherwise that of the read it is in.
+                let byte = bytes_before + if valid.is_some() { at as u64 } else { 0 };
+                return Err(StreamError::Binary(lines.at(byte)));
+            }
+        }
         converted.clear();
         stream.push(text, &mut converted);
         if eof {

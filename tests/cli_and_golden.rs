@@ -131,7 +131,7 @@ fn invalid_utf8_is_reported_with_position_and_output_untouched() {
 #[test]
 fn unknown_config_is_a_clear_error() {
     let out = run(&["-c", "s2x"], b"");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("unknown config \"s2x\""), "{stderr}");
 }

@@ -1,0 +1,416 @@
+//! The command line's flags (clap), and their validation into [`Settings`].
+
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use fanjian::{Config, Converter, Encoding, OutputEncoding, StreamOptions};
+
+const EXAMPLES: &str = "\
+Examples:
+  echo '头发和内存' | fanjian -c s2twp             convert standard input
+  fanjian -c t2s -i in.txt -o out.txt             one file to another (OpenCC's flags)
+  fanjian --to tw --in-place docs/                rewrite a tree for Taiwan, script detected per file
+  fanjian -c s2t --output-dir out/ books/         convert a tree into a mirrored one
+  fanjian --to cn --check src/                    list files not yet in Simplified; exit 1 if any
+  fanjian --from-encoding gbk -c s2t old.txt      name an encoding detection cannot tell
+  fanjian detect corpus/                          report each file's encoding and script
+
+Configs: s2t t2s s2tw tw2s s2twp tw2sp s2hk hk2s s2hkp hk2sp t2tw tw2t t2hk hk2t t2jp jp2t
+(s Simplified, t Traditional, tw Taiwan, hk Hong Kong, jp Japanese Shinjitai; a trailing p
+also converts phrases, such as 鼠标 -> 滑鼠.)
+
+Exit status: 0 all good; 1 a file failed, or --check/--diff found changes; 2 usage error.";
+
+/// Convert Chinese text between Simplified, Traditional, Taiwan, Hong Kong and Japanese forms,
+/// byte-identical to OpenCC 1.4.2; files, directory trees, any encoding.
+#[derive(Parser, Debug)]
+#[command(name = "fanjian", version, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Files and directories to convert ("-" or none: standard input)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Config: a built-in name (s2t, s2twp, ...), NAME.json, or the path of an OpenCC JSON config
+    #[arg(
+        short,
+        long,
+        value_name = "CONFIG",
+        conflicts_with = "to",
+        help_heading = "Conversion"
+    )]
+    pub config: Option<String>,
+
+    /// Convert to this form, detecting each file's script (Simplified or Traditional) to pick
+    /// the config
+    #[arg(long, value_enum, value_name = "FORM", help_heading = "Conversion")]
+    pub to: Option<Target>,
+
+    /// Include dictionaries that may output characters many fonts cannot show (OpenCC's flag)
+    #[arg(long, help_heading = "Conversion")]
+    pub include_tofu_risk_dictionaries: bool,
+
+    /// Input file (OpenCC's flag; the same as a PATH)
+    #[arg(short, long, value_name = "FILE", help_heading = "Input and output")]
+    pub input: Option<PathBuf>,
+
+    /// Output file (default: standard output); written whole or not at all
+    #[arg(short, long, value_name = "FILE", help_heading = "Input and output")]
+    pub output: Option<PathBuf>,
+
+    /// Rewrite each file in place, atomically (permissions kept; an unchanged file is not touched)
+    #[arg(long, conflicts_with_all = ["output", "output_dir"], help_heading = "Input and output")]
+    pub in_place: bool,
+
+    /// With --in-place: keep each original as FILE + SUFFIX
+    #[arg(
+        long,
+        value_name = "SUFFIX",
+        requires = "in_place",
+        help_heading = "Input and output"
+    )]
+    pub backup: Option<String>,
+
+    /// Write converted files into DIR, mirroring the input tree
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "output",
+        help_heading = "Input and output"
+    )]
+    pub output_dir: Option<PathBuf>,
+
+    /// Convert nothing: list the files that would change, and exit 1 if any would
+    #[arg(long, conflicts_with_all = ["in_place", "output", "output_dir"], help_heading = "Input and output")]
+    pub check: bool,
+
+    /// Like --check, and show the changes as a unified diff
+    #[arg(long, conflicts_with_all = ["in_place", "output", "output_dir", "check"], help_heading = "Input and output")]
+    pub diff: bool,
+
+    /// Also convert file and directory names (never overwriting an existing file)
+    #[arg(long, help_heading = "Input and output")]
+    pub convert_filenames: bool,
+
+    /// Walk hidden files and directories too
+    #[arg(long, help_heading = "Walking directories")]
+    pub hidden: bool,
+
+    /// Do not honour .gitignore, .ignore and .fanjianignore files
+    #[arg(long, help_heading = "Walking directories")]
+    pub no_ignore: bool,
+
+    /// Only convert files matching GLOB (repeatable; e.g. '*.txt')
+    #[arg(
+        short,
+        long = "glob",
+        value_name = "GLOB",
+        help_heading = "Walking directories"
+    )]
+    pub globs: Vec<String>,
+
+    /// Skip files and directories matching GLOB (repeatable)
+    #[arg(
+        long = "exclude",
+        value_name = "GLOB",
+        help_heading = "Walking directories"
+    )]
+    pub excludes: Vec<String>,
+
+    /// Follow symbolic links (loops are detected and skipped)
+    #[arg(short = 'L', long, help_heading = "Walking directories")]
+    pub follow: bool,
+
+    #[command(flatten)]
+    pub encoding: EncodingArgs,
+
+    /// Threads to use (default: all cores)
+    #[arg(
+        short = 'j',
+        long,
+        value_name = "N",
+        help_heading = "Reporting and performance"
+    )]
+    pub threads: Option<usize>,
+
+    /// No progress bar and no summary
+    #[arg(short, long, help_heading = "Reporting and performance")]
+    pub quiet: bool,
+
+    /// Print a machine-readable report as JSON on standard output
+    #[arg(long, help_heading = "Reporting and performance")]
+    pub json: bool,
+
+    /// Print a shell completion script or the man page, and exit
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHAT",
+        help_heading = "Reporting and performance"
+    )]
+    pub generate: Option<Generate>,
+}
+
+/// Flags about encodings.
+#[derive(ClapArgs, Debug)]
+pub struct EncodingArgs {
+    /// Input encoding: auto (default: detected), utf-8, utf-16, utf-16le, utf-16be, gb18030,
+    /// gbk, cp936, gb2312, big5, cp950, big5-hkscs
+    #[arg(long, value_name = "LABEL", help_heading = "Encodings")]
+    pub from_encoding: Option<String>,
+
+    /// Output encoding: utf-8 (default), keep (each input's own), or any input label
+    #[arg(long, value_name = "LABEL", help_heading = "Encodings")]
+    pub to_encoding: Option<String>,
+
+    /// Write a byte order mark (UTF-8, UTF-16, GB18030)
+    #[arg(long, help_heading = "Encodings")]
+    pub bom: bool,
+
+    /// Replace malformed input with U+FFFD (and say how many) instead of failing
+    #[arg(long, help_heading = "Encodings")]
+    pub lossy: bool,
+
+    /// Write '?' for characters the output encoding lacks (and say how many) instead of failing
+    #[arg(long, help_heading = "Encodings")]
+    pub replace_unmappable: bool,
+}
+
+/// `fanjian detect`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Report each file's encoding and script (Simplified, Traditional, mixed, neutral or not
+    /// Chinese) with the evidence
+    Detect {
+        /// Files and directories ("-" or none: standard input)
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Print JSON lines instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A form to convert to with `--to`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Traditional Chinese, Taiwan standard with Taiwan phrases
+    Tw,
+    /// Traditional Chinese, Hong Kong variant
+    Hk,
+    /// Simplified Chinese (mainland)
+    Cn,
+    /// Simplified Chinese
+    S,
+    /// Traditional Chinese (OpenCC standard)
+    T,
+    /// Japanese Shinjitai
+    Jp,
+}
+
+/// What `--generate` prints.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generate {
+    /// Bash completions
+    Bash,
+    /// Zsh completions
+    Zsh,
+    /// Fish completions
+    Fish,
+    /// Elvish completions
+    Elvish,
+    /// PowerShell completions
+    Powershell,
+    /// The man page (roff)
+    Man,
+}
+
+/// How each file is converted: one converter, or one per detected script.
+pub enum Plan {
+    /// The same converter for every file.
+    Fixed(Converter),
+    /// Pick by the file's script (text with no script-specific character counts as Simplified).
+    ByScript {
+        simplified: Converter,
+        traditional: Converter,
+    },
+}
+
+/// Where converted text goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Standard output, or the `-o` file.
+    Stdout,
+    /// One output file.
+    File(PathBuf),
+    /// Each file rewritten.
+    InPlace { backup: Option<String> },
+    /// A mirrored tree.
+    OutputDir(PathBuf),
+    /// Nothing written: report what would change (with a diff).
+    Check { diff: bool },
+}
+
+/// How directories are walked.
+#[derive(Debug, Clone, Default)]
+pub struct Walk {
+    pub hidden: bool,
+    pub no_ignore: bool,
+    pub globs: Vec<String>,
+    pub excludes: Vec<String>,
+    pub follow: bool,
+}
+
+impl Walk {
+    pub fn from_args(args: &Args) -> Walk {
+        Walk {
+            hidden: args.hidden,
+            no_ignore: args.no_ignore,
+            globs: args.globs.clone(),
+            excludes: args.excludes.clone(),
+            follow: args.follow,
+        }
+    }
+}
+
+/// The validated settings.
+pub struct Settings {
+    pub walk: Walk,
+    pub plan: Plan,
+    pub mode: Mode,
+    /// Inputs; empty means standard input.
+    pub paths: Vec<PathBuf>,
+    pub stream: StreamOptions,
+    pub convert_filenames: bool,
+    pub quiet: bool,
+    pub json: bool,
+    pub threads: usize,
+}
+
+/// A usage error (exit status 2).
+pub struct Usage(pub String);
+
+fn built_in(config: Config, tofu: bool) -> Converter {
+    Converter::builder(config)
+        .include_tofu_risk_dictionaries(tofu)
+        .build()
+}
+
+fn plan(args: &Args) -> Result<Plan, Usage> {
+    let tofu = args.include_tofu_risk_dictionaries;
+    if let Some(target) = args.to {
+        let b = |c| built_in(c, tofu);
+        let (simplified, traditional) = match target {
+            Target::Tw => (b(Config::S2twp), b(Config::T2tw)),
+            Target::Hk => (b(Config::S2hk), b(Config::T2hk)),
+            Target::Cn | Target::S => (Converter::identity(), b(Config::T2s)),
+            Target::T => (b(Config::S2t), Converter::identity()),
+            Target::Jp => (b(Config::S2t).then(b(Config::T2jp)), b(Config::T2jp)),
+        };
+        return Ok(Plan::ByScript {
+            simplified,
+            traditional,
+        });
+    }
+    let name = args.config.as_deref().unwrap_or("s2t");
+    let as_path = std::path::Path::new(name);
+    if as_path.is_file() {
+        return Converter::from_config_file(as_path, tofu)
+            .map(Plan::Fixed)
+            .map_err(|e| Usage(e.to_string()));
+    }
+    let config: Config = name
+        .parse()
+        .map_err(|e: fanjian::UnknownConfig| Usage(e.to_string()))?;
+    Ok(Plan::Fixed(built_in(config, tofu)))
+}
+
+fn stream_options(e: &EncodingArgs) -> Result<StreamOptions, Usage> {
+    let from = match e.from_encoding.as_deref() {
+        None | Some("auto") => None,
+        Some(label) => Some(Encoding::from_label(label).map_err(|e| Usage(e.to_string()))?),
+    };
+    let to = match e.to_encoding.as_deref() {
+        None => OutputEncoding::Utf8,
+        Some("keep") => OutputEncoding::Keep,
+        Some(label) => {
+            OutputEncoding::Encoding(Encoding::from_label(label).map_err(|e| Usage(e.to_string()))?)
+        }
+    };
+    Ok(StreamOptions {
+        from,
+        to,
+        bom: e.bom,
+        lossy: e.lossy,
+        replace_unmappable: e.replace_unmappable,
+        ..StreamOptions::default()
+    })
+}
+
+/// Validates the flags.
+pub fn settings(args: &Args) -> Result<Settings, Usage> {
+    let mut paths: Vec<PathBuf> = args.paths.clone();
+    if let Some(i) = &args.input {
+        paths.insert(0, i.clone());
+    }
+    let stdin_only = paths.is_empty() || (paths.len() == 1 && paths[0].as_os_str() == "-");
+    if stdin_only {
+        paths.clear();
+    } else if paths.iter().any(|p| p.as_os_str() == "-") {
+        return Err(Usage(
+            "standard input (-) cannot be mixed with other paths".into(),
+        ));
+    }
+    let mode = if args.in_place {
+        if stdin_only {
+            return Err(Usage(
+                "--in-place needs files or directories to rewrite".into(),
+            ));
+        }
+        Mode::InPlace {
+            backup: args.backup.clone(),
+        }
+    } else if let Some(dir) = &args.output_dir {
+        if stdin_only {
+            return Err(Usage(
+                "--output-dir needs files or directories to convert".into(),
+            ));
+        }
+        Mode::OutputDir(dir.clone())
+    } else if args.check || args.diff {
+        Mode::Check { diff: args.diff }
+    } else if let Some(o) = args.output.as_ref().filter(|o| o.as_os_str() != "-") {
+        if paths.len() > 1 || paths.first().is_some_and(|p| p.is_dir()) {
+            return Err(Usage(
+                "-o names one output file: give one input, or use --output-dir".into(),
+            ));
+        }
+        Mode::File(o.clone())
+    } else {
+        Mode::Stdout
+    };
+    if args.convert_filenames && !matches!(mode, Mode::InPlace { .. } | Mode::OutputDir(_)) {
+        return Err(Usage(
+            "--convert-filenames works with --in-place or --output-dir".into(),
+        ));
+    }
+    let threads = args
+        .threads
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut stream = stream_options(&args.encoding)?;
+    stream.threads = threads;
+    Ok(Settings {
+        walk: Walk::from_args(args),
+        plan: plan(args)?,
+        mode,
+        paths,
+        stream,
+        convert_filenames: args.convert_filenames,
+        quiet: args.quiet,
+        json: args.json,
+        threads,
+    })
+}

@@ -1,0 +1,240 @@
+//! Writing safely: atomic replacement through a temporary file, a writer that notices whether
+//! the output differs from a file, and the unified diff of `--diff`.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use fanjian::StreamError;
+
+/// Names the file in the errors of a reader or writer.
+pub struct Named<T> {
+    pub inner: T,
+    pub name: String,
+}
+
+impl<T> Named<T> {
+    fn err(&self, e: io::Error) -> io::Error {
+        io::Error::new(e.kind(), format!("{}: {e}", self.name))
+    }
+}
+
+impl<R: Read> Read for Named<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| self.err(e))
+    }
+}
+
+impl<W: Write> Write for Named<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.err(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(|e| self.err(e))
+    }
+}
+
+/// Passes writes through and compares them with a file's bytes as they go.
+pub struct Compare<W> {
+    pub inner: W,
+    original: Option<BufReader<File>>,
+    buf: Vec<u8>,
+    pub differs: bool,
+}
+
+impl<W: Write> Compare<W> {
+    /// Compares against `original` (`None`: there is nothing to compare with, so it differs).
+    pub fn new(inner: W, original: Option<&Path>) -> Compare<W> {
+        let original = original
+            .and_then(|p| File::open(p).ok())
+            .map(BufReader::new);
+        let differs = original.is_none();
+        Compare {
+            inner,
+            original,
+            buf: Vec::new(),
+            differs,
+        }
+    }
+
+    /// Whether everything written equals the whole original.
+    pub fn finish(mut self) -> io::Result<(W, bool)> {
+        if !self.differs {
+            if let Some(original) = &mut self.original {
+                // Anything left in the original means the output is shorter.
+                let mut one = [0u8; 1];
+                self.differs = original.read(&mut one)? != 0;
+            }
+        }
+        Ok((self.inner, self.differs))
+    }
+}
+
+impl<W: Write> Write for Compare<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if !self.differs {
+            if let Some(original) = &mut self.original {
+                self.buf.resize(data.len(), 0);
+                let mut got = 0;
+                while got < data.len() {
+                    match original.read(&mut self.buf[got..])? {
+                        0 => break,
+                        n => got += n,
+                    }
+                }
+                self.differs = got < data.len() || self.buf[..got] != *data;
+            }
+        }
+        self.inner.write_all(data)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A temporary file next to `path`, renamed over it by [`Temp::commit`]; removed on drop.
+pub struct Temp {
+    path: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Temp {
+    /// Creates the temporary file for `target` in the same directory.
+    pub fn create(target: &Path) -> io::Result<(Temp, File)> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut n = 0u32;
+        loop {
+            let path = dir.join(format!(".{name}.fanjian-{}-{n}.tmp", std::process::id()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok((
+                        Temp {
+                            path,
+                            target: target.to_path_buf(),
+                            committed: false,
+                        },
+                        file,
+                    ))
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Flushes `file` to disk, gives it `target`'s permissions (if `target` exists), optionally
+    /// keeps the original as `backup`, and renames the temporary file over `target`.
+    pub fn commit(mut self, file: File, backup: Option<&Path>) -> io::Result<()> {
+        file.sync_all()?;
+        drop(file);
+        if let Ok(meta) = std::fs::metadata(&self.target) {
+            std::fs::set_permissions(&self.path, meta.permissions())?;
+        }
+        if let Some(backup) = backup {
+            // A hard link keeps the original's data and metadata; copy where links fail.
+            let _ = std::fs::remove_file(backup);
+            if std::fs::hard_link(&self.target, backup).is_err() {
+                std::fs::copy(&self.target, backup)?;
+            }
+        }
+        std::fs::rename(&self.path, &self.target)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Converts into `target` atomically: `write` fills a temporary file, which replaces `target`
+/// only if `write` succeeds and (when `skip_unchanged`) the output differs from `target`.
+/// Returns whether the output differed.
+pub fn write_atomically<T>(
+    target: &Path,
+    compare_with: Option<&Path>,
+    backup: Option<&Path>,
+    skip_unchanged: bool,
+    write: impl FnOnce(&mut dyn Write) -> Result<T, StreamError>,
+) -> Result<(T, bool), StreamError> {
+    let name = target.display().to_string();
+    let io_err = |e: io::Error| StreamError::Io(io::Error::new(e.kind(), format!("{name}: {e}")));
+    let (temp, file) = Temp::create(target).map_err(io_err)?;
+    let mut out = Compare::new(
+        Named {
+            inner: io::BufWriter::with_capacity(256 * 1024, file),
+            name: name.clone(),
+        },
+        compare_with,
+    );
+    let value = write(&mut out)?;
+    let (writer, differs) = out.finish().map_err(io_err)?;
+    let file = writer
+        .inner
+        .into_inner()
+        .map_err(|e| io_err(e.into_error()))?;
+    if skip_unchanged && !differs {
+        return Ok((value, false)); // `temp` is removed on drop
+    }
+    temp.commit(file, backup).map_err(io_err)?;
+    Ok((value, differs))
+}
+
+/// A unified diff of two texts with the same number of lines (conversion never adds or removes
+/// a line), without context lines.
+pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
+    let mut out = format!("--- a/{path}\n+++ b/{path}\n");
+    let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
+    let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
+    let mut i = 0;
+    while i < old_lines.len().max(new_lines.len()) {
+        if old_lines.get(i) == new_lines.get(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < old_lines.len().max(new_lines.len()) && old_lines.get(i) != new_lines.get(i) {
+            i += 1;
+        }
+        let (o, n) = (
+            &old_lines[start.min(old_lines.len())..i.min(old_lines.len())],
+            &new_lines[start.min(new_lines.len())..i.min(new_lines.len())],
+        );
+        out.push_str(&format!(
+            "@@ -{},{} +{},{} @@\n",
+            start + 1,
+            o.len(),
+            start + 1,
+            n.len()
+        ));
+        for (sign, lines) in [('-', o), ('+', n)] {
+            for line in lines.iter() {
+                out.push(sign);
+                out.push_str(line);
+                if !line.ends_with('\n') {
+                    out.push_str("\n\\ No newline at end of file\n");
+                }
+            }
+        }
+    }
+    out
+}
