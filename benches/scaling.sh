@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Thread scaling of batch conversion, next to OpenCC 1.4.2's command line over the same files.
+#
+# usage: bash benches/scaling.sh [CONFIG]      (default s2t)
+# env:   FILES (default 2000), BIG_MB (default 200), THREADS (default: nproc)
+#
+# Builds a tree under target/scaling/: FILES files of log-uniform sizes from 1 KB to 5 MB and one
+# BIG_MB file, cut from OpenCC's benchmark text (tests/data/zuozhuan.txt); then converts it with
+# fanjian --output-dir at -j1 and -jTHREADS, and with a loop of OpenCC's native `opencc` command
+# (from the oracle virtual environment .ci/run creates). Prints MB/s, the speedup and the speedup
+# per core; checks that fanjian's outputs at both thread counts are identical.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+config=${1:-s2t}
+files=${FILES:-2000}
+big_mb=${BIG_MB:-200}
+threads=${THREADS:-$(nproc)}
+dir=target/scaling
+cargo build --quiet --release
+fj=target/release/fanjian
+
+python3 - "$dir/in" "$files" "$big_mb" <<'PY'
+import math, os, random, sys
+out, files, big_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+marker = os.path.join(out, f".made-{files}-{big_mb}")
+if os.path.exists(marker):
+    sys.exit(0)
+text = open("tests/data/zuozhuan.txt", encoding="utf-8").read().encode()
+rng = random.Random(7)
+os.makedirs(out, exist_ok=True)
+def piece(size):
+    # Whole lines from a random place, repeated as needed.
+    start = text.find(b"\n", rng.randrange(len(text))) + 1
+    data = (text[start:] + text[:start]) * (size // len(text) + 1)
+    end = data.rfind(b"\n", 0, size) + 1 or size
+    return data[:end]
+for i in range(files):
+    size = int(math.exp(rng.uniform(math.log(1_000), math.log(5_000_000))))
+    sub = os.path.join(out, f"d{i % 40:02d}")
+    os.makedirs(sub, exist_ok=True)
+    with open(os.path.join(sub, f"f{i:04d}.txt"), "wb") as f:
+        f.write(piece(size))
+with open(os.path.join(out, "big.txt"), "wb") as f:
+    f.write(piece(big_mb * 1_000_000))
+open(marker, "w").close()
+PY
+bytes=$(find "$dir/in" -type f -name '*.txt' -printf '%s\n' | awk '{s += $1} END {print s}')
+mb=$(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1e6}')
+
+run() { # seconds for one command
+  local start end
+  start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N)
+  awk -v s="$start" -v e="$end" 'BEGIN {printf "%.2f", e - s}'
+}
+rm -rf "$dir/out1" "$dir/outN"
+t1=$(run "$fj" -q -j1 -c "$config" --output-dir "$dir/out1" "$dir/in")
+tn=$(run "$fj" -q -j"$threads" -c "$config" --output-dir "$dir/outN" "$dir/in")
+diff -r -q "$dir/out1" "$dir/outN" >/dev/null || { echo "outputs at -j1 and -j$threads differ" >&2; exit 1; }
+big1=$(run "$fj" -q -j1 -c "$config" -i "$dir/in/big.txt" -o "$dir/big1.txt")
+bign=$(run "$fj" -q -j"$threads" -c "$config" -i "$dir/in/big.txt" -o "$dir/bigN.txt")
+cmp -s "$dir/big1.txt" "$dir/bigN.txt" || { echo "the big file differs at -j$threads" >&2; exit 1; }
+
+opencc=$(ls target/oracle-venv/lib/python3*/site-packages/opencc/clib/bin/opencc 2>/dev/null | head -1 || true)
+if [ -n "$opencc" ]; then
+  share=$(dirname "$opencc")/../share/opencc
+  cfg=$config.json; [ -f "$share/$cfg" ] && cfg=$share/$cfg
+  loop() { find "$dir/in" -type f -name '*.txt' | while read -r f; do "$opencc" -c "$cfg" -i "$f" -o /dev/null; done; }
+  toc=$(run loop)
+else
+  toc=""
+fi
+
+echo "$config on $(nproc) cores: $(find "$dir/in" -type f -name '*.txt' | wc -l) files, $mb MB (one of ${big_mb} MB)"
+awk -v mb="$mb" -v t1="$t1" -v tn="$tn" -v n="$threads" -v b1="$big1" -v bn="$bign" -v big="$big_mb" -v toc="$toc" 'BEGIN {
+  printf "| run | seconds | MB/s | speedup | per core |\n|---|---:|---:|---:|---:|\n"
+  printf "| fanjian -j1, tree | %.2f | %.1f | 1.00 | |\n", t1, mb / t1
+  printf "| fanjian -j%d, tree | %.2f | %.1f | %.2f | %.2f |\n", n, tn, mb / tn, t1 / tn, t1 / tn / n
+  printf "| fanjian -j1, the %d MB file | %.2f | %.1f | 1.00 | |\n", big, b1, big / b1
+  printf "| fanjian -j%d, the %d MB file | %.2f | %.1f | %.2f | %.2f |\n", n, big, bn, big / bn, b1 / bn, b1 / bn / n
+  if (toc != "") printf "| opencc 1.4.2 CLI, one call per file | %.2f | %.1f | | |\n", toc, mb / toc
+}'
