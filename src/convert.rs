@@ -282,6 +282,26 @@ impl<'t> Sink<'t> for Fused<'_> {
     }
 }
 
+/// Splits `text` by the keys of `trie` (greedy longest match, as everywhere): `piece(run, None)`
+/// for text between matches, `piece(key, Some(value))` for each match.
+pub(crate) fn split_by(trie: &Trie, text: &str, mut piece: impl FnMut(&str, Option<&str>)) {
+    struct Split<F>(F);
+    impl<'t, F: FnMut(&str, Option<&str>)> Sink<'t> for Split<F> {
+        fn copy(&mut self, run: &'t str) {
+            (self.0)(run, None);
+        }
+        fn replace(&mut self, key: &'t str, value: &str, _class: u32) {
+            (self.0)(key, Some(value));
+        }
+    }
+    let ends = if text.is_empty() {
+        vec![]
+    } else {
+        vec![text.len()]
+    };
+    scan(&trie.view(), text, &ends, &mut Split(&mut piece));
+}
+
 /// A compiled config: the three phases, each a list of matchers.
 #[derive(Debug, Clone)]
 pub(crate) struct Engine {

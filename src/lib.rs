@@ -40,6 +40,7 @@ mod dict;
 mod encoding;
 mod error;
 mod ids;
+mod normalize;
 mod pipeline;
 mod script;
 mod spec;
@@ -57,16 +58,32 @@ pub use encoding::{
     UnknownEncoding,
 };
 pub use error::{DictError, Error, SpecError};
+pub use normalize::{Normalize, Normalizer, QuoteStyle};
 pub use pipeline::{convert_stream, OutputEncoding, StreamError, StreamOptions, StreamReport};
 pub use script::{detect_script, Script, ScriptReport};
 pub use stream::StreamConverter;
+
+/// Reads a dictionary in OpenCC's text format (`key<TAB>value`, `#` comments) as (key, first
+/// value) pairs, for [`Converter::with_overrides`]. Errors name the file and line.
+pub fn read_dictionary(path: impl AsRef<Path>) -> Result<Vec<(String, String)>, Error> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let entries = dict::parse_text_dict(&text, &path.display().to_string())?;
+    Ok(entries.into_iter().map(|e| (e.key, e.value)).collect())
+}
 
 /// Converts text with one config (or several in a row, see [`Converter::then`]). Immutable,
 /// cheap to build, `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct Converter {
-    /// Applied one after the other to the whole text; never empty.
+    /// Applied one after the other to the whole text (none: the identity).
     engines: Vec<convert::Engine>,
+    /// The user's own entries, applied first: their keys are replaced by their values and kept
+    /// out of the conversion (see [`Converter::with_overrides`]).
+    overrides: Option<trie::Trie>,
 }
 
 /// Options for building a [`Converter`]; see [`Converter::builder`].
@@ -92,6 +109,7 @@ impl ConverterBuilder {
                 self.config,
                 self.include_tofu_risk_dictionaries,
             )],
+            overrides: None,
         }
     }
 }
@@ -129,6 +147,7 @@ impl Converter {
                 path.as_ref(),
                 include_tofu_risk_dictionaries,
             )?],
+            overrides: None,
         })
     }
 
@@ -136,7 +155,7 @@ impl Converter {
     pub fn convert<'a>(&self, text: &'a str) -> Cow<'a, str> {
         // If no step changes the text, each sees the same text: nothing changes.
         // (`identity()` has no steps and so borrows.)
-        if !self.engines.iter().any(|e| e.may_change(text)) {
+        if self.overrides.is_none() && !self.engines.iter().any(|e| e.may_change(text)) {
             return Cow::Borrowed(text);
         }
         let mut out = String::with_capacity(text.len() + text.len() / 4);
@@ -157,6 +176,45 @@ impl Converter {
     /// assert_eq!(out, "> 頭髮");
     /// ```
     pub fn convert_into(&self, text: &str, out: &mut String) {
+        match &self.overrides {
+            None => self.convert_engines_into(text, out),
+            Some(overrides) => convert::split_by(overrides, text, |piece, value| match value {
+                Some(value) => out.push_str(value),
+                None => self.convert_engines_into(piece, out),
+            }),
+        }
+    }
+
+    /// The same converter with the user's own entries applied first, before anything else:
+    /// wherever a key occurs (longest first, left to right) it becomes its value, whole, and
+    /// the text around it is converted as usual. A phrase you add is thus converted as a whole
+    /// in every config, segmentation or not, and an entry whose value is its key keeps a term
+    /// unconverted. Among entries with the same key, the first wins; entries added here win
+    /// over earlier `with_overrides` calls.
+    ///
+    /// ```
+    /// use fanjian::{Config, Converter};
+    /// let c = Converter::new(Config::S2twp).with_overrides([("乾安县", "乾安縣"), ("内存", "內存")]);
+    /// assert_eq!(c.convert("乾安县的内存"), "乾安縣的內存");
+    /// ```
+    pub fn with_overrides<K: AsRef<str>, V: AsRef<str>>(
+        mut self,
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Converter {
+        let mut builder = trie_build::TrieBuilder::new();
+        for (k, v) in entries {
+            builder.add(k.as_ref(), v.as_ref(), 0);
+        }
+        if let Some(old) = &self.overrides {
+            for (k, v) in old.entries() {
+                builder.add(&k, &v, 0);
+            }
+        }
+        self.overrides = Some(trie::Trie::from_image(&builder.finish()));
+        self
+    }
+
+    fn convert_engines_into(&self, text: &str, out: &mut String) {
         match &self.engines[..] {
             [only] => only.convert_into(text, out),
             [first, rest @ ..] => {
@@ -181,6 +239,7 @@ impl Converter {
     pub fn identity() -> Converter {
         Converter {
             engines: Vec::new(),
+            overrides: None,
         }
     }
 
@@ -191,14 +250,23 @@ impl Converter {
     /// let s2jp = Converter::new(Config::S2t).then(Converter::new(Config::T2jp));
     /// assert_eq!(s2jp.convert("广东"), "広東");
     /// ```
+    ///
+    /// Entries from [`Converter::with_overrides`] of either part apply to the whole chain,
+    /// this converter's first.
     pub fn then(mut self, next: Converter) -> Converter {
         self.engines.extend(next.engines);
-        self
+        match next.overrides {
+            Some(theirs) => self.with_overrides(theirs.entries()),
+            None => self,
+        }
     }
 
     /// See [`convert::last_safe_cut`]: a cut is safe for a chain when it is for every step.
     pub(crate) fn last_safe_cut(&self, text: &str, min: usize) -> Option<usize> {
-        convert::last_safe_cut(text, min, |c| self.engines.iter().all(|e| e.inert(c)))
+        convert::last_safe_cut(text, min, |c| {
+            self.engines.iter().all(|e| e.inert(c))
+                && !self.overrides.as_ref().is_some_and(|t| t.in_keys(c as u32))
+        })
     }
 
     /// A converter for text that arrives in pieces, with output byte-identical to converting

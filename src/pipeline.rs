@@ -11,6 +11,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 
 use crate::encoding::{detect, DecodeError, Decoder, EncodeError, Encoder, Encoding};
+use crate::normalize::{Normalize, Normalizer};
 use crate::stream::StreamConverter;
 use crate::Converter;
 
@@ -47,6 +48,8 @@ pub struct StreamOptions {
     pub threads: usize,
     /// Stop with [`StreamError::Binary`] at a NUL character: the input is not text.
     pub reject_binary: bool,
+    /// Normalizations around the conversion (all off by default: OpenCC's output).
+    pub normalize: Normalize,
 }
 
 /// What [`convert_stream`] did.
@@ -66,6 +69,8 @@ pub struct StreamReport {
     pub replaced_malformed: u64,
     /// Characters written as `?` (with `replace_unmappable`).
     pub replaced_unmappable: u64,
+    /// Quotation marks left alone for want of a partner (with `normalize.quotes`).
+    pub unbalanced_quotes: u64,
 }
 
 /// Why [`convert_stream`] stopped.
@@ -208,6 +213,8 @@ pub fn convert_stream(
     let mut decoder = Decoder::new(input_encoding, options.lossy);
     let mut encoder = Encoder::new(output_encoding, options.replace_unmappable);
     let mut stream = StreamConverter::new(converter).with_parallelism(options.threads);
+    let mut normalizer = Normalizer::new(options.normalize);
+    let (mut before, mut after) = (String::new(), String::new());
     let mut decoded = String::new();
     let mut converted = String::new();
     let mut encoded = Vec::new();
@@ -259,17 +266,37 @@ pub fn convert_stream(
                 return Err(StreamError::Binary(lines.at(byte)));
             }
         }
+        let text: &str = if normalizer.has_before() {
+            before.clear();
+            normalizer.before(text, &mut before);
+            if eof {
+                normalizer.finish_before(&mut before);
+            }
+            &before
+        } else {
+            text
+        };
         converted.clear();
         stream.push(text, &mut converted);
         if eof {
             stream.finish(&mut converted);
         }
+        let converted: &str = if normalizer.has_after() {
+            after.clear();
+            normalizer.after(&converted, &mut after);
+            if eof {
+                normalizer.finish_after(&mut after);
+            }
+            &after
+        } else {
+            &converted
+        };
         let out: &[u8] = if output_encoding == Encoding::Utf8 {
             converted.as_bytes()
         } else {
             encoded.clear();
             encoder
-                .encode(&converted, eof, &mut encoded)
+                .encode(converted, eof, &mut encoded)
                 .map_err(StreamError::Encode)?;
             &encoded
         };
@@ -295,5 +322,6 @@ pub fn convert_stream(
         bytes_out,
         replaced_malformed: decoder.replaced(),
         replaced_unmappable: encoder.replaced(),
+        unbalanced_quotes: normalizer.unbalanced_quotes(),
     })
 }

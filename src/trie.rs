@@ -119,6 +119,47 @@ impl Trie {
         self.words[7] as usize
     }
 
+    /// Every key and its value (in code point order).
+    pub(crate) fn entries(&self) -> Vec<(String, String)> {
+        let v = self.view();
+        let mut out = Vec::new();
+        let mut key = String::new();
+        fn walk(v: &TrieView<'_>, node: u32, key: &mut String, out: &mut Vec<(String, String)>) {
+            let val = v.node_val[node as usize];
+            if val != 0 {
+                out.push((key.clone(), v.value((val - 1) & VALUE_MASK).to_string()));
+            }
+            let (lo, hi) = (
+                v.node_edge[node as usize] as usize,
+                v.node_edge[node as usize + 1] as usize,
+            );
+            let mut children: Vec<(u32, u32)> = (lo..hi)
+                .filter(|&e| v.edge_chr[e] != EMPTY_SLOT)
+                .map(|e| (v.edge_chr[e], v.edge_dst[e]))
+                .collect();
+            children.sort();
+            for (c, child) in children {
+                key.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
+                walk(v, child, key, out);
+                key.pop();
+            }
+        }
+        for (hi, &block) in v.root_hi.iter().enumerate() {
+            if block == 0 {
+                continue;
+            }
+            for lo in 0..256u32 {
+                let node = v.root_lo[((block << 8) | lo) as usize];
+                if node != 0 {
+                    key.push(char::from_u32(((hi as u32) << 8) | lo).unwrap_or('\u{FFFD}'));
+                    walk(&v, node, &mut key, &mut out);
+                    key.clear();
+                }
+            }
+        }
+        out
+    }
+
     /// Whether `c` occurs anywhere in a key.
     pub(crate) fn in_keys(&self, c: u32) -> bool {
         let n = self.words[8] as usize;

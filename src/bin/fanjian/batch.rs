@@ -374,18 +374,7 @@ impl Batch<'_> {
             bytes_out: report.bytes_out,
             ..Outcome::new(path, status)
         };
-        if report.replaced_malformed > 0 {
-            self.messages.warn(&format!(
-                "{name}: replaced {} malformed sequence(s) with U+FFFD",
-                report.replaced_malformed
-            ));
-        }
-        if report.replaced_unmappable > 0 {
-            self.messages.warn(&format!(
-                "{name}: wrote {} character(s) as '?'",
-                report.replaced_unmappable
-            ));
-        }
+        warn_counts(self.messages, &name, &report);
         if self.settings.convert_filenames {
             if let Mode::InPlace { .. } = self.settings.mode {
                 if let Err(message) = rename_converted(converter, path) {
@@ -410,6 +399,28 @@ impl Batch<'_> {
         let diff = unified_diff(name, &old, &new);
         let _guard = self.messages.lock.lock().unwrap();
         let _ = io::stdout().lock().write_all(diff.as_bytes());
+    }
+}
+
+/// Warns about what the conversion of `name` replaced or left alone.
+fn warn_counts(messages: &Messages, name: &str, report: &fanjian::StreamReport) {
+    if report.replaced_malformed > 0 {
+        messages.warn(&format!(
+            "{name}: replaced {} malformed {} sequence(s) with U+FFFD",
+            report.replaced_malformed, report.input_encoding
+        ));
+    }
+    if report.replaced_unmappable > 0 {
+        messages.warn(&format!(
+            "{name}: wrote {} character(s) that {} lacks as '?'",
+            report.replaced_unmappable, report.output_encoding
+        ));
+    }
+    if report.unbalanced_quotes > 0 {
+        messages.warn(&format!(
+            "{name}: left {} unbalanced quotation mark(s) alone",
+            report.unbalanced_quotes
+        ));
     }
 }
 
@@ -564,18 +575,7 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
             let converter = pick(&settings.plan, &head, options);
             let report =
                 convert_stream(converter, io::Cursor::new(head).chain(input), out, options)?;
-            if report.replaced_malformed > 0 {
-                messages.warn(&format!(
-                    "{name}: replaced {} malformed {} sequence(s) with U+FFFD",
-                    report.replaced_malformed, report.input_encoding
-                ));
-            }
-            if report.replaced_unmappable > 0 {
-                messages.warn(&format!(
-                    "{name}: wrote {} character(s) that {} lacks as '?'",
-                    report.replaced_unmappable, report.output_encoding
-                ));
-            }
+            warn_counts(messages, name, &report);
             Ok(())
         };
     let (inputs, _, errors) = if settings.paths.is_empty() {

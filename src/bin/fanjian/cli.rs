@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
-use fanjian::{Config, Converter, Encoding, OutputEncoding, StreamOptions};
+use fanjian::{Config, Converter, Encoding, Normalize, OutputEncoding, QuoteStyle, StreamOptions};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -123,6 +123,18 @@ pub struct Args {
     #[arg(short = 'L', long, help_heading = "Walking directories")]
     pub follow: bool,
 
+    /// Add or override dictionary entries (OpenCC text format, key<TAB>value; repeatable, later
+    /// files win): each key is converted whole to its value, before anything else
+    #[arg(long = "dict", value_name = "FILE", help_heading = "Conversion")]
+    pub dicts: Vec<PathBuf>,
+
+    /// Never convert this term, or the terms listed one per line in this file (repeatable)
+    #[arg(long = "keep", value_name = "WORD|FILE", help_heading = "Conversion")]
+    pub keeps: Vec<String>,
+
+    #[command(flatten)]
+    pub normalize: NormalizeArgs,
+
     #[command(flatten)]
     pub encoding: EncodingArgs,
 
@@ -151,6 +163,65 @@ pub struct Args {
         help_heading = "Reporting and performance"
     )]
     pub generate: Option<Generate>,
+}
+
+/// Flags about normalization (all off by default: OpenCC's output).
+#[derive(ClapArgs, Debug)]
+pub struct NormalizeArgs {
+    /// Normalize what is safe for ordinary prose: --fold-forms --fold-halfwidth
+    /// --fold-interpunct --fullwidth-punct
+    #[arg(long, help_heading = "Normalization (off by default)")]
+    pub normalize: bool,
+
+    /// Quotation marks: none (default), auto (the target region's), cn (“ ” ‘ ’), tw or hk
+    /// (「 」 『 』); balanced pairs only, apostrophes and ASCII quotes left alone
+    #[arg(
+        long,
+        value_enum,
+        value_name = "STYLE",
+        default_value = "none",
+        help_heading = "Normalization (off by default)"
+    )]
+    pub punct: Punct,
+
+    /// ASCII , ! ? : ; ( ) inside Chinese sentences -> ，！？：；（）(not in English, numbers, URLs)
+    #[arg(long, help_heading = "Normalization (off by default)")]
+    pub fullwidth_punct: bool,
+
+    /// Vertical presentation forms and small form variants -> normal full-width punctuation
+    #[arg(long, help_heading = "Normalization (off by default)")]
+    pub fold_forms: bool,
+
+    /// Halfwidth CJK punctuation ｡｢｣､ -> 。「」、
+    #[arg(long, help_heading = "Normalization (off by default)")]
+    pub fold_halfwidth: bool,
+
+    /// Interpunct variants ・‧･ -> ·, and ― (U+2015) -> — (U+2014)
+    #[arg(long, help_heading = "Normalization (off by default)")]
+    pub fold_interpunct: bool,
+
+    /// Full-width letters and digits -> ASCII
+    #[arg(long, help_heading = "Normalization (off by default)")]
+    pub fold_width: bool,
+
+    /// Kangxi and CJK radicals (common in text from PDFs) -> unified ideographs
+    #[arg(long, help_heading = "Normalization (off by default)")]
+    pub fold_radicals: bool,
+}
+
+/// Quotation mark styles for `--punct`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Punct {
+    /// Leave quotation marks alone
+    None,
+    /// The style of the config's target region
+    Auto,
+    /// Mainland: “ ” outside, ‘ ’ inside
+    Cn,
+    /// Taiwan: 「 」 outside, 『 』 inside
+    Tw,
+    /// Hong Kong: 「 」 outside, 『 』 inside
+    Hk,
 }
 
 /// Flags about encodings.
@@ -292,6 +363,24 @@ pub struct Settings {
 /// A usage error (exit status 2).
 pub struct Usage(pub String);
 
+fn with_overrides(plan: Plan, entries: Vec<(String, String)>) -> Plan {
+    if entries.is_empty() {
+        return plan;
+    }
+    let add =
+        |c: Converter| c.with_overrides(entries.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    match plan {
+        Plan::Fixed(c) => Plan::Fixed(add(c)),
+        Plan::ByScript {
+            simplified,
+            traditional,
+        } => Plan::ByScript {
+            simplified: add(simplified),
+            traditional: add(traditional),
+        },
+    }
+}
+
 fn built_in(config: Config, tofu: bool) -> Converter {
     Converter::builder(config)
         .include_tofu_risk_dictionaries(tofu)
@@ -325,6 +414,77 @@ fn plan(args: &Args) -> Result<Plan, Usage> {
         .parse()
         .map_err(|e: fanjian::UnknownConfig| Usage(e.to_string()))?;
     Ok(Plan::Fixed(built_in(config, tofu)))
+}
+
+/// The quotation mark style `--punct auto` means: the target region's.
+fn auto_quotes(args: &Args) -> Option<QuoteStyle> {
+    let corner = Some(QuoteStyle::Corner);
+    let mainland = Some(QuoteStyle::Mainland);
+    if let Some(target) = args.to {
+        return match target {
+            Target::Cn | Target::S => mainland,
+            _ => corner,
+        };
+    }
+    match args
+        .config
+        .as_deref()
+        .unwrap_or("s2t")
+        .parse::<Config>()
+        .ok()?
+    {
+        Config::T2s | Config::Tw2s | Config::Tw2sp | Config::Hk2s | Config::Hk2sp => mainland,
+        _ => corner,
+    }
+}
+
+fn normalize(args: &Args) -> Result<Normalize, Usage> {
+    let n = &args.normalize;
+    let mut options = if n.normalize {
+        Normalize::prose()
+    } else {
+        Normalize::default()
+    };
+    options.fullwidth_punct |= n.fullwidth_punct;
+    options.forms |= n.fold_forms;
+    options.halfwidth_cjk |= n.fold_halfwidth;
+    options.interpunct |= n.fold_interpunct;
+    options.fullwidth_ascii |= n.fold_width;
+    options.radicals |= n.fold_radicals;
+    options.quotes = match n.punct {
+        Punct::None => None,
+        Punct::Cn => Some(QuoteStyle::Mainland),
+        Punct::Tw | Punct::Hk => Some(QuoteStyle::Corner),
+        Punct::Auto => Some(auto_quotes(args).ok_or_else(|| {
+            Usage(
+                "--punct auto needs a built-in config or --to; name the style: cn, tw or hk".into(),
+            )
+        })?),
+    };
+    Ok(options)
+}
+
+/// The user's entries: --keep terms first (they win), then --dict files, later files first.
+fn overrides(args: &Args) -> Result<Vec<(String, String)>, Usage> {
+    let mut entries = Vec::new();
+    for keep in &args.keeps {
+        let path = std::path::Path::new(keep);
+        if path.is_file() {
+            let text = std::fs::read_to_string(path).map_err(|e| Usage(format!("{keep}: {e}")))?;
+            for line in text.lines() {
+                let term = line.trim_end_matches('\r').split('\t').next().unwrap_or("");
+                if !term.is_empty() && !term.starts_with('#') {
+                    entries.push((term.to_string(), term.to_string()));
+                }
+            }
+        } else {
+            entries.push((keep.clone(), keep.clone()));
+        }
+    }
+    for dict in args.dicts.iter().rev() {
+        entries.extend(fanjian::read_dictionary(dict).map_err(|e| Usage(e.to_string()))?);
+    }
+    Ok(entries)
 }
 
 fn stream_options(e: &EncodingArgs) -> Result<StreamOptions, Usage> {
@@ -402,9 +562,10 @@ pub fn settings(args: &Args) -> Result<Settings, Usage> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut stream = stream_options(&args.encoding)?;
     stream.threads = threads;
+    stream.normalize = normalize(args)?;
     Ok(Settings {
         walk: Walk::from_args(args),
-        plan: plan(args)?,
+        plan: with_overrides(plan(args)?, overrides(args)?),
         mode,
         paths,
         stream,
