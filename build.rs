@@ -109,10 +109,22 @@ fn main() {
                 }),
                 _ => false,
             };
+            // The first step's priority classes (files), for ambiguity reports.
+            let first_classes = cfg
+                .chain
+                .iter()
+                .find_map(|s| s.resolve(tofu))
+                .and_then(|s| trie_build::classes(&s))
+                .unwrap_or_default();
             write!(
                 defs,
                 "Steps {{ normalization: &{norm:?}, segmentation: {seg:?}, chain: &{chain:?}, \
-                 fused: {fused} }}, "
+                 fused: {fused}, first_classes: &[{}] }}, ",
+                first_classes
+                    .iter()
+                    .map(|c| format!("&{c:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
             .unwrap();
         }

@@ -149,6 +149,12 @@ pub(crate) fn builtin_engine(config: Config, include_tofu: bool) -> Engine {
         segmentation: steps.segmentation.map(|id| Matcher::Trie(tables::trie(id))),
         chain: tries(steps.chain),
         fused: steps.fused,
+        first_classes: steps
+            .first_classes
+            .iter()
+            .map(|class| class.iter().map(|f| f.to_string()).collect())
+            .collect(),
+        dict_dir: None,
     }
 }
 
@@ -198,12 +204,43 @@ fn compile_spec(spec: &ConfigSpec, dir: &Path, include_tofu: bool) -> Result<Eng
         }),
         _ => false,
     };
+    let first_classes = spec
+        .chain
+        .iter()
+        .find_map(|s| s.resolve(include_tofu))
+        .and_then(|s| classes(&s))
+        .unwrap_or_default();
     Ok(Engine {
         normalization,
         segmentation,
         chain,
         fused,
+        first_classes,
+        dict_dir: Some(dir.to_path_buf()),
     })
+}
+
+/// Reads a config's text dictionary: as OpenCC does, from the config's folder first, then from
+/// the package's own data (here: built in). `dir: None` reads built-in dictionaries only.
+pub(crate) fn load_dictionary(
+    dir: Option<&Path>,
+    file: &str,
+) -> Result<Vec<crate::dict::Entry>, Error> {
+    let path = dir.unwrap_or(Path::new("")).join(file);
+    let read = match dir {
+        Some(_) => std::fs::read_to_string(&path),
+        None => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+    };
+    match (read, tables::dictionary_text(file)) {
+        (Ok(text), _) => Ok(crate::dict::parse_text_dict(
+            &text,
+            &path.display().to_string(),
+        )?),
+        (Err(e), Some(text)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(crate::dict::parse_text_dict(text, file)?)
+        }
+        (Err(source), _) => Err(Error::Io { path, source }),
+    }
 }
 
 struct Loader {
@@ -214,18 +251,7 @@ struct Loader {
 impl Loader {
     fn entries(&mut self, file: &str) -> Result<&[crate::dict::Entry], Error> {
         if !self.dicts.contains_key(file) {
-            // As OpenCC: the config's folder first, then the package's own data (here: built in).
-            let path = self.dir.join(file);
-            let entries = match (
-                std::fs::read_to_string(&path),
-                tables::dictionary_text(file),
-            ) {
-                (Ok(text), _) => crate::dict::parse_text_dict(&text, &path.display().to_string())?,
-                (Err(e), Some(text)) if e.kind() == std::io::ErrorKind::NotFound => {
-                    crate::dict::parse_text_dict(text, file)?
-                }
-                (Err(source), _) => return Err(Error::Io { path, source }),
-            };
+            let entries = load_dictionary(Some(&self.dir), file)?;
             self.dicts.insert(file.to_string(), entries);
         }
         Ok(&self.dicts[file])

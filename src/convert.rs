@@ -316,9 +316,85 @@ pub(crate) struct Engine {
     /// output over the whole text equals its outputs over the segments, and class-0 keys mark
     /// the segments.
     pub(crate) fused: bool,
+    /// The first step's priority classes, as dictionary files (empty when not flattenable),
+    /// and where a config file's dictionaries are (`None`: built in).
+    pub(crate) first_classes: Vec<Vec<String>>,
+    pub(crate) dict_dir: Option<std::path::PathBuf>,
 }
 
 impl Engine {
+    /// Runs normalization and the first conversion step over `text`, calling
+    /// `found(offset, key, value, class)` for every match of that step, with the offset in the
+    /// normalized text.
+    pub(crate) fn first_step_matches(
+        &self,
+        text: &str,
+        mut found: impl FnMut(usize, &str, &str, u32),
+    ) {
+        struct Matches<F> {
+            pos: usize,
+            found: F,
+        }
+        impl<'t, F: FnMut(usize, &str, &str, u32)> Sink<'t> for Matches<F> {
+            fn copy(&mut self, run: &'t str) {
+                self.pos += run.len();
+            }
+            fn replace(&mut self, key: &'t str, value: &str, class: u32) {
+                (self.found)(self.pos, key, value, class);
+                self.pos += key.len();
+            }
+        }
+        let Some(first) = self.chain.first() else {
+            return;
+        };
+        let normalized = self.normalize(text);
+        let text = &*normalized;
+        if text.is_empty() {
+            return;
+        }
+        let mut ends = vec![text.len()];
+        if let (Some(seg), false) = (&self.segmentation, self.fused) {
+            ends.clear();
+            pass(
+                seg,
+                text,
+                &[text.len()],
+                &mut Segments {
+                    ends: &mut ends,
+                    pos: 0,
+                },
+            );
+        }
+        pass(
+            first,
+            text,
+            &ends,
+            &mut Matches {
+                pos: 0,
+                found: &mut found,
+            },
+        );
+    }
+
+    /// The normalization phase: each step over the whole text.
+    fn normalize<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let mut text = std::borrow::Cow::Borrowed(text);
+        for step in &self.normalization {
+            let mut next = String::with_capacity(text.len());
+            pass(
+                step,
+                &text,
+                &[text.len()],
+                &mut Convert {
+                    out: &mut next,
+                    ends: None,
+                },
+            );
+            text = std::borrow::Cow::Owned(next);
+        }
+        text
+    }
+
     /// Whether converting `text` could change it: some character starts a key of a step that
     /// rewrites text. (Segmentation never changes text, and IDS are copied.)
     pub(crate) fn may_change(&self, text: &str) -> bool {
@@ -357,22 +433,8 @@ impl Engine {
         if text.is_empty() {
             return;
         }
-        let mut normalized: String;
-        let mut text = text;
-        for step in &self.normalization {
-            let mut next = String::with_capacity(text.len());
-            pass(
-                step,
-                text,
-                &[text.len()],
-                &mut Convert {
-                    out: &mut next,
-                    ends: None,
-                },
-            );
-            normalized = next;
-            text = &normalized;
-        }
+        let normalized = self.normalize(text);
+        let text = &*normalized;
         let Some((first, rest)) = self.chain.split_first() else {
             out.push_str(text);
             return;
@@ -527,6 +589,8 @@ mod tests {
             segmentation: Some(dict(&[("士兵", "士兵")])),
             chain: vec![dict(&[("的", "的")]), dict(&[("的士", "計程車")])],
             fused: false,
+            first_classes: vec![],
+            dict_dir: None,
         };
         assert_eq!(run(&e, "勇敢的士"), "勇敢計程車");
         // A segment boundary stops the second step's match.
@@ -540,6 +604,8 @@ mod tests {
             segmentation: None,
             chain: vec![dict(&[("木", "X")])],
             fused: false,
+            first_classes: vec![],
+            dict_dir: None,
         };
         assert_eq!(run(&e, "木⿰木木木"), "X⿰木木X");
         // Incomplete: the operator is an ordinary character.

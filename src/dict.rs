@@ -20,6 +20,8 @@ pub struct Entry {
     pub value: String,
     /// The number of values on the line (more than one means the conversion is ambiguous).
     pub candidates: u32,
+    /// The values after the first (the alternatives an ambiguity report lists).
+    pub others: Vec<String>,
 }
 
 /// A malformed line in a text dictionary.
@@ -68,11 +70,12 @@ pub fn parse_text_dict(text: &str, source: &str) -> Result<Vec<Entry>, DictError
         // OpenCC splits the values at single spaces; an empty value is allowed (it deletes the key).
         let mut parts = values.split(' ');
         let value = parts.next().unwrap_or("");
-        let candidates = 1 + parts.count() as u32;
+        let others: Vec<String> = parts.map(str::to_string).collect();
         entries.push(Entry {
             key: key.to_string(),
             value: value.to_string(),
-            candidates,
+            candidates: 1 + others.len() as u32,
+            others,
         });
     }
     let mut order: Vec<usize> = (0..entries.len()).collect();

@@ -34,6 +34,7 @@
 
 #![warn(missing_docs)]
 
+mod ambiguity;
 mod config;
 mod convert;
 mod dict;
@@ -52,6 +53,7 @@ mod trie_build;
 use std::borrow::Cow;
 use std::path::Path;
 
+pub use ambiguity::Ambiguity;
 pub use config::{Config, UnknownConfig};
 pub use encoding::{
     detect, DecodeError, Decoder, Detected, EncodeError, Encoder, Encoding, Position,

@@ -15,6 +15,8 @@ pub(crate) struct Steps {
     pub(crate) chain: &'static [u16],
     /// Segmentation may be fused into the first step (see `Engine::fused`).
     pub(crate) fused: bool,
+    /// The first step's priority classes, as dictionary files (for ambiguity reports).
+    pub(crate) first_classes: &'static [&'static [&'static str]],
 }
 
 /// A built-in config: its OpenCC name and its steps without (`[0]`) and with (`[1]`) the

@@ -213,3 +213,32 @@ fn script_detection_accuracy() {
     println!("{report}");
     std::fs::write(common::root().join("target/script-report.txt"), report).unwrap();
 }
+
+#[test]
+fn ambiguity_report_as_json_lines() {
+    let dir = std::env::temp_dir().join(format!("fanjian-test-{}-ambiguities", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("in.txt");
+    std::fs::write(&input, "发\n头发 了\n").unwrap();
+    let report = dir.join("report.jsonl");
+    let (code, out, err) = fanjian(
+        &[
+            "-c",
+            "s2t",
+            "--ambiguities",
+            report.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!((code, out.as_str()), (Some(0), "發\n頭髮 了\n"), "{err}");
+    let lines = std::fs::read_to_string(&report).unwrap();
+    let name = input.display().to_string();
+    assert_eq!(
+        lines,
+        format!(
+            "{{\"path\":\"{name}\",\"line\":1,\"column\":1,\"byte\":0,\"source\":\"发\",\"chosen\":\"發\",\"alternatives\":[\"髮\"]}}\n\
+             {{\"path\":\"{name}\",\"line\":2,\"column\":4,\"byte\":11,\"source\":\"了\",\"chosen\":\"了\",\"alternatives\":[\"瞭\"]}}\n"
+        )
+    );
+}

@@ -258,6 +258,10 @@ impl Batch<'_> {
             };
         }
         let converter = pick(&self.settings.plan, &head, &options);
+        // Before converting: --in-place replaces the text the report is about.
+        if let Err(message) = report_ambiguities(self.settings, converter, path) {
+            return Outcome::failed(path, message);
+        }
         let reader = Named {
             inner: io::BufReader::with_capacity(256 * 1024, file),
             name: name.clone(),
@@ -400,6 +404,51 @@ impl Batch<'_> {
         let _guard = self.messages.lock.lock().unwrap();
         let _ = io::stdout().lock().write_all(diff.as_bytes());
     }
+}
+
+/// Appends the ambiguities of `path`'s text under `converter` to the report (JSON lines).
+fn report_ambiguities(
+    settings: &Settings,
+    converter: &Converter,
+    path: &Path,
+) -> Result<(), String> {
+    let Some(report) = &settings.ambiguities else {
+        return Ok(());
+    };
+    let name = path.display().to_string();
+    // The text as the conversion read it: decoded, normalized before conversion.
+    let mut text = Vec::new();
+    let options = StreamOptions {
+        to: fanjian::OutputEncoding::Utf8,
+        threads: 1,
+        ..settings.stream.clone()
+    };
+    let options = StreamOptions {
+        normalize: fanjian::Normalize {
+            quotes: None,
+            ..options.normalize
+        },
+        ..options
+    };
+    let file = File::open(path).map_err(|e| format!("{name}: {e}"))?;
+    convert_stream(&Converter::identity(), file, &mut text, &options)
+        .map_err(|e| io_message(&e, &name))?;
+    let text = String::from_utf8_lossy(&text);
+    let found = converter.ambiguities(&text).map_err(|e| e.to_string())?;
+    let mut lines = String::new();
+    for a in found {
+        let json = a.to_json();
+        lines.push_str(&format!(
+            "{{\"path\":{},{}\n",
+            json_string(&name),
+            &json[1..]
+        ));
+    }
+    report
+        .lock()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .map_err(|e| format!("ambiguity report: {e}"))
 }
 
 /// Warns about what the conversion of `name` replaced or left alone.
@@ -594,6 +643,17 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
             let result = File::open(&input.path)
                 .map_err(|e| StreamError::Io(io::Error::new(e.kind(), format!("{name}: {e}"))))
                 .and_then(|f| convert(Box::new(f), &name, out));
+            if result.is_ok() && settings.ambiguities.is_some() {
+                let mut head = Vec::new();
+                let _ = File::open(&input.path)
+                    .and_then(|f| f.take(PREFIX as u64).read_to_end(&mut head));
+                if let Err(message) =
+                    report_ambiguities(settings, pick(&settings.plan, &head, options), &input.path)
+                {
+                    messages.error(&message);
+                    failed = true;
+                }
+            }
             match result {
                 Ok(()) => {}
                 Err(StreamError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {

@@ -132,6 +132,11 @@ pub struct Args {
     #[arg(long = "keep", value_name = "WORD|FILE", help_heading = "Conversion")]
     pub keeps: Vec<String>,
 
+    /// Write, as JSON lines to FILE, each place where a one-to-many character or phrase was
+    /// decided by the first candidate (file, line, column, source, chosen, alternatives)
+    #[arg(long, value_name = "FILE", help_heading = "Conversion")]
+    pub ambiguities: Option<PathBuf>,
+
     #[command(flatten)]
     pub normalize: NormalizeArgs,
 
@@ -355,6 +360,8 @@ pub struct Settings {
     pub paths: Vec<PathBuf>,
     pub stream: StreamOptions,
     pub convert_filenames: bool,
+    /// Where the ambiguity report goes (JSON lines), if asked for.
+    pub ambiguities: Option<std::sync::Mutex<std::fs::File>>,
     pub quiet: bool,
     pub json: bool,
     pub threads: usize,
@@ -570,6 +577,17 @@ pub fn settings(args: &Args) -> Result<Settings, Usage> {
         paths,
         stream,
         convert_filenames: args.convert_filenames,
+        ambiguities: match &args.ambiguities {
+            None => None,
+            Some(_) if stdin_only => {
+                return Err(Usage(
+                    "--ambiguities needs files to read (not standard input)".into(),
+                ))
+            }
+            Some(p) => Some(std::sync::Mutex::new(
+                std::fs::File::create(p).map_err(|e| Usage(format!("{}: {e}", p.display())))?,
+            )),
+        },
         quiet: args.quiet,
         json: args.json,
         threads,
