@@ -22,10 +22,8 @@ pub(crate) struct Trie {
     values_text: Cow<'static, str>,
     ascii_starts: bool,
     root_lo: usize,
-    node_val: usize,
-    node_edge: usize,
-    edge_chr: usize,
-    edge_dst: usize,
+    node_rec: usize,
+    edge_rec: usize,
     val_off: usize,
     key_chr: usize,
     nodes: usize,
@@ -34,7 +32,7 @@ pub(crate) struct Trie {
 }
 
 /// Splits an image into its word part and its value bytes, checking the header.
-fn layout(header: &[u32]) -> Option<(usize, [usize; 9])> {
+fn layout(header: &[u32]) -> Option<(usize, [usize; 7])> {
     if header.len() < HEADER_WORDS || header[0] != MAGIC {
         return None;
     }
@@ -43,18 +41,14 @@ fn layout(header: &[u32]) -> Option<(usize, [usize; 9])> {
     let edges = header[4] as usize;
     let values = header[5] as usize;
     let root_lo = HEADER_WORDS + ROOT_HI_WORDS;
-    let node_val = root_lo + blocks * 256;
-    let node_edge = node_val + nodes;
-    let edge_chr = node_edge + nodes + 1;
-    let edge_dst = edge_chr + edges;
-    let val_off = edge_dst + edges;
+    let node_rec = root_lo + blocks * 256;
+    let edge_rec = node_rec + 2 * (nodes + 1);
+    let val_off = edge_rec + 2 * edges;
     let key_chr = val_off + values + 1;
     let end = key_chr + header[8] as usize;
     Some((
         end,
-        [
-            root_lo, node_val, node_edge, edge_chr, edge_dst, val_off, key_chr, nodes, edges,
-        ],
+        [root_lo, node_rec, edge_rec, val_off, key_chr, nodes, edges],
     ))
 }
 
@@ -82,10 +76,8 @@ impl Trie {
     }
 
     fn assemble(words: Cow<'static, [u32]>, values_text: Cow<'static, str>) -> Trie {
-        let (
-            end,
-            [root_lo, node_val, node_edge, edge_chr, edge_dst, val_off, key_chr, nodes, edges],
-        ) = layout(&words).expect("checked by the caller");
+        let (end, [root_lo, node_rec, edge_rec, val_off, key_chr, nodes, edges]) =
+            layout(&words).expect("checked by the caller");
         assert!(words.len() >= end, "truncated trie image");
         let values = words[5] as usize;
         // The value text is padded with NULs to a whole word; drop the padding.
@@ -102,10 +94,8 @@ impl Trie {
             words,
             values_text,
             root_lo,
-            node_val,
-            node_edge,
-            edge_chr,
-            edge_dst,
+            node_rec,
+            edge_rec,
             val_off,
             key_chr,
             nodes,
@@ -125,17 +115,17 @@ impl Trie {
         let mut out = Vec::new();
         let mut key = String::new();
         fn walk(v: &TrieView<'_>, node: u32, key: &mut String, out: &mut Vec<(String, String)>) {
-            let val = v.node_val[node as usize];
+            let val = v.nodes[2 * node as usize];
             if val != 0 {
                 out.push((key.clone(), v.value((val - 1) & VALUE_MASK).to_string()));
             }
             let (lo, hi) = (
-                v.node_edge[node as usize] as usize,
-                v.node_edge[node as usize + 1] as usize,
+                v.nodes[2 * node as usize + 1] as usize,
+                v.nodes[2 * node as usize + 3] as usize,
             );
             let mut children: Vec<(u32, u32)> = (lo..hi)
-                .filter(|&e| v.edge_chr[e] != EMPTY_SLOT)
-                .map(|e| (v.edge_chr[e], v.edge_dst[e]))
+                .filter(|&e| v.edges[2 * e] != EMPTY_SLOT)
+                .map(|e| (v.edges[2 * e], v.edges[2 * e + 1]))
                 .collect();
             children.sort();
             for (c, child) in children {
@@ -174,11 +164,9 @@ impl Trie {
         let w = &self.words[..];
         TrieView {
             root_hi: &w[HEADER_WORDS..HEADER_WORDS + ROOT_HI_WORDS],
-            root_lo: &w[self.root_lo..self.node_val],
-            node_val: &w[self.node_val..self.node_val + self.nodes],
-            node_edge: &w[self.node_edge..self.node_edge + self.nodes + 1],
-            edge_chr: &w[self.edge_chr..self.edge_chr + self.edges],
-            edge_dst: &w[self.edge_dst..self.edge_dst + self.edges],
+            root_lo: &w[self.root_lo..self.node_rec],
+            nodes: &w[self.node_rec..self.node_rec + 2 * (self.nodes + 1)],
+            edges: &w[self.edge_rec..self.edge_rec + 2 * self.edges],
             val_off: &w[self.val_off..self.val_off + self.values + 1],
             values_text: &self.values_text,
             ascii_starts: self.ascii_starts,
@@ -191,10 +179,10 @@ impl Trie {
 pub(crate) struct TrieView<'a> {
     root_hi: &'a [u32],
     root_lo: &'a [u32],
-    node_val: &'a [u32],
-    node_edge: &'a [u32],
-    edge_chr: &'a [u32],
-    edge_dst: &'a [u32],
+    /// Pairs per node: value, first edge (see the image layout).
+    nodes: &'a [u32],
+    /// Pairs per edge: character, child.
+    edges: &'a [u32],
     val_off: &'a [u32],
     values_text: &'a str,
     pub(crate) ascii_starts: bool,
@@ -243,25 +231,31 @@ impl<'a> TrieView<'a> {
         &self.values_text[start..end]
     }
 
+    /// The edges of `node`, as (first, end) edge indexes.
+    #[inline(always)]
+    fn edge_range(&self, node: u32) -> (usize, usize) {
+        let n = 2 * node as usize;
+        (self.nodes[n + 1] as usize, self.nodes[n + 3] as usize)
+    }
+
     #[inline(always)]
     fn child(&self, node: u32, c: u32) -> u32 {
-        let lo = self.node_edge[node as usize] as usize;
-        let hi = self.node_edge[node as usize + 1] as usize;
-        let chars = &self.edge_chr[lo..hi];
-        if chars.len() <= MAX_LIST_EDGES {
-            for (k, &e) in chars.iter().enumerate() {
-                if e == c {
-                    return self.edge_dst[lo + k];
+        let (lo, hi) = self.edge_range(node);
+        let edges = &self.edges[2 * lo..2 * hi];
+        if hi - lo <= MAX_LIST_EDGES {
+            for pair in edges.chunks_exact(2) {
+                if pair[0] == c {
+                    return pair[1];
                 }
             }
             return 0;
         }
-        let mask = chars.len() - 1;
-        let mut slot = edge_hash(c, chars.len());
+        let mask = hi - lo - 1;
+        let mut slot = edge_hash(c, hi - lo);
         loop {
-            let e = chars[slot];
+            let e = edges[2 * slot];
             if e == c {
-                return self.edge_dst[lo + slot];
+                return edges[2 * slot + 1];
             }
             if e == EMPTY_SLOT {
                 return 0;
@@ -275,18 +269,19 @@ impl<'a> TrieView<'a> {
     /// longest. Returns the end of the key and `priority << 24 | value index`.
     #[inline(always)]
     pub(crate) fn walk(&self, mut node: u32, bytes: &[u8], mut pos: usize) -> Option<(usize, u32)> {
-        let mut best = self.node_val[node as usize];
+        let mut best = self.nodes[2 * node as usize];
         let mut best_end = pos;
-        while pos < bytes.len()
-            && self.node_edge[node as usize] != self.node_edge[node as usize + 1]
-        {
+        while pos < bytes.len() && {
+            let (lo, hi) = self.edge_range(node);
+            lo != hi
+        } {
             let (c, len) = decode(bytes, pos);
             node = self.child(node, c);
             if node == 0 {
                 break;
             }
             pos += len;
-            let v = self.node_val[node as usize];
+            let v = self.nodes[2 * node as usize];
             if v != 0 && (best == 0 || v >> 24 <= best >> 24) {
                 best = v;
                 best_end = pos;

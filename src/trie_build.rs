@@ -16,11 +16,12 @@
 //! header   MAGIC, flags, root_blocks, nodes, edges, values, value_bytes, max_key_chars, key_chars
 //! root_hi  0x1100 words: block number for code point >> 8 (block 0 is all zeros)
 //! root_lo  root_blocks * 256 words: node for the key's first character, 0 = none
-//! node_val nodes words: 0 = no key ends here, else priority << 24 | (value index + 1)
-//! node_edge nodes + 1 words: node i's children are edges node_edge[i] .. node_edge[i + 1]:
+//! nodes    2 * (nodes + 1) words, a pair per node, numbered breadth first: its value (0 = no key
+//!          ends here, else priority << 24 | (value index + 1)) and where its edges start; node
+//!          i's edges are edges start(i) .. start(i + 1) (the last pair only ends the edges):
 //!          up to MAX_LIST_EDGES sorted, or else a hash table of a power-of-two size
-//! edge_chr edges words: the child's character (EMPTY_SLOT for a free hash slot)
-//! edge_dst edges words: the child node
+//! edges    2 * edges words, a pair per edge: the child's character (EMPTY_SLOT for a free hash
+//!          slot) and the child node
 //! val_off  values + 1 words: value i is value_bytes[val_off[i] .. val_off[i + 1]]
 //! key_chr  key_chars words, sorted: every character that occurs anywhere in a key
 //! bytes    value_bytes bytes, padded with zeros to a whole word
@@ -32,7 +33,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 /// First word of every trie image.
-pub const MAGIC: u32 = 0x3254_4A46; // "FJT2"
+pub const MAGIC: u32 = 0x3354_4A46; // "FJT3"
 /// Words in the header.
 pub const HEADER_WORDS: usize = 9;
 /// Words in `root_hi`: one per 256 code points.
@@ -207,35 +208,54 @@ impl TrieBuilder {
             root_hi[hi as usize] = (root_lo.len() / 256) as u32;
             root_lo.extend(block);
         }
-        let mut node_val = Vec::with_capacity(self.nodes.len());
-        let mut node_edge = Vec::with_capacity(self.nodes.len() + 1);
-        let mut edge_chr = Vec::new();
-        let mut edge_dst = Vec::new();
-        for node in &self.nodes {
-            node_val.push(node.value);
-            node_edge.push(edge_chr.len() as u32);
+        // Nodes are numbered breadth first, children in character order: the nodes for keys'
+        // first characters come first and in code point order, and each level's nodes and edges
+        // lie together, which keeps the walks' memory accesses close.
+        let mut order: Vec<u32> = vec![0];
+        order.extend(self.roots.values().copied());
+        let mut next = 1;
+        while next < order.len() {
+            let node = order[next] as usize;
+            order.extend(self.nodes[node].children.values().copied());
+            next += 1;
+        }
+        let mut renumber = vec![0u32; self.nodes.len()];
+        for (new, &old) in order.iter().enumerate() {
+            renumber[old as usize] = new as u32;
+        }
+        for v in root_lo.iter_mut() {
+            *v = renumber[*v as usize];
+        }
+        // Per node: its value and where its edges start; a last record ends the edges.
+        let mut node_rec = Vec::with_capacity(2 * self.nodes.len() + 2);
+        // Per edge: the child's character and the child.
+        let mut edges: Vec<u32> = Vec::new();
+        for &old in &order {
+            let node = &self.nodes[old as usize];
+            node_rec.push(node.value);
+            node_rec.push((edges.len() / 2) as u32);
             if node.children.len() <= MAX_LIST_EDGES {
                 for (&c, &child) in &node.children {
-                    edge_chr.push(c as u32);
-                    edge_dst.push(child);
+                    edges.push(c as u32);
+                    edges.push(renumber[child as usize]);
                 }
             } else {
                 // An open-addressing table, at most half full, probed linearly.
                 let size = (node.children.len() * 2).next_power_of_two();
-                let start = edge_chr.len();
-                edge_chr.resize(start + size, EMPTY_SLOT);
-                edge_dst.resize(start + size, 0);
+                let start = edges.len() / 2;
+                edges.resize(2 * (start + size), EMPTY_SLOT);
                 for (&c, &child) in &node.children {
                     let mut slot = edge_hash(c as u32, size);
-                    while edge_chr[start + slot] != EMPTY_SLOT {
+                    while edges[2 * (start + slot)] != EMPTY_SLOT {
                         slot = (slot + 1) & (size - 1);
                     }
-                    edge_chr[start + slot] = c as u32;
-                    edge_dst[start + slot] = child;
+                    edges[2 * (start + slot)] = c as u32;
+                    edges[2 * (start + slot) + 1] = renumber[child as usize];
                 }
             }
         }
-        node_edge.push(edge_chr.len() as u32);
+        node_rec.push(0);
+        node_rec.push((edges.len() / 2) as u32);
         let key_chars: Vec<u32> = self.key_chars.iter().map(|&c| c as u32).collect();
         let mut val_off = vec![0u32];
         let mut bytes = Vec::new();
@@ -248,7 +268,7 @@ impl TrieBuilder {
             if ascii { FLAG_ASCII_STARTS } else { 0 },
             (root_lo.len() / 256) as u32,
             self.nodes.len() as u32,
-            edge_chr.len() as u32,
+            (edges.len() / 2) as u32,
             self.values.len() as u32,
             bytes.len() as u32,
             self.max_key_chars,
@@ -259,10 +279,8 @@ impl TrieBuilder {
             &header[..],
             &root_hi,
             &root_lo,
-            &node_val,
-            &node_edge,
-            &edge_chr,
-            &edge_dst,
+            &node_rec,
+            &edges,
             &val_off,
             &key_chars,
         ] {
