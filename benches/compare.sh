@@ -1,56 +1,58 @@
 #!/usr/bin/env bash
-# fanjian against OpenCC 1.4.2 on one file, measured in the same run, single thread.
-# usage: bash benches/compare.sh [FILE] [--update-readme]
-# Needs the oracle virtual environment that .ci/run creates (target/oracle-venv).
+# fanjian against OpenCC 1.4.2 and the Rust converters zhconv, ferrous-opencc and opencc-fmmseg,
+# single thread, on the same corpora, in one run; prints a table (MB/s, fanjian/peer ratio, and
+# how many lines each peer gets different from OpenCC).
+#
+# usage: bash benches/compare.sh [--update-readme]
+#
+# Needs the oracle virtual environment that .ci/run creates (target/oracle-venv). Corpora:
+# benches/corpora.sh (s2* configs run on Simplified text, the others on Traditional text).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-file=tests/data/zuozhuan.txt
-update=no
-for arg in "$@"; do
-  case "$arg" in
-    --update-readme) update=yes ;;
-    *) file=$arg ;;
-  esac
-done
 python=${FANJIAN_ORACLE_PYTHON:-target/oracle-venv/bin/python}
 [ -x "$python" ] || { echo "compare.sh: run bash .ci/run once to install the OpenCC oracle" >&2; exit 2; }
+bash benches/corpora.sh >/dev/null
+simplified=target/corpora/simplified.txt
+traditional=target/corpora/traditional.txt
 
-fj=$(cargo bench --quiet --bench throughput -- "$file")
-oc=$("$python" benches/opencc_speed.py "$file")
-
-table=$(
-  echo "| config | fanjian MB/s | OpenCC 1.4.2 MB/s | ratio | fanjian load (µs) | OpenCC load (ms) |"
-  echo "|---|---:|---:|---:|---:|---:|"
-  awk -v fj="$fj" -v oc="$oc" 'BEGIN {
-    n = split(fj, lines, "\n"); section = 0
-    for (i = 1; i <= n; i++) {
-      split(lines[i], f, " ")
-      if (f[1] == "config") { section++; continue }
-      if (section == 1 && f[2] != "") { speed[f[1]] = f[2]; order[++k] = f[1] }
-      if (section == 2 && f[2] != "") load[f[1]] = f[2]
-    }
-    n = split(oc, lines, "\n")
-    for (i = 2; i <= n; i++) { split(lines[i], f, " "); ospeed[f[1]] = f[2]; oload[f[1]] = f[3] }
-    for (j = 1; j <= k; j++) {
-      c = order[j]
-      printf "| %s | %s | %s | %.1f× | %s | %s |\n", c, speed[c], ospeed[c], speed[c] / ospeed[c], load[c], oload[c]
-    }
-  }'
-)
+(cd benches/peers && cargo build --quiet --release)
+peers=$(benches/peers/target/release/fanjian-peers "$simplified" "$traditional")
+opencc_s=$("$python" benches/opencc_speed.py "$simplified")
+opencc_t=$("$python" benches/opencc_speed.py "$traditional")
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "$(basename "$file"), $(date -u +%Y-%m-%d), $machine"
-echo
-echo "$table"
 
-if [ "$update" = yes ]; then
-  python3 - "$machine" "$(basename "$file")" "$table" <<'PY'
-import sys, re, datetime
-machine, name, table = sys.argv[1:]
-readme = open("README.md", encoding="utf-8").read()
-block = (f"<!-- perf-table -->\n{name}, measured {datetime.date.today()} on {machine}:\n\n{table}\n"
-         "<!-- /perf-table -->")
-readme = re.sub(r"<!-- perf-table -->.*?(<!-- /perf-table -->|$)", block, readme, count=1, flags=re.S)
-open("README.md", "w", encoding="utf-8").write(readme)
+python3 - "$machine" "${1:-}" <<PY
+import datetime, re, sys
+machine, update = sys.argv[1], sys.argv[2] == "--update-readme"
+opencc = {}
+for corpus, text in (("simplified", """$opencc_s"""), ("traditional", """$opencc_t""")):
+    for line in text.strip().splitlines()[1:]:
+        config, mbps, load = line.split()
+        opencc[(config, corpus)] = float(mbps)
+rows = ["| config | text | fanjian MB/s | OpenCC 1.4.2 | zhconv | ferrous-opencc | opencc-fmmseg |",
+        "|---|---|---:|---:|---:|---:|---:|"]
+for line in """$peers""".strip().splitlines():
+    f = line.split()
+    config, corpus, fj = f[0], f[1], float(f[2])
+    cells = []
+    oc = opencc[(config, corpus)]
+    cells.append(f"{oc:.1f} ({fj / oc:.1f}×)")
+    for i in (3, 5, 7):
+        if f[i] == "-":
+            cells.append("n/a")
+        else:
+            mbps, diff = float(f[i]), float(f[i + 1])
+            cells.append(f"{mbps:.1f} ({fj / mbps:.2f}×, {diff:.1f}% lines differ)")
+    rows.append(f"| {config} | {corpus} | {fj:.1f} | " + " | ".join(cells) + " |")
+table = "\n".join(rows)
+head = (f"Measured {datetime.date.today()} on {machine}, single thread; in parentheses fanjian's "
+        "speed as a multiple of the peer's, and the share of lines where the peer's output differs "
+        "from OpenCC 1.4.2 (fanjian's differs in none).")
+print(head + "\n\n" + table)
+if update:
+    readme = open("README.md", encoding="utf-8").read()
+    block = f"<!-- perf-table -->\n{head}\n\n{table}\n<!-- /perf-table -->"
+    readme = re.sub(r"<!-- perf-table -->.*?<!-- /perf-table -->", lambda m: block, readme, count=1, flags=re.S)
+    open("README.md", "w", encoding="utf-8").write(readme)
+    print("README.md updated")
 PY
-  echo "README.md updated"
-fi
