@@ -9,7 +9,8 @@
 use std::borrow::Cow;
 
 use crate::trie_build::{
-    edge_hash, EMPTY_SLOT, FLAG_ASCII_STARTS, HEADER_WORDS, MAGIC, MAX_LIST_EDGES, ROOT_HI_WORDS,
+    child_filter_bit, edge_hash, EMPTY_SLOT, FLAG_ASCII_STARTS, HEADER_WORDS, MAGIC,
+    MAX_LIST_EDGES, NODE_WORDS, ROOT_HI_WORDS,
 };
 
 /// The value index in what [`TrieView::walk`] returns (the priority is above it).
@@ -42,7 +43,7 @@ fn layout(header: &[u32]) -> Option<(usize, [usize; 7])> {
     let values = header[5] as usize;
     let root_lo = HEADER_WORDS + ROOT_HI_WORDS;
     let node_rec = root_lo + blocks * 256;
-    let edge_rec = node_rec + 2 * (nodes + 1);
+    let edge_rec = node_rec + NODE_WORDS * (nodes + 1);
     let val_off = edge_rec + 2 * edges;
     let key_chr = val_off + values + 1;
     let end = key_chr + header[8] as usize;
@@ -115,13 +116,13 @@ impl Trie {
         let mut out = Vec::new();
         let mut key = String::new();
         fn walk(v: &TrieView<'_>, node: u32, key: &mut String, out: &mut Vec<(String, String)>) {
-            let val = v.nodes[2 * node as usize];
+            let val = v.nodes[NODE_WORDS * node as usize];
             if val != 0 {
                 out.push((key.clone(), v.value((val - 1) & VALUE_MASK).to_string()));
             }
             let (lo, hi) = (
-                v.nodes[2 * node as usize + 1] as usize,
-                v.nodes[2 * node as usize + 3] as usize,
+                v.nodes[NODE_WORDS * node as usize + 1] as usize,
+                v.nodes[NODE_WORDS * (node as usize + 1) + 1] as usize,
             );
             let mut children: Vec<(u32, u32)> = (lo..hi)
                 .filter(|&e| v.edges[2 * e] != EMPTY_SLOT)
@@ -165,7 +166,7 @@ impl Trie {
         TrieView {
             root_hi: &w[HEADER_WORDS..HEADER_WORDS + ROOT_HI_WORDS],
             root_lo: &w[self.root_lo..self.node_rec],
-            nodes: &w[self.node_rec..self.node_rec + 2 * (self.nodes + 1)],
+            nodes: &w[self.node_rec..self.node_rec + NODE_WORDS * (self.nodes + 1)],
             edges: &w[self.edge_rec..self.edge_rec + 2 * self.edges],
             val_off: &w[self.val_off..self.val_off + self.values + 1],
             values_text: &self.values_text,
@@ -234,8 +235,11 @@ impl<'a> TrieView<'a> {
     /// The edges of `node`, as (first, end) edge indexes.
     #[inline(always)]
     fn edge_range(&self, node: u32) -> (usize, usize) {
-        let n = 2 * node as usize;
-        (self.nodes[n + 1] as usize, self.nodes[n + 3] as usize)
+        let n = NODE_WORDS * node as usize;
+        (
+            self.nodes[n + 1] as usize,
+            self.nodes[n + NODE_WORDS + 1] as usize,
+        )
     }
 
     #[inline(always)]
@@ -269,19 +273,22 @@ impl<'a> TrieView<'a> {
     /// longest. Returns the end of the key and `priority << 24 | value index`.
     #[inline(always)]
     pub(crate) fn walk(&self, mut node: u32, bytes: &[u8], mut pos: usize) -> Option<(usize, u32)> {
-        let mut best = self.nodes[2 * node as usize];
+        let mut best = self.nodes[NODE_WORDS * node as usize];
         let mut best_end = pos;
-        while pos < bytes.len() && {
-            let (lo, hi) = self.edge_range(node);
-            lo != hi
-        } {
+        while pos < bytes.len() {
+            let n = NODE_WORDS * node as usize;
+            // The child filter (empty for a leaf) rules out most characters without the edges.
+            let filter = u64::from(self.nodes[n + 2]) | u64::from(self.nodes[n + 3]) << 32;
             let (c, len) = decode(bytes, pos);
+            if filter >> child_filter_bit(c) & 1 == 0 {
+                break;
+            }
             node = self.child(node, c);
             if node == 0 {
                 break;
             }
             pos += len;
-            let v = self.nodes[2 * node as usize];
+            let v = self.nodes[NODE_WORDS * node as usize];
             if v != 0 && (best == 0 || v >> 24 <= best >> 24) {
                 best = v;
                 best_end = pos;

@@ -16,9 +16,10 @@
 //! header   MAGIC, flags, root_blocks, nodes, edges, values, value_bytes, max_key_chars, key_chars
 //! root_hi  0x1100 words: block number for code point >> 8 (block 0 is all zeros)
 //! root_lo  root_blocks * 256 words: node for the key's first character, 0 = none
-//! nodes    2 * (nodes + 1) words, a pair per node, numbered breadth first: its value (0 = no key
-//!          ends here, else priority << 24 | (value index + 1)) and where its edges start; node
-//!          i's edges are edges start(i) .. start(i + 1) (the last pair only ends the edges):
+//! nodes    NODE_WORDS * (nodes + 1) words, a record per node, numbered breadth first: its value
+//!          (0 = no key ends here, else priority << 24 | (value index + 1)), where its edges
+//!          start, and a 64-bit filter of its children's characters (child_filter_bit); node
+//!          i's edges are edges start(i) .. start(i + 1) (the last record only ends the edges):
 //!          up to MAX_LIST_EDGES sorted, or else a hash table of a power-of-two size
 //! edges    2 * edges words, a pair per edge: the child's character (EMPTY_SLOT for a free hash
 //!          slot) and the child node
@@ -33,7 +34,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 /// First word of every trie image.
-pub const MAGIC: u32 = 0x3354_4A46; // "FJT3"
+pub const MAGIC: u32 = 0x3554_4A46; // "FJT5"
 /// Words in the header.
 pub const HEADER_WORDS: usize = 9;
 /// Words in `root_hi`: one per 256 code points.
@@ -49,6 +50,15 @@ pub const EMPTY_SLOT: u32 = u32::MAX;
 #[inline(always)]
 pub fn edge_hash(c: u32, size: usize) -> usize {
     (c.wrapping_mul(0x9E37_79B9) >> (32 - size.trailing_zeros())) as usize
+}
+
+/// Words per node record: value, first edge, child filter (low and high half).
+pub const NODE_WORDS: usize = 4;
+
+/// The bit of character `c` in a node's 64-bit child filter.
+#[inline(always)]
+pub fn child_filter_bit(c: u32) -> u32 {
+    c.wrapping_mul(0x9E37_79B9) >> 26
 }
 
 /// The largest priority class a value can carry.
@@ -227,13 +237,21 @@ impl TrieBuilder {
             *v = renumber[*v as usize];
         }
         // Per node: its value and where its edges start; a last record ends the edges.
-        let mut node_rec = Vec::with_capacity(2 * self.nodes.len() + 2);
+        let mut node_rec = Vec::with_capacity(NODE_WORDS * (self.nodes.len() + 1));
         // Per edge: the child's character and the child.
         let mut edges: Vec<u32> = Vec::new();
         for &old in &order {
             let node = &self.nodes[old as usize];
             node_rec.push(node.value);
             node_rec.push((edges.len() / 2) as u32);
+            // A 64-bit filter of the children's characters: most walks end at a character no
+            // key continues with, and the filter answers that without touching the edges.
+            let filter = node
+                .children
+                .keys()
+                .fold(0u64, |f, &c| f | 1 << child_filter_bit(c as u32));
+            node_rec.push(filter as u32);
+            node_rec.push((filter >> 32) as u32);
             if node.children.len() <= MAX_LIST_EDGES {
                 for (&c, &child) in &node.children {
                     edges.push(c as u32);
@@ -254,8 +272,7 @@ impl TrieBuilder {
                 }
             }
         }
-        node_rec.push(0);
-        node_rec.push((edges.len() / 2) as u32);
+        node_rec.extend([0, (edges.len() / 2) as u32, 0, 0]);
         let key_chars: Vec<u32> = self.key_chars.iter().map(|&c| c as u32).collect();
         let mut val_off = vec![0u32];
         let mut bytes = Vec::new();
