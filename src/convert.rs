@@ -15,7 +15,7 @@
 //! flatten, a tree of them.
 
 use crate::ids;
-use crate::trie::{decode, Trie, TrieView, VALUE_MASK};
+use crate::trie::{decode, Trie, TrieView, Value};
 
 /// A compiled dictionary or dictionary group.
 #[derive(Debug, Clone)]
@@ -29,12 +29,12 @@ pub(crate) enum Matcher {
 }
 
 impl Matcher {
-    fn longest<'m>(&'m self, bytes: &[u8], pos: usize) -> Option<(usize, &'m str)> {
+    fn longest<'m>(&'m self, bytes: &[u8], pos: usize) -> Option<(usize, Value<'m>)> {
         match self {
             Matcher::Trie(t) => t.view().longest(bytes, pos),
             Matcher::ShortCircuit(members) => members.iter().find_map(|m| m.longest(bytes, pos)),
             Matcher::Union(members) => {
-                let mut best: Option<(usize, &str)> = None;
+                let mut best: Option<(usize, Value<'_>)> = None;
                 for m in members {
                     if let Some(found) = m.longest(bytes, pos) {
                         match best {
@@ -49,7 +49,7 @@ impl Matcher {
     }
 
     /// What the single character `c` becomes when it stands alone, if any key is just `c`.
-    pub(crate) fn single(&self, c: char) -> Option<&str> {
+    pub(crate) fn single(&self, c: char) -> Option<Value<'_>> {
         let mut buf = [0u8; 4];
         let s = c.encode_utf8(&mut buf);
         self.longest(s.as_bytes(), 0).map(|(_, v)| v)
@@ -101,7 +101,7 @@ trait Prefix {
     fn ascii_starts(&self) -> bool;
     /// The best key at `pos`, whose first character `c` is `len` bytes long: its end, its value
     /// and its priority class.
-    fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, &str, u32)>;
+    fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, Value<'_>, u32)>;
 }
 
 impl Prefix for TrieView<'_> {
@@ -111,13 +111,13 @@ impl Prefix for TrieView<'_> {
     }
 
     #[inline(always)]
-    fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, &str, u32)> {
+    fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, Value<'_>, u32)> {
         let node = self.root(c);
         if node == 0 {
             return None;
         }
         self.walk(node, bytes, pos + len)
-            .map(|(end, id)| (end, self.value(id & VALUE_MASK), id >> 24))
+            .map(|(end, val)| (end, self.resolve(val), val >> 24))
     }
 }
 
@@ -129,7 +129,13 @@ impl Prefix for Tree<'_> {
         self.1
     }
 
-    fn at(&self, bytes: &[u8], pos: usize, _c: u32, _len: usize) -> Option<(usize, &str, u32)> {
+    fn at(
+        &self,
+        bytes: &[u8],
+        pos: usize,
+        _c: u32,
+        _len: usize,
+    ) -> Option<(usize, Value<'_>, u32)> {
         self.0
             .longest(bytes, pos)
             .map(|(end, value)| (end, value, 0))
@@ -141,7 +147,7 @@ trait Sink<'t> {
     /// Unmatched text, copied as it is.
     fn copy(&mut self, run: &'t str);
     /// A key and the value it becomes; `class` is the key's priority class.
-    fn replace(&mut self, key: &'t str, value: &str, class: u32);
+    fn replace(&mut self, key: &'t str, value: Value<'_>, class: u32);
     /// The end of a segment of the input was reached.
     fn end_segment(&mut self) {}
 }
@@ -216,7 +222,7 @@ impl<'t> Sink<'t> for Segments<'_> {
         self.pos += run.len();
     }
 
-    fn replace(&mut self, key: &'t str, _value: &str, _class: u32) {
+    fn replace(&mut self, key: &'t str, _value: Value<'_>, _class: u32) {
         // A matched key is a segment of its own, and ends the unmatched run before it.
         push_end(self.ends, self.pos);
         self.pos += key.len();
@@ -242,8 +248,8 @@ impl<'t> Sink<'t> for Convert<'_> {
     }
 
     #[inline(always)]
-    fn replace(&mut self, _key: &'t str, value: &str, _class: u32) {
-        self.out.push_str(value);
+    fn replace(&mut self, _key: &'t str, value: Value<'_>, _class: u32) {
+        value.push_to(self.out);
     }
 
     fn end_segment(&mut self) {
@@ -267,13 +273,13 @@ impl<'t> Sink<'t> for Fused<'_> {
     }
 
     #[inline(always)]
-    fn replace(&mut self, _key: &'t str, value: &str, class: u32) {
+    fn replace(&mut self, _key: &'t str, value: Value<'_>, class: u32) {
         if class == 0 {
             push_end(self.ends, self.out.len());
-            self.out.push_str(value);
+            value.push_to(self.out);
             push_end(self.ends, self.out.len());
         } else {
-            self.out.push_str(value);
+            value.push_to(self.out);
         }
     }
 
@@ -290,8 +296,8 @@ pub(crate) fn split_by(trie: &Trie, text: &str, mut piece: impl FnMut(&str, Opti
         fn copy(&mut self, run: &'t str) {
             (self.0)(run, None);
         }
-        fn replace(&mut self, key: &'t str, value: &str, _class: u32) {
-            (self.0)(key, Some(value));
+        fn replace(&mut self, key: &'t str, value: Value<'_>, _class: u32) {
+            value.with_str(|v| (self.0)(key, Some(v)));
         }
     }
     let ends = if text.is_empty() {
@@ -339,8 +345,8 @@ impl Engine {
             fn copy(&mut self, run: &'t str) {
                 self.pos += run.len();
             }
-            fn replace(&mut self, key: &'t str, value: &str, class: u32) {
-                (self.found)(self.pos, key, value, class);
+            fn replace(&mut self, key: &'t str, value: Value<'_>, class: u32) {
+                value.with_str(|v| (self.found)(self.pos, key, v, class));
                 self.pos += key.len();
             }
         }
@@ -565,6 +571,10 @@ pub(crate) fn last_safe_cut(text: &str, min: usize, inert: impl Fn(char) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn text(found: Option<(usize, Value<'_>)>) -> Option<(usize, String)> {
+        found.map(|(end, v)| (end, v.with_str(str::to_string)))
+    }
     use crate::trie_build::TrieBuilder;
 
     fn dict(entries: &[(&str, &str)]) -> Matcher {
@@ -617,9 +627,9 @@ mod tests {
         let a = dict(&[("ab", "1")]);
         let b = dict(&[("abc", "2"), ("ab", "3")]);
         let u = Matcher::Union(vec![a.clone(), b.clone()]);
-        assert_eq!(u.longest(b"abcd", 0), Some((3, "2")));
-        assert_eq!(u.longest(b"abd", 0), Some((2, "1")));
+        assert_eq!(text(u.longest(b"abcd", 0)), Some((3, "2".to_string())));
+        assert_eq!(text(u.longest(b"abd", 0)), Some((2, "1".to_string())));
         let sc = Matcher::ShortCircuit(vec![a, b]);
-        assert_eq!(sc.longest(b"abcd", 0), Some((2, "1")));
+        assert_eq!(text(sc.longest(b"abcd", 0)), Some((2, "1".to_string())));
     }
 }

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use crate::config::{builtin_engine, Config};
 use crate::convert::Engine;
+use crate::trie::Value;
 
 /// What a text is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +64,10 @@ fn engines() -> &'static (Engine, Engine) {
 }
 
 fn changes(engine: &Engine, c: char) -> bool {
-    let mut buf = [0u8; 4];
     engine
         .chain
         .iter()
-        .any(|m| m.single(c).is_some_and(|v| v != c.encode_utf8(&mut buf)))
+        .any(|m| m.single(c).is_some_and(|v| v != Value::Char(c)))
 }
 
 fn is_han(c: char) -> bool {

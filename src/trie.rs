@@ -10,11 +10,36 @@ use std::borrow::Cow;
 
 use crate::trie_build::{
     child_filter_bit, edge_hash, EMPTY_SLOT, FLAG_ASCII_STARTS, HEADER_WORDS, MAGIC,
-    MAX_LIST_EDGES, NODE_WORDS, ROOT_HI_WORDS,
+    MAX_LIST_EDGES, NODE_WORDS, ROOT_HI_WORDS, VALUE_ID, VALUE_INLINE,
 };
 
-/// The value index in what [`TrieView::walk`] returns (the priority is above it).
-pub(crate) const VALUE_MASK: u32 = 0x00FF_FFFF;
+/// A dictionary value: text held in the trie, or a single character held inline in the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Value<'a> {
+    /// Any text (empty, or more than one character).
+    Text(&'a str),
+    /// One character.
+    Char(char),
+}
+
+impl Value<'_> {
+    /// Appends the value to `out`.
+    #[inline(always)]
+    pub(crate) fn push_to(self, out: &mut String) {
+        match self {
+            Value::Text(s) => out.push_str(s),
+            Value::Char(c) => out.push(c),
+        }
+    }
+
+    /// Calls `f` with the value as text.
+    pub(crate) fn with_str<R>(self, f: impl FnOnce(&str) -> R) -> R {
+        match self {
+            Value::Text(s) => f(s),
+            Value::Char(c) => f(c.encode_utf8(&mut [0; 4])),
+        }
+    }
+}
 
 /// A compiled dictionary (or flattened dictionary group).
 #[derive(Debug, Clone)]
@@ -118,7 +143,7 @@ impl Trie {
         fn walk(v: &TrieView<'_>, node: u32, key: &mut String, out: &mut Vec<(String, String)>) {
             let val = v.nodes[NODE_WORDS * node as usize];
             if val != 0 {
-                out.push((key.clone(), v.value((val - 1) & VALUE_MASK).to_string()));
+                out.push((key.clone(), v.resolve(val).with_str(str::to_string)));
             }
             let (lo, hi) = (
                 v.nodes[NODE_WORDS * node as usize + 1] as usize,
@@ -223,6 +248,17 @@ impl<'a> TrieView<'a> {
         self.root_lo[((block << 8) | (c & 0xFF)) as usize]
     }
 
+    /// The value of a node's value word (nonzero; see the image layout).
+    #[inline(always)]
+    pub(crate) fn resolve(&self, val: u32) -> Value<'a> {
+        if val & VALUE_INLINE != 0 {
+            // The builder only inlines valid characters.
+            Value::Char(char::from_u32(val & 0x1F_FFFF).unwrap_or('\u{FFFD}'))
+        } else {
+            Value::Text(self.value((val & VALUE_ID) - 1))
+        }
+    }
+
     /// The value with index `id`.
     #[inline(always)]
     pub(crate) fn value(&self, id: u32) -> &'a str {
@@ -270,7 +306,8 @@ impl<'a> TrieView<'a> {
 
     /// Given `node` for the character ending at `bytes[pos]`, finds the best key that is a prefix
     /// of the text from the key's start up to `bytes.len()`: the smallest priority, then the
-    /// longest. Returns the end of the key and `priority << 24 | value index`.
+    /// longest. Returns the end of the key and its value word (priority in the top byte; see
+    /// [`TrieView::resolve`]).
     #[inline(always)]
     pub(crate) fn walk(&self, mut node: u32, bytes: &[u8], mut pos: usize) -> Option<(usize, u32)> {
         let mut best = self.nodes[NODE_WORDS * node as usize];
@@ -297,26 +334,30 @@ impl<'a> TrieView<'a> {
         if best == 0 {
             None
         } else {
-            Some((best_end, best - 1))
+            Some((best_end, best))
         }
     }
 
     /// The best key (see [`TrieView::walk`]) at `bytes[pos]`: its end and its value.
     #[inline]
-    pub(crate) fn longest(&self, bytes: &[u8], pos: usize) -> Option<(usize, &'a str)> {
+    pub(crate) fn longest(&self, bytes: &[u8], pos: usize) -> Option<(usize, Value<'a>)> {
         let (c, len) = decode(bytes, pos);
         let node = self.root(c);
         if node == 0 {
             return None;
         }
         self.walk(node, bytes, pos + len)
-            .map(|(end, id)| (end, self.value(id & VALUE_MASK)))
+            .map(|(end, val)| (end, self.resolve(val)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn text(found: Option<(usize, Value<'_>)>) -> Option<(usize, String)> {
+        found.map(|(end, v)| (end, v.with_str(str::to_string)))
+    }
     use crate::trie_build::TrieBuilder;
 
     fn build(entries: &[(&str, &str, usize)]) -> Trie {
@@ -337,11 +378,20 @@ mod tests {
         ]);
         let v = t.view();
         assert!(v.ascii_starts);
-        assert_eq!(v.longest("头发长".as_bytes(), 0), Some((6, "頭髮")));
-        assert_eq!(v.longest("头长".as_bytes(), 0), Some((3, "頭")));
-        assert_eq!(v.longest("长".as_bytes(), 0), None);
+        assert_eq!(
+            text(v.longest("头发长".as_bytes(), 0)),
+            Some((6, "頭髮".to_string()))
+        );
+        assert_eq!(
+            text(v.longest("头长".as_bytes(), 0)),
+            Some((3, "頭".to_string()))
+        );
+        assert_eq!(text(v.longest("长".as_bytes(), 0)), None);
         // The match never runs past the end of the slice it is given.
-        assert_eq!(v.longest(&"头发".as_bytes()[..3], 0), Some((3, "頭")));
+        assert_eq!(
+            text(v.longest(&"头发".as_bytes()[..3], 0)),
+            Some((3, "頭".to_string()))
+        );
         assert_eq!(t.max_key_chars(), 2);
     }
 
@@ -350,11 +400,14 @@ mod tests {
         // short_circuit[A = {ab}, B = {abc, x}]: at "abc" A has a match, so A's "ab" wins.
         let t = build(&[("ab", "1", 0), ("abc", "2", 1), ("x", "3", 1)]);
         let v = t.view();
-        assert_eq!(v.longest(b"abcd", 0), Some((2, "1")));
-        assert_eq!(v.longest(b"xabc", 0), Some((1, "3")));
+        assert_eq!(text(v.longest(b"abcd", 0)), Some((2, "1".to_string())));
+        assert_eq!(text(v.longest(b"xabc", 0)), Some((1, "3".to_string())));
         // Within one class the longest wins.
         let t = build(&[("a", "1", 1), ("abc", "2", 1), ("ab", "3", 2)]);
-        assert_eq!(t.view().longest(b"abcd", 0), Some((3, "2")));
+        assert_eq!(
+            text(t.view().longest(b"abcd", 0)),
+            Some((3, "2".to_string()))
+        );
     }
 
     #[test]
@@ -369,8 +422,8 @@ mod tests {
         let t = Trie::from_image(&b.finish());
         for (i, k) in keys.iter().enumerate() {
             assert_eq!(
-                t.view().longest(k.as_bytes(), 0),
-                Some((k.len(), i.to_string().as_str()))
+                text(t.view().longest(k.as_bytes(), 0)),
+                Some((k.len(), i.to_string()))
             );
         }
         assert_eq!(t.view().longest("的的".as_bytes(), 0), None);

@@ -17,7 +17,8 @@
 //! root_hi  0x1100 words: block number for code point >> 8 (block 0 is all zeros)
 //! root_lo  root_blocks * 256 words: node for the key's first character, 0 = none
 //! nodes    NODE_WORDS * (nodes + 1) words, a record per node, numbered breadth first: its value
-//!          (0 = no key ends here, else priority << 24 | (value index + 1)), where its edges
+//!          (0 = no key ends here, else priority << 24 | VALUE_INLINE | the character, for a
+//!          one-character value, or priority << 24 | (value index + 1)), where its edges
 //!          start, and a 64-bit filter of its children's characters (child_filter_bit); node
 //!          i's edges are edges start(i) .. start(i + 1) (the last record only ends the edges):
 //!          up to MAX_LIST_EDGES sorted, or else a hash table of a power-of-two size
@@ -34,7 +35,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 /// First word of every trie image.
-pub const MAGIC: u32 = 0x3554_4A46; // "FJT5"
+pub const MAGIC: u32 = 0x3654_4A46; // "FJT6"
 /// Words in the header.
 pub const HEADER_WORDS: usize = 9;
 /// Words in `root_hi`: one per 256 code points.
@@ -51,6 +52,11 @@ pub const EMPTY_SLOT: u32 = u32::MAX;
 pub fn edge_hash(c: u32, size: usize) -> usize {
     (c.wrapping_mul(0x9E37_79B9) >> (32 - size.trailing_zeros())) as usize
 }
+
+/// In a value word: the value is one character, held in the low 21 bits.
+pub const VALUE_INLINE: u32 = 1 << 23;
+/// In a value word without VALUE_INLINE: the value's index + 1.
+pub const VALUE_ID: u32 = VALUE_INLINE - 1;
 
 /// Words per node record: value, first edge, child filter (low and high half).
 pub const NODE_WORDS: usize = 4;
@@ -195,13 +201,26 @@ impl TrieBuilder {
             Some(&id) => id,
             None => {
                 let id = self.values.len() as u32;
-                assert!(id < 0x00FF_FFFF, "too many distinct values");
+                assert!(id + 1 < VALUE_INLINE, "too many distinct values");
                 self.values.push(value.to_string());
                 self.value_ids.insert(value.to_string(), id);
                 id
             }
         };
         self.nodes[node as usize].value = ((priority as u32) << 24) | (id + 1);
+    }
+
+    /// A node's value word as stored: a one-character value is held inline.
+    fn value_word(&self, value: u32) -> u32 {
+        if value == 0 {
+            return 0;
+        }
+        let text = &self.values[((value & VALUE_ID) - 1) as usize];
+        let mut chars = text.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => (value & !VALUE_ID) | VALUE_INLINE | c as u32,
+            _ => value,
+        }
     }
 
     /// Serializes the trie (see the module docs for the layout).
@@ -242,7 +261,7 @@ impl TrieBuilder {
         let mut edges: Vec<u32> = Vec::new();
         for &old in &order {
             let node = &self.nodes[old as usize];
-            node_rec.push(node.value);
+            node_rec.push(self.value_word(node.value));
             node_rec.push((edges.len() / 2) as u32);
             // A 64-bit filter of the children's characters: most walks end at a character no
             // key continues with, and the filter answers that without touching the edges.
