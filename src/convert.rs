@@ -65,11 +65,17 @@ impl Matcher {
         }
     }
 
-    fn ascii_starts(&self) -> bool {
+    /// Whether each ASCII byte starts some key.
+    fn ascii_starters(&self) -> [bool; 128] {
         match self {
-            Matcher::Trie(t) => t.view().ascii_starts,
+            Matcher::Trie(t) => *t.view().ascii_starters,
             Matcher::Union(members) | Matcher::ShortCircuit(members) => {
-                members.iter().any(Matcher::ascii_starts)
+                members.iter().fold([false; 128], |mut any, m| {
+                    any.iter_mut()
+                        .zip(m.ascii_starters())
+                        .for_each(|(a, b)| *a |= b);
+                    any
+                })
             }
         }
     }
@@ -97,8 +103,8 @@ impl Matcher {
 
 /// What the scanner needs from a dictionary: the best key at a position.
 trait Prefix {
-    /// Whether any key starts with an ASCII character (if not, ASCII is skipped without lookups).
-    fn ascii_starts(&self) -> bool;
+    /// Whether each ASCII byte starts some key (the others are skipped without lookups).
+    fn ascii_starters(&self) -> &[bool; 128];
     /// The best key at `pos`, whose first character `c` is `len` bytes long: its end, its value
     /// and its priority class.
     fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, Value<'_>, u32)>;
@@ -106,8 +112,8 @@ trait Prefix {
 
 impl Prefix for TrieView<'_> {
     #[inline(always)]
-    fn ascii_starts(&self) -> bool {
-        self.ascii_starts
+    fn ascii_starters(&self) -> &[bool; 128] {
+        self.ascii_starters
     }
 
     #[inline(always)]
@@ -121,12 +127,12 @@ impl Prefix for TrieView<'_> {
     }
 }
 
-/// A tree-shaped group, with its ASCII answer computed once.
-struct Tree<'m>(&'m Matcher, bool);
+/// A tree-shaped group, with its ASCII starters computed once.
+struct Tree<'m>(&'m Matcher, [bool; 128]);
 
 impl Prefix for Tree<'_> {
-    fn ascii_starts(&self) -> bool {
-        self.1
+    fn ascii_starters(&self) -> &[bool; 128] {
+        &self.1
     }
 
     fn at(
@@ -157,15 +163,20 @@ trait Sink<'t> {
 /// match reaches past the end of its segment.
 #[inline(always)]
 fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize], sink: &mut S) {
-    let ascii_starts = p.ascii_starts();
+    let ascii_starters = p.ascii_starters();
     let mut start = 0;
     for &end in segment_ends {
         let bytes = &text.as_bytes()[..end];
         let mut copied = start;
         let mut i = start;
         while i < end {
-            if bytes[i] < 0x80 && !ascii_starts {
-                i += 1;
+            let b = bytes[i];
+            if b < 0x80 && !ascii_starters[usize::from(b)] {
+                // Skip the whole run of ASCII that starts no key, in a tight loop.
+                i += 1 + bytes[i + 1..]
+                    .iter()
+                    .position(|&b| b >= 0x80 || ascii_starters[usize::from(b)])
+                    .unwrap_or(end - i - 1);
                 continue;
             }
             let (c, len) = decode(bytes, i);
@@ -199,7 +210,7 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
 fn pass<'t>(m: &Matcher, text: &'t str, segment_ends: &[usize], sink: &mut impl Sink<'t>) {
     match m {
         Matcher::Trie(t) => scan(&t.view(), text, segment_ends, sink),
-        tree => scan(&Tree(tree, tree.ascii_starts()), text, segment_ends, sink),
+        tree => scan(&Tree(tree, tree.ascii_starters()), text, segment_ends, sink),
     }
 }
 
@@ -405,11 +416,11 @@ impl Engine {
     /// rewrites text. (Segmentation never changes text, and IDS are copied.)
     pub(crate) fn may_change(&self, text: &str) -> bool {
         let steps: Vec<&Matcher> = self.normalization.iter().chain(&self.chain).collect();
-        let ascii = steps.iter().any(|m| m.ascii_starts());
+        let ascii: Vec<[bool; 128]> = steps.iter().map(|m| m.ascii_starters()).collect();
         let bytes = text.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            if bytes[i] < 0x80 && !ascii {
+            if bytes[i] < 0x80 && !ascii.iter().any(|a| a[usize::from(bytes[i])]) {
                 i += 1;
                 continue;
             }

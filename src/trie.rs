@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 
 use crate::trie_build::{
-    child_filter_bit, edge_hash, EMPTY_SLOT, FLAG_ASCII_STARTS, HEADER_WORDS, MAGIC,
-    MAX_LIST_EDGES, NODE_WORDS, ROOT_HI_WORDS, VALUE_ID, VALUE_INLINE,
+    child_filter_bit, edge_hash, EMPTY_SLOT, HEADER_WORDS, MAGIC, MAX_LIST_EDGES, NODE_WORDS,
+    ROOT_HI_WORDS, VALUE_ID, VALUE_INLINE,
 };
 
 /// A dictionary value: text held in the trie, or a single character held inline in the node.
@@ -46,7 +46,7 @@ impl Value<'_> {
 pub(crate) struct Trie {
     words: Cow<'static, [u32]>,
     values_text: Cow<'static, str>,
-    ascii_starts: bool,
+    ascii_starters: Box<[bool; 128]>,
     root_lo: usize,
     node_rec: usize,
     edge_rec: usize,
@@ -115,8 +115,8 @@ impl Trie {
             }
         };
         // Value offsets need no check here: slicing `values_text` checks them at each use.
-        Trie {
-            ascii_starts: words[1] & FLAG_ASCII_STARTS != 0,
+        let mut trie = Trie {
+            ascii_starters: Box::new([false; 128]),
             words,
             values_text,
             root_lo,
@@ -127,7 +127,11 @@ impl Trie {
             nodes,
             edges,
             values,
+        };
+        for c in 0..128u32 {
+            trie.ascii_starters[c as usize] = trie.view().root(c) != 0;
         }
+        trie
     }
 
     /// The longest key of any length this trie holds, in characters.
@@ -195,7 +199,7 @@ impl Trie {
             edges: &w[self.edge_rec..self.edge_rec + 2 * self.edges],
             val_off: &w[self.val_off..self.val_off + self.values + 1],
             values_text: &self.values_text,
-            ascii_starts: self.ascii_starts,
+            ascii_starters: &self.ascii_starters,
         }
     }
 }
@@ -211,7 +215,8 @@ pub(crate) struct TrieView<'a> {
     edges: &'a [u32],
     val_off: &'a [u32],
     values_text: &'a str,
-    pub(crate) ascii_starts: bool,
+    /// Whether each ASCII byte starts some key.
+    pub(crate) ascii_starters: &'a [bool; 128],
 }
 
 /// Decodes the character that starts at `bytes[i]`; `bytes` is valid UTF-8 and `i` a boundary.
@@ -377,7 +382,7 @@ mod tests {
             ("a", "b", 0),
         ]);
         let v = t.view();
-        assert!(v.ascii_starts);
+        assert!(v.ascii_starters[usize::from(b'a')] && !v.ascii_starters[usize::from(b'b')]);
         assert_eq!(
             text(v.longest("头发长".as_bytes(), 0)),
             Some((6, "頭髮".to_string()))

@@ -13,7 +13,7 @@
 //! Image layout, all little-endian `u32` words, then the value bytes:
 //!
 //! ```text
-//! header   MAGIC, flags, root_blocks, nodes, edges, values, value_bytes, max_key_chars, key_chars
+//! header   MAGIC, flags (0), root_blocks, nodes, edges, values, value_bytes, max_key_chars, key_chars
 //! root_hi  0x1100 words: block number for code point >> 8 (block 0 is all zeros)
 //! root_lo  root_blocks * 256 words: node for the key's first character, 0 = none
 //! nodes    NODE_WORDS * (nodes + 1) words, a record per node, numbered breadth first: its value
@@ -40,8 +40,6 @@ pub const MAGIC: u32 = 0x3654_4A46; // "FJT6"
 pub const HEADER_WORDS: usize = 9;
 /// Words in `root_hi`: one per 256 code points.
 pub const ROOT_HI_WORDS: usize = 0x1100;
-/// Header flag: some key starts with an ASCII character.
-pub const FLAG_ASCII_STARTS: u32 = 1;
 /// Nodes with at most this many children list them sorted; larger ones use a hash table.
 pub const MAX_LIST_EDGES: usize = 8;
 /// An empty slot in a node's hash table (not a character).
@@ -230,7 +228,6 @@ impl TrieBuilder {
             let cp = c as u32;
             blocks.entry(cp >> 8).or_insert_with(|| vec![0; 256])[(cp & 0xFF) as usize] = node;
         }
-        let ascii = self.roots.keys().any(|c| c.is_ascii());
         let mut root_hi = vec![0u32; ROOT_HI_WORDS];
         let mut root_lo = vec![0u32; 256]; // block 0: empty
         for (hi, block) in blocks {
@@ -301,7 +298,7 @@ impl TrieBuilder {
         }
         let header = [
             MAGIC,
-            if ascii { FLAG_ASCII_STARTS } else { 0 },
+            0, // flags: none defined
             (root_lo.len() / 256) as u32,
             self.nodes.len() as u32,
             (edges.len() / 2) as u32,
