@@ -50,12 +50,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.threads)
-        .build_global()
-    {
-        eprintln!("fanjian: {e}");
-        return ExitCode::FAILURE;
+    // The pool starts its threads on first use: a small file never pays for them.
+    if args.threads.is_some() {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(settings.threads)
+            .build_global()
+        {
+            eprintln!("fanjian: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     ExitCode::from(batch::run(&settings, &messages) as u8)
 }
