@@ -7,12 +7,13 @@
 //! differential test has left OpenCC's own output for that file in target/differential/, the
 //! output is checked against it before anything is timed.
 //!
-//! `benches/compare.sh` runs this and OpenCC 1.4.2 on the same file in one go and prints ratios.
+//! Each config also runs through the streaming pipeline (Read -> Write), plainly and with the
+//! normalizations of `--normalize --punct auto`, to show what they cost.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use fanjian::{convert_stream, Config, Converter, StreamOptions};
+use fanjian::{convert_stream, Config, Converter, Normalize, QuoteStyle, StreamOptions};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -48,8 +49,8 @@ fn main() {
         mb
     );
     println!(
-        "{:<7} {:>10} {:>10} {:>10} {:>8}  checked against OpenCC",
-        "config", "MB/s", "ms", "stream", "stream%"
+        "{:<7} {:>10} {:>10} {:>10} {:>8} {:>10} {:>8}  checked against OpenCC",
+        "config", "MB/s", "ms", "stream", "stream%", "normalize", "of stream"
     );
     let mut out = String::with_capacity(text.len() * 2);
     for config in Config::ALL {
@@ -91,13 +92,37 @@ fn main() {
             .collect();
         assert!(sink == out.as_bytes(), "{config}: streamed output differs");
         let s = median(stream_times);
+        // And with the normalizations of --normalize --punct auto.
+        let quotes = if config.name().ends_with('s') || config.name().ends_with("sp") {
+            QuoteStyle::Mainland
+        } else {
+            QuoteStyle::Corner
+        };
+        let normalized = StreamOptions {
+            normalize: Normalize {
+                quotes: Some(quotes),
+                ..Normalize::prose()
+            },
+            ..StreamOptions::default()
+        };
+        let norm_times: Vec<Duration> = (0..7)
+            .map(|_| {
+                sink.clear();
+                let t = Instant::now();
+                convert_stream(&converter, text.as_bytes(), &mut sink, &normalized).unwrap();
+                t.elapsed()
+            })
+            .collect();
+        let n = median(norm_times);
         println!(
-            "{:<7} {:>10.1} {:>10.2} {:>10.1} {:>7.0}%  {checked}",
+            "{:<7} {:>10.1} {:>10.2} {:>10.1} {:>7.0}% {:>10.1} {:>7.0}%  {checked}",
             config.name(),
             mb / t.as_secs_f64(),
             t.as_secs_f64() * 1e3,
             mb / s.as_secs_f64(),
             100.0 * t.as_secs_f64() / s.as_secs_f64(),
+            mb / n.as_secs_f64(),
+            100.0 * s.as_secs_f64() / n.as_secs_f64(),
         );
     }
     println!();

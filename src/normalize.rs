@@ -112,6 +112,56 @@ fn chinese_context(c: char) -> bool {
     is_han(c) || matches!(c as u32, 0x3001..=0x303F | 0xFF01..=0xFF60)
 }
 
+/// Quotation marks, dashes and ellipses pass the context of what precedes them on.
+fn transparent(c: char) -> bool {
+    matches!(c as u32, 0x2014 | 0x2018..=0x201F | 0x2026)
+}
+
+/// Characters some fold may change.
+fn folded_range(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x2015..=0x2027
+            | 0x2E80..=0x2FDF
+            | 0x30FB
+            | 0xFE10..=0xFE6B
+            | 0xFF10..=0xFF19
+            | 0xFF21..=0xFF3A
+            | 0xFF41..=0xFF5A
+            | 0xFF61..=0xFF65
+    )
+}
+
+/// Bytes that may start a character some rule looks at: the ASCII of [`INTERESTING_ASCII`] and
+/// the lead bytes of non-ASCII whitespace and of folded characters.
+const CANDIDATE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = INTERESTING_ASCII[b];
+        b += 1;
+    }
+    t[0xC2] = true;
+    t[0xE1] = true;
+    t[0xE2] = true;
+    t[0xE3] = true;
+    t[0xEF] = true;
+    t
+};
+
+/// The ASCII characters the full-width punctuation rule looks at (the marks, '/' for URLs, and
+/// whitespace, which ends a URL).
+const INTERESTING_ASCII: [bool; 128] = {
+    let mut t = [false; 128];
+    let marks = b",!?:;()/ \t\n\r\x0B\x0C";
+    let mut k = 0;
+    while k < marks.len() {
+        t[marks[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
 /// Bytes of text a line may reach before its quotation marks are paired without its end.
 const MAX_LINE: usize = 1 << 20;
 
@@ -199,10 +249,8 @@ impl Normalizer {
     }
 
     fn fold_with(folds: &[(char, char)], c: char) -> char {
-        let u = c as u32;
         // Only these ranges hold folded characters: most text skips the search.
-        if !matches!(u, 0x2015..=0x2027 | 0x2E80..=0x2FDF | 0x30FB | 0xFE10..=0xFE6B | 0xFF10..=0xFF65)
-        {
+        if !folded_range(c) {
             return c;
         }
         match folds.binary_search_by_key(&c, |p| p.0) {
@@ -247,8 +295,7 @@ impl Normalizer {
         }
         self.prev2 = self.prev;
         self.prev = Some(c);
-        // Quotation marks, dashes and ellipses pass the context of what precedes them on.
-        if !matches!(written as u32, 0x2014 | 0x2018..=0x201F | 0x2026) {
+        if !transparent(written) {
             self.context = chinese_context(written);
         }
         out.push(written);
@@ -260,39 +307,81 @@ impl Normalizer {
             out.push_str(text);
             return;
         }
-        if !self.options.fullwidth_punct {
-            out.extend(text.chars().map(|c| self.fold(c)));
-            return;
-        }
-        let folds = std::mem::take(&mut self.folds);
-        let fold = |c: char| Normalizer::fold_with(&folds, c);
-        let mut chars = text.chars().map(fold).peekable();
-        self.before_punct(&mut chars, out);
-        self.folds = folds;
-    }
-
-    fn before_punct(
-        &mut self,
-        chars: &mut std::iter::Peekable<impl Iterator<Item = char>>,
-        out: &mut String,
-    ) {
         if self.held_paren {
-            self.held_paren = false;
-            let next = chars.peek().copied();
-            if next.is_none() {
-                self.held_paren = true;
+            let Some(next) = text.chars().next() else {
                 return;
-            }
-            self.punct('(', next, out);
+            };
+            self.held_paren = false;
+            self.punct('(', Some(self.fold(next)), out);
         }
-        while let Some(c) = chars.next() {
-            let next = chars.peek().copied();
+        let bytes = text.as_bytes();
+        let mut copied = 0;
+        let mut i = 0;
+        // Most bytes cannot start a character that matters to a rule: skip them in a tight loop,
+        // then look closer at the candidate; copy what lies between in one piece.
+        while let Some(k) = bytes[i..].iter().position(|&b| CANDIDATE[usize::from(b)]) {
+            i += k;
+            let b = bytes[i];
+            let len = match b {
+                0x00..=0x7F => 1,
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            let matters = if b < 0x80 {
+                INTERESTING_ASCII[usize::from(b)]
+            } else {
+                // The only leads of non-ASCII whitespace and of folded characters; most CJK
+                // punctuation (、。「」，：) is ruled out by its second or third byte.
+                let (b1, b2) = (
+                    bytes.get(i + 1).copied().unwrap_or(0),
+                    bytes.get(i + 2).copied().unwrap_or(0),
+                );
+                let maybe = match b {
+                    0xE3 => (b1 == 0x80 && b2 == 0x80) || (b1 == 0x83 && b2 == 0xBB),
+                    0xEF => matches!(
+                        (b1, b2),
+                        (0xB8 | 0xB9, _) | (0xBC, 0x90..) | (0xBD, ..=0xA5)
+                    ),
+                    _ => true,
+                };
+                maybe && {
+                    let c = char::from_u32(crate::trie::decode(bytes, i).0).unwrap_or('\u{FFFD}');
+                    c.is_whitespace() || folded_range(c)
+                }
+            };
+            if !matters {
+                i += len;
+                continue;
+            }
+            if copied < i {
+                self.pass_through(&text[copied..i], out);
+            }
+            let c = self.fold(text[i..].chars().next().unwrap_or('\u{FFFD}'));
+            let next = text[i + len..].chars().next().map(|n| self.fold(n));
+            i += len;
+            copied = i;
             if c == '(' && next.is_none() {
                 // Whether it becomes （ depends on the next character: wait for it.
                 self.held_paren = true;
                 return;
             }
             self.punct(c, next, out);
+        }
+        if copied < bytes.len() {
+            self.pass_through(&text[copied..], out);
+        }
+    }
+
+    /// Copies `run`, in which no character matters to any rule, and keeps the state right.
+    fn pass_through(&mut self, run: &str, out: &mut String) {
+        out.push_str(run);
+        let mut last = run.chars().rev();
+        let (p, p2) = (last.next(), last.next());
+        self.prev2 = if p2.is_some() { p2 } else { self.prev };
+        self.prev = p.or(self.prev);
+        if let Some(c) = run.chars().rev().find(|&c| !transparent(c)) {
+            self.context = chinese_context(c);
         }
     }
 
@@ -310,12 +399,21 @@ impl Normalizer {
             return;
         };
         let mut rest = text;
-        while let Some(nl) = rest.find('\n') {
-            self.line.push_str(&rest[..=nl]);
-            self.unbalanced += requote(&mut self.line, style);
-            out.push_str(&self.line);
-            self.line.clear();
+        while let Some(nl) = memchr::memchr(b'\n', rest.as_bytes()) {
+            let line = &rest[..=nl];
             rest = &rest[nl + 1..];
+            if !self.line.is_empty() {
+                self.line.push_str(line);
+                self.unbalanced += requote(&mut self.line, style);
+                out.push_str(&self.line);
+                self.line.clear();
+            } else if has_quote_marks(line) {
+                let mut owned = line.to_string();
+                self.unbalanced += requote(&mut owned, style);
+                out.push_str(&owned);
+            } else {
+                out.push_str(line);
+            }
         }
         self.line.push_str(rest);
         if self.line.len() > MAX_LINE {
@@ -336,6 +434,21 @@ impl Normalizer {
     }
 }
 
+/// Whether `line` holds any of “ ” ‘ ’ 「 」 『 』 (E2 80 98..9D and E3 80 8C..8F in UTF-8).
+fn has_quote_marks(line: &str) -> bool {
+    let b = line.as_bytes();
+    memchr::memchr2_iter(0xE2, 0xE3, b).any(|i| {
+        b.get(i + 1) == Some(&0x80)
+            && b.get(i + 2).is_some_and(|&t| {
+                if b[i] == 0xE2 {
+                    (0x98..=0x9D).contains(&t)
+                } else {
+                    (0x8C..=0x8F).contains(&t)
+                }
+            })
+    })
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Double,
@@ -345,13 +458,18 @@ enum Kind {
 /// Pairs the quotation marks of one line and writes each pair in `style` by its nesting depth.
 /// Returns how many marks had no partner (left as they were).
 fn requote(line: &mut String, style: QuoteStyle) -> u64 {
-    let chars: Vec<(usize, char)> = line.char_indices().collect();
     let mut stack: Vec<(usize, Kind)> = Vec::new();
     let mut pairs: Vec<(usize, usize, usize)> = Vec::new();
     let mut unbalanced = 0;
-    for (k, &(at, c)) in chars.iter().enumerate() {
-        let before = k.checked_sub(1).map(|i| chars[i].1);
-        let after = chars.get(k + 1).map(|p| p.1);
+    let bytes = line.as_bytes();
+    // Every mark is three bytes starting E2 or E3: visit only those, not every character.
+    for at in memchr::memchr2_iter(0xE2, 0xE3, bytes) {
+        let Some(c) = line.get(at..at + 3).and_then(|s| s.chars().next()) else {
+            continue;
+        };
+        // Only ASCII letters and digits around a mark matter (for apostrophes).
+        let before = at.checked_sub(1).map(|i| char::from(bytes[i]));
+        let after = bytes.get(at + 3).map(|&b| char::from(b));
         let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
         match c {
             '“' | '「' => stack.push((at, Kind::Double)),
