@@ -125,6 +125,27 @@ fn main() {
             100.0 * s.as_secs_f64() / n.as_secs_f64(),
         );
     }
+    // The physical limits on this machine for the same bytes.
+    let limit = |f: &mut dyn FnMut() -> usize| {
+        let times: Vec<Duration> = (0..7)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(f());
+                t.elapsed()
+            })
+            .collect();
+        mb / median(times).as_secs_f64()
+    };
+    let mut copy = Vec::with_capacity(text.len());
+    let memcpy = limit(&mut || {
+        copy.clear();
+        copy.extend_from_slice(text.as_bytes());
+        copy.len()
+    });
+    let validate = limit(&mut || usize::from(simdutf8::basic::from_utf8(text.as_bytes()).is_ok()));
+    let decode = limit(&mut || text.chars().map(|c| c as usize).fold(0, usize::wrapping_add));
+    println!();
+    println!("limits: memcpy {memcpy:.0} MB/s, UTF-8 validation {validate:.0} MB/s, decoding every character {decode:.0} MB/s");
     println!();
     println!("{:<7} {:>12} {:>12}", "config", "load (µs)", "again (µs)");
     for config in Config::ALL {
