@@ -143,7 +143,11 @@ fn main() {
         copy.len()
     });
     let validate = limit(&mut || usize::from(simdutf8::basic::from_utf8(text.as_bytes()).is_ok()));
-    let decode = limit(&mut || text.chars().map(|c| c as usize).fold(0, usize::wrapping_add));
+    let decode = limit(&mut || {
+        text.chars()
+            .map(|c| c as usize)
+            .fold(0, usize::wrapping_add)
+    });
     println!();
     println!("limits: memcpy {memcpy:.0} MB/s, UTF-8 validation {validate:.0} MB/s, decoding every character {decode:.0} MB/s");
     println!();

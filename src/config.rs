@@ -155,6 +155,7 @@ pub(crate) fn builtin_engine(config: Config, include_tofu: bool) -> Engine {
             .map(|class| class.iter().map(|f| f.to_string()).collect())
             .collect(),
         dict_dir: None,
+        attach_vs: false,
     }
 }
 
@@ -217,6 +218,7 @@ fn compile_spec(spec: &ConfigSpec, dir: &Path, include_tofu: bool) -> Result<Eng
         fused,
         first_classes,
         dict_dir: Some(dir.to_path_buf()),
+        attach_vs: false,
     })
 }
 

@@ -15,7 +15,7 @@
 //! flatten, a tree of them.
 
 use crate::ids;
-use crate::trie::{decode, Trie, TrieView, Value};
+use crate::trie::{decode, is_variation_selector, Trie, TrieView, Value};
 
 /// A compiled dictionary or dictionary group.
 #[derive(Debug, Clone)]
@@ -101,8 +101,39 @@ impl Matcher {
     }
 }
 
+/// `value` with the variation selectors of `key` after the characters they follow in `key`
+/// (character for character when both have as many base characters, else at the end).
+fn attach_selectors(key: &str, value: Value<'_>) -> String {
+    let mut runs: Vec<String> = Vec::new();
+    for c in key.chars() {
+        if is_variation_selector(c as u32) {
+            if let Some(run) = runs.last_mut() {
+                run.push(c);
+            }
+        } else {
+            runs.push(String::new());
+        }
+    }
+    let value = value.with_str(str::to_string);
+    let mut out = String::with_capacity(value.len() + key.len());
+    if value.chars().count() == runs.len() {
+        for (c, run) in value.chars().zip(&runs) {
+            out.push(c);
+            out.push_str(run);
+        }
+    } else {
+        out.push_str(&value);
+        runs.iter().for_each(|r| out.push_str(r));
+    }
+    out
+}
+
 /// What the scanner needs from a dictionary: the best key at a position.
 trait Prefix {
+    /// Whether matches walk over variation selectors.
+    fn skips_vs(&self) -> bool {
+        false
+    }
     /// Whether each ASCII byte starts some key (the others are skipped without lookups).
     fn ascii_starters(&self) -> &[bool; 128];
     /// The best key at `pos`, whose first character `c` is `len` bytes long: its end, its value
@@ -111,6 +142,11 @@ trait Prefix {
 }
 
 impl Prefix for TrieView<'_> {
+    #[inline(always)]
+    fn skips_vs(&self) -> bool {
+        self.skip_vs
+    }
+
     #[inline(always)]
     fn ascii_starters(&self) -> &[bool; 128] {
         self.ascii_starters
@@ -184,7 +220,15 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
                 if copied < i {
                     sink.copy(&text[copied..i]);
                 }
-                sink.replace(&text[i..key_end], value, class);
+                let key = &text[i..key_end];
+                if p.skips_vs() && key.chars().any(|c| is_variation_selector(c as u32)) {
+                    // The key was matched across variation selectors: put them back after the
+                    // characters they followed.
+                    let attached = attach_selectors(key, value);
+                    sink.replace(key, Value::Text(&attached), class);
+                } else {
+                    sink.replace(key, value, class);
+                }
                 i = key_end;
                 copied = key_end;
                 continue;
@@ -206,10 +250,21 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
     }
 }
 
-/// Runs one pass of `m` over `text` into `sink`.
-fn pass<'t>(m: &Matcher, text: &'t str, segment_ends: &[usize], sink: &mut impl Sink<'t>) {
+/// Runs one pass of `m` over `text` into `sink`, walking over variation selectors with `vs`
+/// (see `Engine::attach_vs`).
+fn pass_vs<'t>(
+    m: &Matcher,
+    text: &'t str,
+    segment_ends: &[usize],
+    sink: &mut impl Sink<'t>,
+    vs: bool,
+) {
     match m {
-        Matcher::Trie(t) => scan(&t.view(), text, segment_ends, sink),
+        Matcher::Trie(t) => {
+            let mut view = t.view();
+            view.skip_vs = vs;
+            scan(&view, text, segment_ends, sink)
+        }
         tree => scan(&Tree(tree, tree.ascii_starters()), text, segment_ends, sink),
     }
 }
@@ -337,9 +392,24 @@ pub(crate) struct Engine {
     /// and where a config file's dictionaries are (`None`: built in).
     pub(crate) first_classes: Vec<Vec<String>>,
     pub(crate) dict_dir: Option<std::path::PathBuf>,
+    /// Variation selectors stay with their base character and do not block matches: a walk
+    /// steps over them, and they are put back after the converted characters (OpenCC, and the
+    /// default, treat them as ordinary characters that end every match).
+    pub(crate) attach_vs: bool,
 }
 
 impl Engine {
+    /// One pass of `m`, with this engine's handling of variation selectors.
+    fn pass<'t>(
+        &self,
+        m: &Matcher,
+        text: &'t str,
+        segment_ends: &[usize],
+        sink: &mut impl Sink<'t>,
+    ) {
+        pass_vs(m, text, segment_ends, sink, self.attach_vs)
+    }
+
     /// Runs normalization and the first conversion step over `text`, calling
     /// `found(offset, key, value, class)` for every match of that step, with the offset in the
     /// normalized text.
@@ -372,7 +442,7 @@ impl Engine {
         let mut ends = vec![text.len()];
         if let (Some(seg), false) = (&self.segmentation, self.fused) {
             ends.clear();
-            pass(
+            self.pass(
                 seg,
                 text,
                 &[text.len()],
@@ -382,7 +452,7 @@ impl Engine {
                 },
             );
         }
-        pass(
+        self.pass(
             first,
             text,
             &ends,
@@ -398,7 +468,7 @@ impl Engine {
         let mut text = std::borrow::Cow::Borrowed(text);
         for step in &self.normalization {
             let mut next = String::with_capacity(text.len());
-            pass(
+            self.pass(
                 step,
                 &text,
                 &[text.len()],
@@ -436,7 +506,9 @@ impl Engine {
     /// Whether `c` occurs in no key of any phase and is not an IDS operator (see
     /// [`last_safe_cut`]).
     pub(crate) fn inert(&self, c: char) -> bool {
+        // Attached variation selectors belong to the character before them.
         ids::arity(c as u32) == 0
+            && !(self.attach_vs && is_variation_selector(c as u32))
             && !self
                 .normalization
                 .iter()
@@ -463,7 +535,7 @@ impl Engine {
         match &self.segmentation {
             Some(_) if self.fused => {
                 buf.reserve(text.len() + text.len() / 4);
-                pass(
+                self.pass(
                     first,
                     text,
                     &[text.len()],
@@ -475,7 +547,7 @@ impl Engine {
             }
             Some(seg) => {
                 let mut seg_ends = Vec::new();
-                pass(
+                self.pass(
                     seg,
                     text,
                     &[text.len()],
@@ -485,9 +557,9 @@ impl Engine {
                     },
                 );
                 if rest.is_empty() {
-                    return pass(first, text, &seg_ends, &mut Convert { out, ends: None });
+                    return self.pass(first, text, &seg_ends, &mut Convert { out, ends: None });
                 }
-                pass(
+                self.pass(
                     first,
                     text,
                     &seg_ends,
@@ -498,10 +570,10 @@ impl Engine {
                 );
             }
             None if rest.is_empty() => {
-                return pass(first, text, &[text.len()], &mut Convert { out, ends: None });
+                return self.pass(first, text, &[text.len()], &mut Convert { out, ends: None });
             }
             None => {
-                pass(
+                self.pass(
                     first,
                     text,
                     &[text.len()],
@@ -521,7 +593,7 @@ impl Engine {
         for step in middle {
             next.clear();
             next_ends.clear();
-            pass(
+            self.pass(
                 step,
                 &buf,
                 &ends,
@@ -533,7 +605,7 @@ impl Engine {
             std::mem::swap(&mut buf, &mut next);
             std::mem::swap(&mut ends, &mut next_ends);
         }
-        pass(last, &buf, &ends, &mut Convert { out, ends: None });
+        self.pass(last, &buf, &ends, &mut Convert { out, ends: None });
     }
 }
 
@@ -612,6 +684,7 @@ mod tests {
             fused: false,
             first_classes: vec![],
             dict_dir: None,
+            attach_vs: false,
         };
         assert_eq!(run(&e, "勇敢的士"), "勇敢計程車");
         // A segment boundary stops the second step's match.
@@ -627,6 +700,7 @@ mod tests {
             fused: false,
             first_classes: vec![],
             dict_dir: None,
+            attach_vs: false,
         };
         assert_eq!(run(&e, "木⿰木木木"), "X⿰木木X");
         // Incomplete: the operator is an ordinary character.

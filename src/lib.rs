@@ -236,6 +236,22 @@ impl Converter {
         }
     }
 
+    /// Keeps variation selectors (U+FE00–FE0F, U+E0100–E01EF) with their base characters:
+    /// phrases match across them and they follow the converted characters. Off by default,
+    /// where, as in OpenCC, a selector is an ordinary character that ends every match.
+    ///
+    /// ```
+    /// use fanjian::{Config, Converter};
+    /// let text = "头\u{FE00}发";
+    /// assert_eq!(Converter::new(Config::S2t).convert(text), "頭\u{FE00}發");
+    /// let attached = Converter::new(Config::S2t).attach_variation_selectors(true);
+    /// assert_eq!(attached.convert(text), "頭\u{FE00}髮");
+    /// ```
+    pub fn attach_variation_selectors(mut self, yes: bool) -> Converter {
+        self.engines.iter_mut().for_each(|e| e.attach_vs = yes);
+        self
+    }
+
     /// A converter that changes nothing (useful with [`convert_stream`], which still
     /// re-encodes, and as the neutral element of [`Converter::then`]).
     pub fn identity() -> Converter {

@@ -200,6 +200,7 @@ impl Trie {
             val_off: &w[self.val_off..self.val_off + self.values + 1],
             values_text: &self.values_text,
             ascii_starters: &self.ascii_starters,
+            skip_vs: false,
         }
     }
 }
@@ -217,6 +218,14 @@ pub(crate) struct TrieView<'a> {
     values_text: &'a str,
     /// Whether each ASCII byte starts some key.
     pub(crate) ascii_starters: &'a [bool; 128],
+    /// Walk over variation selectors as if they were not there (they stay in the key's text).
+    pub(crate) skip_vs: bool,
+}
+
+/// Variation selectors: U+FE00–U+FE0F and U+E0100–U+E01EF.
+#[inline(always)]
+pub(crate) fn is_variation_selector(c: u32) -> bool {
+    matches!(c, 0xFE00..=0xFE0F | 0xE0100..=0xE01EF)
 }
 
 /// Decodes the character that starts at `bytes[i]`; `bytes` is valid UTF-8 and `i` a boundary.
@@ -322,6 +331,10 @@ impl<'a> TrieView<'a> {
             // The child filter (empty for a leaf) rules out most characters without the edges.
             let filter = u64::from(self.nodes[n + 2]) | u64::from(self.nodes[n + 3]) << 32;
             let (c, len) = decode(bytes, pos);
+            if self.skip_vs && is_variation_selector(c) {
+                pos += len;
+                continue;
+            }
             if filter >> child_filter_bit(c) & 1 == 0 {
                 break;
             }

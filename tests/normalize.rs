@@ -242,3 +242,58 @@ fn ambiguity_report_as_json_lines() {
         )
     );
 }
+
+#[test]
+fn variation_selectors_attached_mode() {
+    let vs = "\u{FE00}";
+    let ivs = "\u{E0100}";
+    for (config, input, default, attached) in [
+        (
+            Config::S2t,
+            format!("头{vs}发"),
+            format!("頭{vs}發"),
+            format!("頭{vs}髮"),
+        ),
+        (
+            Config::S2twp,
+            format!("鼠{ivs}标{vs}和内存"),
+            format!("鼠{ivs}標{vs}和記憶體"),
+            format!("滑{ivs}鼠{vs}和記憶體"),
+        ),
+        (
+            Config::T2s,
+            format!("頭{vs}髮{vs}"),
+            format!("头{vs}发{vs}"),
+            format!("头{vs}发{vs}"),
+        ),
+        // A value longer than its key: the selectors follow the value.
+        (
+            Config::S2twp,
+            format!("内{vs}存"),
+            format!("內{vs}存"),
+            format!("記憶體{vs}"),
+        ),
+    ] {
+        assert_eq!(
+            Converter::new(config).convert(&input),
+            default,
+            "{config} default"
+        );
+        let c = Converter::new(config).attach_variation_selectors(true);
+        assert_eq!(c.convert(&input), attached, "{config} attached");
+        // Streaming never separates a selector from its base.
+        for i in (0..=input.len()).filter(|&i| input.is_char_boundary(i)) {
+            let mut stream = c.stream();
+            let mut out = String::new();
+            stream.push(&input[..i], &mut out);
+            stream.push(&input[i..], &mut out);
+            stream.finish(&mut out);
+            assert_eq!(out, attached, "{config} split at {i}");
+        }
+    }
+    let (_, out, _) = fanjian(
+        &["-c", "s2t", "--attach-variation-selectors"],
+        &format!("头{vs}发"),
+    );
+    assert_eq!(out, format!("頭{vs}髮"));
+}

@@ -132,6 +132,11 @@ pub struct Args {
     #[arg(long = "keep", value_name = "WORD|FILE", help_heading = "Conversion")]
     pub keeps: Vec<String>,
 
+    /// Keep variation selectors with their base characters: phrases match across them (by
+    /// default, as in OpenCC, a selector ends every match)
+    #[arg(long, help_heading = "Conversion")]
+    pub attach_variation_selectors: bool,
+
     /// Write, as JSON lines to FILE, each place where a one-to-many character or phrase was
     /// decided by the first candidate (file, line, column, source, chosen, alternatives)
     #[arg(long, value_name = "FILE", help_heading = "Conversion")]
@@ -388,6 +393,19 @@ fn with_overrides(plan: Plan, entries: Vec<(String, String)>) -> Plan {
     }
 }
 
+fn attach_vs(plan: Plan, yes: bool) -> Plan {
+    match plan {
+        Plan::Fixed(c) => Plan::Fixed(c.attach_variation_selectors(yes)),
+        Plan::ByScript {
+            simplified,
+            traditional,
+        } => Plan::ByScript {
+            simplified: simplified.attach_variation_selectors(yes),
+            traditional: traditional.attach_variation_selectors(yes),
+        },
+    }
+}
+
 fn built_in(config: Config, tofu: bool) -> Converter {
     Converter::builder(config)
         .include_tofu_risk_dictionaries(tofu)
@@ -572,7 +590,10 @@ pub fn settings(args: &Args) -> Result<Settings, Usage> {
     stream.normalize = normalize(args)?;
     Ok(Settings {
         walk: Walk::from_args(args),
-        plan: with_overrides(plan(args)?, overrides(args)?),
+        plan: attach_vs(
+            with_overrides(plan(args)?, overrides(args)?),
+            args.attach_variation_selectors,
+        ),
         mode,
         paths,
         stream,
