@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -342,19 +341,10 @@ fn several_files_to_stdout_in_order_and_stdin() {
     write(&dir.join("2.txt"), "发\n".as_bytes());
     let o = fanjian(&dir, &["-c", "s2t", "2.txt", "1.txt"]);
     assert_eq!(stdout(&o), "發\n頭\n");
-    let mut child = Command::new(common::bin())
-        .args(["-c", "s2t", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all("头发".as_bytes())
-        .unwrap();
-    assert_eq!(child.wait_with_output().unwrap().stdout, "頭髮".as_bytes());
+    assert_eq!(
+        common::run_bin(&["-c", "s2t", "-"], "头发".as_bytes()).stdout,
+        "頭髮".as_bytes()
+    );
 }
 
 #[test]

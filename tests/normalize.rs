@@ -3,27 +3,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use common::adversarial::Rng;
 use fanjian::{detect_script, Config, Converter, Script};
 
 fn fanjian(args: &[&str], input: &str) -> (Option<i32>, String, String) {
-    let mut child = Command::new(common::bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = common::run_bin(args, input.as_bytes());
     (
         o.status.code(),
         String::from_utf8(o.stdout).unwrap(),

@@ -5,8 +5,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// Runs every expectation through the binary; returns (passed, failures as (id, config, got)).
 fn run_all(tofu: bool) -> (usize, Vec<(String, String, String)>) {
@@ -26,23 +24,11 @@ fn run_all(tofu: bool) -> (usize, Vec<(String, String, String)>) {
     let mut failures = Vec::new();
     for (config, items) in &by_config {
         let input: String = items.iter().map(|(_, i, _)| format!("{i}\n")).collect();
-        let mut cmd = Command::new(common::bin());
-        cmd.args(["-c", config]);
+        let mut args = vec!["-c", config.as_str()];
         if tofu {
-            cmd.arg("--include-tofu-risk-dictionaries");
+            args.push("--include-tofu-risk-dictionaries");
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = common::run_bin(&args, input.as_bytes());
         assert!(out.status.success(), "fanjian -c {config} failed");
         let out = String::from_utf8(out.stdout).unwrap();
         let lines: Vec<&str> = out.split_terminator('\n').collect();

@@ -26,6 +26,21 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_fanjian"))
 }
 
+/// Runs the fanjian binary with `args`, feeding `stdin`, and waits for it.
+pub fn run_bin(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// One case of OpenCC's `testcases.json`: id, input, and (config, expected output) pairs.
 pub type TestCase = (String, String, Vec<(String, String)>);
 

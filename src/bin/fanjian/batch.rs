@@ -267,67 +267,25 @@ impl Batch<'_> {
             name: name.clone(),
         };
         let result = match &self.settings.mode {
-            Mode::InPlace { backup } => {
-                let backup = backup.as_ref().map(|s| {
-                    let mut b = path.as_os_str().to_os_string();
-                    b.push(s);
-                    PathBuf::from(b)
-                });
-                write_atomically(path, Some(path), backup.as_deref(), true, |out| {
-                    convert_stream(converter, reader, out, &options)
-                })
-                .map(|(report, changed)| {
-                    (
-                        report,
-                        if changed {
-                            Status::Converted
-                        } else {
-                            Status::Unchanged
-                        },
-                    )
-                })
-            }
-            Mode::OutputDir(dir) => {
-                let rel = if self.settings.convert_filenames {
-                    convert_rel(converter, &input.rel)
-                } else {
-                    input.rel.clone()
+            Mode::InPlace { .. } | Mode::OutputDir(_) => {
+                let (target, backup, skip_unchanged) = match self.output_target(input, converter) {
+                    Ok(t) => t,
+                    Err(outcome) => return outcome,
                 };
-                let target = dir.join(&rel);
-                let taken = {
-                    let mut claimed = self.claimed.lock().unwrap();
-                    match claimed.get(&target) {
-                        Some(other) => Some(other.clone()),
-                        None => claimed.insert(target.clone(), path.clone()),
-                    }
-                };
-                if let Some(other) = taken {
-                    return Outcome::failed(
-                        path,
-                        format!(
-                            "{name}: not written: {} is also the output of {}",
-                            target.display(),
-                            other.display()
-                        ),
-                    );
-                }
-                if let Some(parent) = target.parent() {
-                    if let Err(e) = std::fs::create_dir_all(parent) {
-                        return Outcome::failed(path, format!("{}: {e}", parent.display()));
-                    }
-                }
-                write_atomically(&target, Some(path), None, false, |out| {
-                    convert_stream(converter, reader, out, &options)
-                })
+                write_atomically(
+                    &target,
+                    Some(path),
+                    backup.as_deref(),
+                    skip_unchanged,
+                    |out| convert_stream(converter, reader, out, &options),
+                )
                 .map(|(report, changed)| {
-                    (
-                        report,
-                        if changed {
-                            Status::Converted
-                        } else {
-                            Status::Unchanged
-                        },
-                    )
+                    let status = if changed {
+                        Status::Converted
+                    } else {
+                        Status::Unchanged
+                    };
+                    (report, status)
                 })
             }
             Mode::Check { diff } => {
@@ -388,6 +346,59 @@ impl Batch<'_> {
             }
         }
         outcome
+    }
+
+    /// Where `input` is written in the in-place and mirrored modes: the target, the backup, and
+    /// whether an unchanged file is left alone.
+    fn output_target(
+        &self,
+        input: &Input,
+        converter: &Converter,
+    ) -> Result<(PathBuf, Option<PathBuf>, bool), Outcome> {
+        let path = &input.path;
+        match &self.settings.mode {
+            Mode::InPlace { backup } => {
+                let backup = backup.as_ref().map(|suffix| {
+                    let mut b = path.as_os_str().to_os_string();
+                    b.push(suffix);
+                    PathBuf::from(b)
+                });
+                Ok((path.clone(), backup, true))
+            }
+            Mode::OutputDir(dir) => {
+                let rel = if self.settings.convert_filenames {
+                    convert_rel(converter, &input.rel)
+                } else {
+                    input.rel.clone()
+                };
+                let target = dir.join(&rel);
+                let taken = {
+                    let mut claimed = self.claimed.lock().unwrap();
+                    match claimed.get(&target) {
+                        Some(other) => Some(other.clone()),
+                        None => claimed.insert(target.clone(), path.clone()),
+                    }
+                };
+                if let Some(other) = taken {
+                    let message = format!(
+                        "{}: not written: {} is also the output of {}",
+                        path.display(),
+                        target.display(),
+                        other.display()
+                    );
+                    return Err(Outcome::failed(path, message));
+                }
+                if let Some(parent) = target.parent() {
+                    if let Err(e) = std::fs::create_dir_all(parent) {
+                        return Err(Outcome::failed(path, format!("{}: {e}", parent.display())));
+                    }
+                }
+                Ok((target, None, false))
+            }
+            Mode::Check { .. } | Mode::Stdout | Mode::File(_) => {
+                unreachable!("modes that write files")
+            }
+        }
     }
 
     fn print_diff(&self, name: &str, original: &[u8], converted: &[u8], options: &StreamOptions) {
