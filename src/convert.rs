@@ -65,16 +65,18 @@ impl Matcher {
         }
     }
 
-    /// Whether each ASCII byte starts some key.
-    fn ascii_starters(&self) -> [bool; 128] {
+    /// See [`TrieView::lead_step`].
+    fn lead_step(&self) -> [u8; 256] {
         match self {
-            Matcher::Trie(t) => *t.view().ascii_starters,
+            Matcher::Trie(t) => *t.view().lead_step,
             Matcher::Union(members) | Matcher::ShortCircuit(members) => {
-                members.iter().fold([false; 128], |mut any, m| {
-                    any.iter_mut()
-                        .zip(m.ascii_starters())
-                        .for_each(|(a, b)| *a |= b);
-                    any
+                // A byte is looked up if any member looks it up.
+                members.iter().fold([u8::MAX; 256], |mut steps, m| {
+                    steps
+                        .iter_mut()
+                        .zip(m.lead_step())
+                        .for_each(|(a, b)| *a = (*a).min(b));
+                    steps
                 })
             }
         }
@@ -135,7 +137,7 @@ trait Prefix {
         false
     }
     /// Whether each ASCII byte starts some key (the others are skipped without lookups).
-    fn ascii_starters(&self) -> &[bool; 128];
+    fn lead_step(&self) -> &[u8; 256];
     /// The best key at `pos`, whose first character `c` is `len` bytes long: its end, its value
     /// and its priority class.
     fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, Value<'_>, u32)>;
@@ -148,8 +150,8 @@ impl Prefix for TrieView<'_> {
     }
 
     #[inline(always)]
-    fn ascii_starters(&self) -> &[bool; 128] {
-        self.ascii_starters
+    fn lead_step(&self) -> &[u8; 256] {
+        self.lead_step
     }
 
     #[inline(always)]
@@ -164,10 +166,10 @@ impl Prefix for TrieView<'_> {
 }
 
 /// A tree-shaped group, with its ASCII starters computed once.
-struct Tree<'m>(&'m Matcher, [bool; 128]);
+struct Tree<'m>(&'m Matcher, [u8; 256]);
 
 impl Prefix for Tree<'_> {
-    fn ascii_starters(&self) -> &[bool; 128] {
+    fn lead_step(&self) -> &[u8; 256] {
         &self.1
     }
 
@@ -199,20 +201,23 @@ trait Sink<'t> {
 /// match reaches past the end of its segment.
 #[inline(always)]
 fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize], sink: &mut S) {
-    let ascii_starters = p.ascii_starters();
+    let lead_step = p.lead_step();
     let mut start = 0;
     for &end in segment_ends {
         let bytes = &text.as_bytes()[..end];
         let mut copied = start;
         let mut i = start;
         while i < end {
-            let b = bytes[i];
-            if b < 0x80 && !ascii_starters[usize::from(b)] {
-                // Skip the whole run of ASCII that starts no key, in a tight loop.
-                i += 1 + bytes[i + 1..]
-                    .iter()
-                    .position(|&b| b >= 0x80 || ascii_starters[usize::from(b)])
-                    .unwrap_or(end - i - 1);
+            let step = lead_step[usize::from(bytes[i])];
+            if step != 0 {
+                // Skip the whole run of characters that start no key, in a tight loop.
+                i += usize::from(step);
+                while i < end {
+                    match lead_step[usize::from(bytes[i])] {
+                        0 => break,
+                        step => i += usize::from(step),
+                    }
+                }
                 continue;
             }
             let (c, len) = decode(bytes, i);
@@ -265,7 +270,7 @@ fn pass_vs<'t>(
             view.skip_vs = vs;
             scan(&view, text, segment_ends, sink)
         }
-        tree => scan(&Tree(tree, tree.ascii_starters()), text, segment_ends, sink),
+        tree => scan(&Tree(tree, tree.lead_step()), text, segment_ends, sink),
     }
 }
 
@@ -486,12 +491,13 @@ impl Engine {
     /// rewrites text. (Segmentation never changes text, and IDS are copied.)
     pub(crate) fn may_change(&self, text: &str) -> bool {
         let steps: Vec<&Matcher> = self.normalization.iter().chain(&self.chain).collect();
-        let ascii: Vec<[bool; 128]> = steps.iter().map(|m| m.ascii_starters()).collect();
+        let lead: Vec<[u8; 256]> = steps.iter().map(|m| m.lead_step()).collect();
         let bytes = text.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            if bytes[i] < 0x80 && !ascii.iter().any(|a| a[usize::from(bytes[i])]) {
-                i += 1;
+            let b = usize::from(bytes[i]);
+            if lead.iter().all(|steps| steps[b] != 0) {
+                i += decode(bytes, i).1;
                 continue;
             }
             let (c, len) = decode(bytes, i);

@@ -132,20 +132,23 @@ fn folded_range(c: char) -> bool {
     )
 }
 
-/// Bytes that may start a character some rule looks at: the ASCII of [`INTERESTING_ASCII`] and
-/// the lead bytes of non-ASCII whitespace and of folded characters.
-const CANDIDATE: [bool; 256] = {
-    let mut t = [false; 256];
+/// Per lead byte: 0 if the character may matter to some rule (the ASCII of
+/// [`INTERESTING_ASCII`], and the lead bytes of non-ASCII whitespace and of folded characters),
+/// else the length of the character to skip.
+const STEP: [u8; 256] = {
+    let mut t = [1u8; 256];
     let mut b = 0;
-    while b < 128 {
-        t[b] = INTERESTING_ASCII[b];
+    while b < 256 {
+        t[b] = match b {
+            0x00..=0x7F if INTERESTING_ASCII[b] => 0,
+            0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF => 0,
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xFF => 4,
+            _ => 1,
+        };
         b += 1;
     }
-    t[0xC2] = true;
-    t[0xE1] = true;
-    t[0xE2] = true;
-    t[0xE3] = true;
-    t[0xEF] = true;
     t
 };
 
@@ -317,10 +320,18 @@ impl Normalizer {
         let bytes = text.as_bytes();
         let mut copied = 0;
         let mut i = 0;
-        // Most bytes cannot start a character that matters to a rule: skip them in a tight loop,
-        // then look closer at the candidate; copy what lies between in one piece.
-        while let Some(k) = bytes[i..].iter().position(|&b| CANDIDATE[usize::from(b)]) {
-            i += k;
+        // Most characters cannot matter to a rule: skip them a whole character at a time by
+        // their lead byte, then look closer at a candidate; copy what lies between in one piece.
+        loop {
+            while let Some(&b) = bytes.get(i) {
+                match STEP[usize::from(b)] {
+                    0 => break,
+                    step => i += usize::from(step),
+                }
+            }
+            if i >= bytes.len() {
+                break;
+            }
             let b = bytes[i];
             let len = match b {
                 0x00..=0x7F => 1,

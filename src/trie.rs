@@ -46,7 +46,7 @@ impl Value<'_> {
 pub(crate) struct Trie {
     words: Cow<'static, [u32]>,
     values_text: Cow<'static, str>,
-    ascii_starters: Box<[bool; 128]>,
+    lead_step: Box<[u8; 256]>,
     root_lo: usize,
     node_rec: usize,
     edge_rec: usize,
@@ -116,7 +116,7 @@ impl Trie {
         };
         // Value offsets need no check here: slicing `values_text` checks them at each use.
         let mut trie = Trie {
-            ascii_starters: Box::new([false; 128]),
+            lead_step: Box::new([0; 256]),
             words,
             values_text,
             root_lo,
@@ -128,9 +128,7 @@ impl Trie {
             edges,
             values,
         };
-        for c in 0..128u32 {
-            trie.ascii_starters[c as usize] = trie.view().root(c) != 0;
-        }
+        trie.lead_step = Box::new(lead_steps(&trie));
         trie
     }
 
@@ -199,7 +197,7 @@ impl Trie {
             edges: &w[self.edge_rec..self.edge_rec + 2 * self.edges],
             val_off: &w[self.val_off..self.val_off + self.values + 1],
             values_text: &self.values_text,
-            ascii_starters: &self.ascii_starters,
+            lead_step: &self.lead_step,
             skip_vs: false,
         }
     }
@@ -216,10 +214,42 @@ pub(crate) struct TrieView<'a> {
     edges: &'a [u32],
     val_off: &'a [u32],
     values_text: &'a str,
-    /// Whether each ASCII byte starts some key.
-    pub(crate) ascii_starters: &'a [bool; 128],
+    /// Per byte: 0 if a character that starts with it may start a key (or is an IDS
+    /// operator), else the length of such a character, to skip it without a lookup.
+    pub(crate) lead_step: &'a [u8; 256],
     /// Walk over variation selectors as if they were not there (they stay in the key's text).
     pub(crate) skip_vs: bool,
+}
+
+/// The skip table of a trie (see [`TrieView::lead_step`]): a lead byte is looked up when some
+/// key starts with a character that has it, and always for IDS operators (U+2FF0–U+2FFF, lead
+/// E2), whose rule applies at unmatched positions.
+fn lead_steps(trie: &Trie) -> [u8; 256] {
+    let mut steps = [0u8; 256];
+    for (b, step) in steps.iter_mut().enumerate() {
+        *step = match b {
+            0x00..=0x7F | 0x80..=0xBF | 0xF8..=0xFF => 1,
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            _ => 4,
+        };
+    }
+    steps[0xE2] = 0;
+    let v = trie.view();
+    for (hi, &block) in v.root_hi.iter().enumerate() {
+        if block == 0 {
+            continue;
+        }
+        for lo in 0..256u32 {
+            let c = ((hi as u32) << 8) | lo;
+            if v.root(c) != 0 {
+                if let Some(ch) = char::from_u32(c) {
+                    steps[usize::from(ch.encode_utf8(&mut [0; 4]).as_bytes()[0])] = 0;
+                }
+            }
+        }
+    }
+    steps
 }
 
 /// Variation selectors: U+FE00–U+FE0F and U+E0100–U+E01EF.
@@ -395,7 +425,12 @@ mod tests {
             ("a", "b", 0),
         ]);
         let v = t.view();
-        assert!(v.ascii_starters[usize::from(b'a')] && !v.ascii_starters[usize::from(b'b')]);
+        assert!(v.lead_step[usize::from(b'a')] == 0 && v.lead_step[usize::from(b'b')] == 1);
+        // 头 starts a key: its lead byte (E5) is looked up; IDS operators' (E2) always are.
+        assert_eq!(
+            (v.lead_step[0xE5], v.lead_step[0xE2], v.lead_step[0xE4]),
+            (0, 0, 3)
+        );
         assert_eq!(
             text(v.longest("头发长".as_bytes(), 0)),
             Some((6, "頭髮".to_string()))
