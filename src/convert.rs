@@ -238,7 +238,8 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
                 copied = key_end;
                 continue;
             }
-            if ids::arity(c) != 0 {
+            // U+2FF0..=U+2FFF, every one an IDS operator (`ids::arity` != 0).
+            if c & !0xF == 0x2FF0 {
                 let ids_len = ids::complete_len(&bytes[i..]);
                 if ids_len != 0 {
                     i += ids_len;
