@@ -131,52 +131,38 @@ fn unknown_config_is_a_clear_error() {
 fn config_errors_name_file_and_position() {
     let dir = common::root().join("target/config-errors");
     std::fs::create_dir_all(&dir).unwrap();
-    let bad_json = dir.join("bad.json");
-    std::fs::write(
-        &bad_json,
+    // Writes a config and returns the error of loading it.
+    let load = |name: &str, json: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, json).unwrap();
+        Converter::from_config_file(&path, false)
+            .unwrap_err()
+            .to_string()
+    };
+    let text_dict = |file: &str| {
+        format!(r#"{{"conversion_chain": [{{"dict": {{"type": "text", "file": "{file}"}}}}]}}"#)
+    };
+
+    let e = load(
+        "bad.json",
         "{\n  \"conversion_chain\": [\n    {\"dict\": }\n  ]\n}",
-    )
-    .unwrap();
-    let e = Converter::from_config_file(&bad_json, false)
-        .unwrap_err()
-        .to_string();
+    );
     assert!(e.ends_with("bad.json:3:14: expected a JSON value"), "{e}");
 
-    let missing = dir.join("missing.json");
-    std::fs::write(
-        &missing,
-        r#"{"conversion_chain": [{"dict": {"type": "text", "file": "Nope.txt"}}]}"#,
-    )
-    .unwrap();
-    let e = Converter::from_config_file(&missing, false)
-        .unwrap_err()
-        .to_string();
+    let e = load("missing.json", &text_dict("Nope.txt"));
     assert!(e.contains("Nope.txt: No such file"), "{e}");
 
-    let bad_dict = dir.join("bad-dict.json");
     std::fs::write(dir.join("Bad.txt"), "# my words\n头\t頭\n发 髮\n").unwrap();
-    std::fs::write(
-        &bad_dict,
-        r#"{"conversion_chain": [{"dict": {"type": "text", "file": "Bad.txt"}}]}"#,
-    )
-    .unwrap();
-    let e = Converter::from_config_file(&bad_dict, false)
-        .unwrap_err()
-        .to_string();
+    let e = load("bad-dict.json", &text_dict("Bad.txt"));
     assert!(
         e.ends_with("Bad.txt:3: no tab between key and value in \"发 髮\""),
         "{e}"
     );
 
-    let ocd = dir.join("ocd.json");
-    std::fs::write(
-        &ocd,
+    let e = load(
+        "ocd.json",
         r#"{"conversion_chain": [{"dict": {"type": "ocd2", "file": "STPhrases.ocd2"}}]}"#,
-    )
-    .unwrap();
-    let e = Converter::from_config_file(&ocd, false)
-        .unwrap_err()
-        .to_string();
+    );
     assert!(e.contains("binary format"), "{e}");
 }
 
