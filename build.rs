@@ -93,28 +93,20 @@ fn main() {
         for tofu in [false, true] {
             let norm = c.steps(&cfg.normalization, tofu);
             // OpenCC always loads segmentation dictionaries with tofu-risk members included.
-            let seg = cfg
-                .segmentation
-                .as_ref()
-                .and_then(|s| s.resolve(true))
-                .map(|s| c.trie(&s));
+            let seg_spec = cfg.segmentation.as_ref().and_then(|s| s.resolve(true));
+            let seg = seg_spec.as_ref().map(|s| c.trie(s));
             let chain = c.steps(&cfg.chain, tofu);
             let first = cfg.chain.iter().find_map(|s| s.resolve(tofu));
-            let fused = match (
-                cfg.segmentation.as_ref().and_then(|s| s.resolve(true)),
-                first,
-            ) {
-                (Some(seg), Some(first)) => trie_build::fusable(&seg, &first, |file| {
+            let fused = match (&seg_spec, &first) {
+                (Some(seg), Some(first)) => trie_build::fusable(seg, first, |file| {
                     trie_build::single_char_keys(c.entries(file).iter().map(|e| e.key.as_str()))
                 }),
                 _ => false,
             };
             // The first step's priority classes (files), for ambiguity reports.
-            let first_classes = cfg
-                .chain
-                .iter()
-                .find_map(|s| s.resolve(tofu))
-                .and_then(|s| trie_build::classes(&s))
+            let first_classes = first
+                .as_ref()
+                .and_then(trie_build::classes)
                 .unwrap_or_default();
             write!(
                 defs,

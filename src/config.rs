@@ -189,28 +189,21 @@ fn compile_spec(spec: &ConfigSpec, dir: &Path, include_tofu: bool) -> Result<Eng
     let normalization = steps(&spec.normalization, include_tofu)?;
     let chain = steps(&spec.chain, include_tofu)?;
     // OpenCC always loads segmentation dictionaries with tofu-risk members included.
-    let segmentation = match spec.segmentation.as_ref().and_then(|s| s.resolve(true)) {
-        Some(s) => Some(loader.matcher(&s)?),
+    let seg_spec = spec.segmentation.as_ref().and_then(|s| s.resolve(true));
+    let segmentation = match &seg_spec {
+        Some(s) => Some(loader.matcher(s)?),
         None => None,
     };
     let first = spec.chain.iter().find_map(|s| s.resolve(include_tofu));
-    let fused = match (
-        spec.segmentation.as_ref().and_then(|s| s.resolve(true)),
-        first,
-    ) {
-        (Some(seg), Some(first)) => fusable(&seg, &first, |file| {
+    let fused = match (&seg_spec, &first) {
+        (Some(seg), Some(first)) => fusable(seg, first, |file| {
             loader
                 .entries(file)
                 .is_ok_and(|entries| single_char_keys(entries.iter().map(|e| e.key.as_str())))
         }),
         _ => false,
     };
-    let first_classes = spec
-        .chain
-        .iter()
-        .find_map(|s| s.resolve(include_tofu))
-        .and_then(|s| classes(&s))
-        .unwrap_or_default();
+    let first_classes = first.as_ref().and_then(classes).unwrap_or_default();
     Ok(Engine {
         normalization,
         segmentation,
