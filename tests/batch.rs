@@ -214,6 +214,15 @@ fn check_and_diff() {
         stdout(&o),
         "--- a/in/a.txt\n+++ b/in/a.txt\n@@ -1,1 +1,1 @@\n-头发\n+頭髮\n"
     );
+    // The diff shows text whatever the output encoding.
+    let o = fanjian(
+        &dir,
+        &["-c", "s2t", "--diff", "--to-encoding", "gbk", "in/a.txt"],
+    );
+    assert_eq!(
+        stdout(&o),
+        "--- a/in/a.txt\n+++ b/in/a.txt\n@@ -1,1 +1,1 @@\n-头发\n+頭髮\n"
+    );
     let o = fanjian(&dir, &["-c", "s2t", "--check", "in/sub/same.txt"]);
     assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), ""));
     // Nothing was written.

@@ -10,7 +10,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fanjian::{
-    convert_stream, detect, detect_script, Converter, Encoding, StreamError, StreamOptions,
+    convert_stream, detect, detect_script, Converter, Encoding, Normalize, OutputEncoding,
+    StreamError, StreamOptions,
 };
 use rayon::prelude::*;
 
@@ -301,7 +302,7 @@ impl Batch<'_> {
                         let original = std::fs::read(path).map_err(StreamError::Io)?;
                         let changed = original != converted;
                         if changed {
-                            self.print_diff(&name, &original, &converted, &options);
+                            self.print_diff(&name, converter, &original, &converted, &options)?;
                         }
                         changed
                     } else {
@@ -401,20 +402,54 @@ impl Batch<'_> {
         }
     }
 
-    fn print_diff(&self, name: &str, original: &[u8], converted: &[u8], options: &StreamOptions) {
-        // Show text: the original decoded (as the conversion read it), the output as UTF-8.
-        let mut old = Vec::new();
-        let decode = StreamOptions {
-            threads: 1,
-            ..options.clone()
+    /// Prints the unified diff of a file's text before and after conversion, as UTF-8 text
+    /// whatever the encodings (`converted` is the output in `options`' encoding).
+    fn print_diff(
+        &self,
+        name: &str,
+        converter: &Converter,
+        original: &[u8],
+        converted: &[u8],
+        options: &StreamOptions,
+    ) -> Result<(), StreamError> {
+        let old = read_text(
+            &Converter::identity(),
+            original,
+            options,
+            Normalize::default(),
+        )?;
+        let new = if options.to == OutputEncoding::Utf8 && !options.bom {
+            String::from_utf8_lossy(converted).into_owned()
+        } else {
+            read_text(converter, original, options, options.normalize)?
         };
-        let _ = convert_stream(&Converter::identity(), original, &mut old, &decode);
-        let old = String::from_utf8_lossy(&old);
-        let new = String::from_utf8_lossy(converted);
         let diff = unified_diff(name, &old, &new);
         let _guard = self.messages.lock.lock().unwrap();
         let _ = io::stdout().lock().write_all(diff.as_bytes());
+        Ok(())
     }
+}
+
+/// `input` converted by `converter` per `options` but written as UTF-8 text without a BOM, with
+/// `normalize` instead of the options' normalizations (the identity converter gives the text
+/// as the conversion reads it).
+fn read_text(
+    converter: &Converter,
+    input: impl Read,
+    options: &StreamOptions,
+    normalize: Normalize,
+) -> Result<String, StreamError> {
+    let options = StreamOptions {
+        to: OutputEncoding::Utf8,
+        bom: false,
+        threads: 1,
+        normalize,
+        ..options.clone()
+    };
+    let mut text = Vec::new();
+    convert_stream(converter, input, &mut text, &options)?;
+    // The pipeline writes UTF-8.
+    Ok(String::from_utf8_lossy(&text).into_owned())
 }
 
 /// Appends the ambiguities of `path`'s text under `converter` to the report (JSON lines).
@@ -427,24 +462,15 @@ fn report_ambiguities(
         return Ok(());
     };
     let name = path.display().to_string();
-    // The text as the conversion read it: decoded, normalized before conversion.
-    let mut text = Vec::new();
-    let options = StreamOptions {
-        to: fanjian::OutputEncoding::Utf8,
-        threads: 1,
-        ..settings.stream.clone()
-    };
-    let options = StreamOptions {
-        normalize: fanjian::Normalize {
-            quotes: None,
-            ..options.normalize
-        },
-        ..options
-    };
+    // The text as the conversion reads it: decoded, with the normalizations before conversion
+    // (quotation marks are paired after it).
     let file = File::open(path).map_err(|e| format!("{name}: {e}"))?;
-    convert_stream(&Converter::identity(), file, &mut text, &options)
+    let before = Normalize {
+        quotes: None,
+        ..settings.stream.normalize
+    };
+    let text = read_text(&Converter::identity(), file, &settings.stream, before)
         .map_err(|e| io_message(&e, &name))?;
-    let text = String::from_utf8_lossy(&text);
     let found = converter.ambiguities(&text).map_err(|e| e.to_string())?;
     let mut lines = String::new();
     for a in found {
@@ -619,25 +645,27 @@ fn collect(
 fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
     let mut failed = false;
     let options = &settings.stream;
-    let convert =
-        |input: Box<dyn Read>, name: &str, out: &mut dyn Write| -> Result<(), StreamError> {
-            let mut input = Named {
-                inner: input,
-                name: name.to_string(),
-            };
-            // The first bytes choose the converter (--to), then go through the pipeline first.
-            let mut head = Vec::with_capacity(PREFIX);
-            input
-                .by_ref()
-                .take(PREFIX as u64)
-                .read_to_end(&mut head)
-                .map_err(StreamError::Io)?;
-            let converter = pick(&settings.plan, &head, options);
-            let report =
-                convert_stream(converter, io::Cursor::new(head).chain(input), out, options)?;
-            warn_counts(messages, name, &report);
-            Ok(())
+    // Converts one input; returns the converter its first bytes chose.
+    let convert = |input: Box<dyn Read>,
+                   name: &str,
+                   out: &mut dyn Write|
+     -> Result<&Converter, StreamError> {
+        let mut input = Named {
+            inner: input,
+            name: name.to_string(),
         };
+        // The first bytes choose the converter (--to), then go through the pipeline first.
+        let mut head = Vec::with_capacity(PREFIX);
+        input
+            .by_ref()
+            .take(PREFIX as u64)
+            .read_to_end(&mut head)
+            .map_err(StreamError::Io)?;
+        let converter = pick(&settings.plan, &head, options);
+        let report = convert_stream(converter, io::Cursor::new(head).chain(input), out, options)?;
+        warn_counts(messages, name, &report);
+        Ok(converter)
+    };
     let (inputs, _, errors) = if settings.paths.is_empty() {
         (Vec::new(), Vec::new(), Vec::new())
     } else {
@@ -654,19 +682,14 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
             let result = File::open(&input.path)
                 .map_err(|e| StreamError::Io(io::Error::new(e.kind(), format!("{name}: {e}"))))
                 .and_then(|f| convert(Box::new(f), &name, out));
-            if result.is_ok() && settings.ambiguities.is_some() {
-                let mut head = Vec::new();
-                let _ = File::open(&input.path)
-                    .and_then(|f| f.take(PREFIX as u64).read_to_end(&mut head));
-                if let Err(message) =
-                    report_ambiguities(settings, pick(&settings.plan, &head, options), &input.path)
-                {
+            if let Ok(converter) = result {
+                if let Err(message) = report_ambiguities(settings, converter, &input.path) {
                     messages.error(&message);
                     failed = true;
                 }
             }
             match result {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(StreamError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
                     return Err(StreamError::Io(e))
                 }
