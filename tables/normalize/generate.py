@@ -41,6 +41,9 @@ for cp in list(range(0xFE10, 0xFE1A)) + list(range(0xFE30, 0xFE49)) + list(range
     if cp in decomp and decomp[cp][0] in ("<vertical>", "<small>") and len(decomp[cp][1]) == 1:
         # To the normal full-width mark, not to ASCII (as NFKC would).
         forms.append((cp, [fullwidth(decomp[cp][1][0])]))
+# U+FE30 decomposes to the two-dot leader ‥, but in horizontal text (Hong Kong and Taiwan files
+# above all) it stands for a colon, which is what it looks like there.
+forms = [(cp, [0xFF1A] if cp == 0xFE30 else v) for cp, v in forms]
 write("forms.txt", "Vertical presentation forms and small form variants -> normal full-width punctuation.", forms)
 
 halfwidth = [(cp, decomp[cp][1]) for cp in range(0xFF61, 0xFF65) if decomp.get(cp, ("",))[0] == "<narrow>"]
