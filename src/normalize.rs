@@ -132,38 +132,155 @@ fn folded_range(c: char) -> bool {
     )
 }
 
-/// Per lead byte: 0 if the character may matter to some rule (the ASCII of
-/// [`INTERESTING_ASCII`], and the lead bytes of non-ASCII whitespace and of folded characters),
-/// else the length of the character to skip.
-const STEP: [u8; 256] = {
-    let mut t = [1u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        t[b] = match b {
-            0x00..=0x7F if INTERESTING_ASCII[b] => 0,
-            0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF => 0,
-            0xC0..=0xDF => 2,
-            0xE0..=0xEF => 3,
-            0xF0..=0xFF => 4,
-            _ => 1,
-        };
-        b += 1;
-    }
-    t
-};
+/// Finds the characters that some turned-on rule may change, by their bytes, without decoding:
+/// a superset (the caller decides), and never a continuation byte.
+#[derive(Debug, Clone, Copy)]
+struct Candidates {
+    /// The ASCII marks of the full-width punctuation rule (and '/', for URLs).
+    marks: bool,
+    /// U+FE10–FE6B (EF B8, EF B9): presentation and small forms.
+    forms: bool,
+    /// U+FF40–FF7F (EF BD): full-width small letters, halfwidth CJK punctuation, ･.
+    ef_bd: bool,
+    /// U+FF10–FF3F from EF BC 90 on: full-width digits and capital letters.
+    ef_bc: bool,
+    /// ・ (E3 83 BB), ― and ‧ (E2 80 95, E2 80 A7).
+    interpunct: bool,
+    /// U+2E80–2FFF (E2 BA..E2 BF): radicals.
+    radicals: bool,
+}
 
-/// The ASCII characters the full-width punctuation rule looks at (the marks, '/' for URLs, and
-/// whitespace, which ends a URL).
-const INTERESTING_ASCII: [bool; 128] = {
-    let mut t = [false; 128];
-    let marks = b",!?:;()/ \t\n\r\x0B\x0C";
-    let mut k = 0;
-    while k < marks.len() {
-        t[marks[k] as usize] = true;
-        k += 1;
+impl Candidates {
+    fn new(o: &Normalize) -> Candidates {
+        Candidates {
+            marks: o.fullwidth_punct,
+            forms: o.forms,
+            ef_bd: o.fullwidth_ascii || o.halfwidth_cjk || o.interpunct,
+            ef_bc: o.fullwidth_ascii,
+            interpunct: o.interpunct,
+            radicals: o.radicals,
+        }
     }
-    t
-};
+
+    /// Whether a candidate starts with the bytes `x y z` (`y`, `z` the bytes after `x`, or 0).
+    /// Comparisons only, combined without branches, so that a block of them vectorizes.
+    #[inline(always)]
+    fn at(&self, x: u8, y: u8, z: u8) -> bool {
+        let mark = (x == b',')
+            | (x == b'!')
+            | (x == b'?')
+            | (x == b':')
+            | (x == b';')
+            | (x == b'(')
+            | (x == b')')
+            | (x == b'/');
+        let ef = (x == 0xEF)
+            & ((self.forms & ((y == 0xB8) | (y == 0xB9)))
+                | (self.ef_bd & (y == 0xBD))
+                | (self.ef_bc & (y == 0xBC) & (z >= 0x90)));
+        let e3 = self.interpunct & (x == 0xE3) & (y == 0x83) & (z == 0xBB);
+        let e2 = (x == 0xE2)
+            & ((self.interpunct & (y == 0x80) & ((z == 0x95) | (z == 0xA7)))
+                | (self.radicals & (y >= 0xBA)));
+        (self.marks & mark) | ef | e3 | e2
+    }
+
+    /// The first candidate at or after `i`, or `bytes.len()`.
+    #[inline]
+    fn next(&self, bytes: &[u8], i: usize) -> usize {
+        find(bytes, i, |x, y, z| self.at(x, y, z))
+    }
+}
+
+/// The first offset at or after `i` where `at(x, y, z)` holds for the byte there and the two
+/// after it (0 past the end), or `bytes.len()`.
+#[inline(always)]
+fn find(bytes: &[u8], i: usize, at: impl Fn(u8, u8, u8) -> bool) -> usize {
+    let mut found = bytes.len();
+    each(bytes, i, at, |k| {
+        found = k;
+        false
+    });
+    found
+}
+
+/// Calls `f` with each offset at or after `i` where `at(x, y, z)` holds for the byte there and
+/// the two after it (0 past the end), in order, while `f` returns true. `at` should only compare
+/// and combine without branches, and hold for no zero byte: a block of bytes is tested at once
+/// (the last one padded with zeros), and most blocks hold no match.
+///
+/// Where the processor has AVX2 (checked at run time), the same code is compiled for it: twice
+/// the bytes per instruction of the SSE2 that every x86-64 has.
+#[inline(always)]
+fn each(bytes: &[u8], i: usize, at: impl Fn(u8, u8, u8) -> bool, f: impl FnMut(usize) -> bool) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `each_avx2` only needs the processor to have AVX2, checked just above.
+        return unsafe { each_avx2(bytes, i, at, f) };
+    }
+    each_blocks(bytes, i, at, f)
+}
+
+/// [`each_blocks`] compiled for AVX2.
+///
+/// # Safety
+///
+/// The processor must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn each_avx2(
+    bytes: &[u8],
+    i: usize,
+    at: impl Fn(u8, u8, u8) -> bool,
+    f: impl FnMut(usize) -> bool,
+) {
+    each_blocks(bytes, i, at, f)
+}
+
+/// See [`each`].
+#[inline(always)]
+fn each_blocks(
+    bytes: &[u8],
+    mut i: usize,
+    at: impl Fn(u8, u8, u8) -> bool,
+    mut f: impl FnMut(usize) -> bool,
+) {
+    const BLOCK: usize = 64;
+    // The block's matches, as four words of eight bytes, each byte 1 for a match.
+    let test = |w: &[u8; BLOCK + 2]| {
+        let mut hits = [0u8; BLOCK];
+        for (k, hit) in hits.iter_mut().enumerate() {
+            *hit = u8::from(at(w[k], w[k + 1], w[k + 2]));
+        }
+        let word = |n: usize| u64::from_le_bytes(hits[8 * n..8 * n + 8].try_into().expect("8"));
+        std::array::from_fn::<u64, { BLOCK / 8 }, _>(word)
+    };
+    let mut visit = |start: usize, words: [u64; BLOCK / 8], len: usize| {
+        if words.iter().all(|&w| w == 0) {
+            return true;
+        }
+        for (n, mut word) in words.into_iter().enumerate() {
+            while word != 0 {
+                let k = 8 * n + (word.trailing_zeros() / 8) as usize;
+                if k >= len || !f(start + k) {
+                    return false;
+                }
+                word &= word - 1;
+            }
+        }
+        true
+    };
+    while let Some(w) = bytes.get(i..i + BLOCK + 2) {
+        if !visit(i, test(w.try_into().expect("block length")), BLOCK) {
+            return;
+        }
+        i += BLOCK;
+    }
+    let rest = &bytes[i.min(bytes.len())..];
+    let mut w = [0u8; BLOCK + 2];
+    w[..rest.len()].copy_from_slice(rest);
+    visit(i, test(&w), rest.len());
+}
 
 /// Bytes of text a line may reach before its quotation marks are paired without its end.
 const MAX_LINE: usize = 1 << 20;
@@ -185,11 +302,11 @@ const MAX_LINE: usize = 1 << 20;
 pub struct Normalizer {
     options: Normalize,
     folds: Vec<(char, char)>,
-    // `before` state: the last character written, the last two seen (for "://"), whether the
-    // current word is a URL, open parentheses (and whether each was made full-width), and a
+    candidates: Candidates,
+    // `before` state: whether the current word is a URL, open parentheses (and whether each was made full-width), and a
     // trailing '(' held back until the next character is known.
-    prev: Option<char>,
-    prev2: Option<char>,
+    /// The last two bytes of the text so far (for "://" across pieces).
+    tail: [u8; 2],
     /// Whether the text so far ends in a Chinese sentence.
     context: bool,
     in_url: bool,
@@ -221,8 +338,8 @@ impl Normalizer {
         Normalizer {
             options,
             folds,
-            prev: None,
-            prev2: None,
+            candidates: Candidates::new(&options),
+            tail: [0; 2],
             context: false,
             in_url: false,
             parens: Vec::new(),
@@ -262,8 +379,10 @@ impl Normalizer {
         }
     }
 
-    /// Writes `c` (after the full-width punctuation rule) with `next` the character after it.
-    fn punct(&mut self, c: char, next: Option<char>, out: &mut String) {
+    /// Decides how `c` is written (the full-width punctuation rule), with `next` the character
+    /// after it and `after_colon_slash` whether the two before it are ":/", and updates the
+    /// state.
+    fn punct(&mut self, c: char, next: Option<char>, after_colon_slash: bool) -> char {
         let ctx = self.context;
         let written = if !self.options.fullwidth_punct || self.in_url {
             c
@@ -290,149 +409,228 @@ impl Normalizer {
                 _ => c,
             }
         };
-        if c.is_whitespace() {
-            self.in_url = false;
-            self.parens.clear();
-        } else if c == '/' && self.prev == Some('/') && self.prev2 == Some(':') {
+        if c == '/' && after_colon_slash {
             self.in_url = true;
         }
-        self.prev2 = self.prev;
-        self.prev = Some(c);
         if !transparent(written) {
             self.context = chinese_context(written);
         }
-        out.push(written);
+        written
     }
 
     /// Normalizes `text` (the part that goes before conversion) into `out`.
     pub fn before(&mut self, text: &str, out: &mut String) {
+        let mut buf = String::new();
+        out.push_str(self.before_in(text, &mut buf));
+    }
+
+    /// Normalizes `text` (the part that goes before conversion): returns `text` itself, or the
+    /// part of it not held back, when nothing changes (the common case: no copy), else the
+    /// normalized text, written into `buf`.
+    ///
+    /// Only candidates (see [`Candidates`]) are looked at one by one; the state that the text
+    /// between them would change (the context of a sentence, the end of a URL or of the
+    /// parentheses at whitespace) is brought up to date lazily, where a mark needs it.
+    pub(crate) fn before_in<'a>(&mut self, text: &'a str, buf: &'a mut String) -> &'a str {
+        buf.clear();
         if !self.has_before() {
-            out.push_str(text);
-            return;
-        }
-        if self.held_paren {
-            let Some(next) = text.chars().next() else {
-                return;
-            };
-            self.held_paren = false;
-            self.punct('(', Some(self.fold(next)), out);
+            return text;
         }
         let bytes = text.as_bytes();
-        let mut copied = 0;
-        let mut i = 0;
-        // Most characters cannot matter to a rule: skip them a whole character at a time by
-        // their lead byte, then look closer at a candidate; copy what lies between in one piece.
+        // `text[..copied]` is in `buf` once something changed (`writing`); the context
+        // reflects the text up to `seen`, and the URL and parentheses state up to `spaced`.
+        let (mut copied, mut seen, mut spaced, mut i) = (0, 0, 0, 0);
+        let mut writing = false;
+        if self.held_paren {
+            let Some(next) = text.chars().next() else {
+                return text;
+            };
+            self.held_paren = false;
+            let tail = self.tail;
+            let written = self.punct('(', Some(self.fold(next)), tail == *b":/");
+            buf.push(written);
+            writing = true;
+            self.tail = [self.tail[1], b'('];
+        }
         loop {
-            while let Some(&b) = bytes.get(i) {
-                match STEP[usize::from(b)] {
-                    0 => break,
-                    step => i += usize::from(step),
-                }
-            }
+            i = self.candidates.next(bytes, i);
             if i >= bytes.len() {
                 break;
             }
-            let b = bytes[i];
-            let len = match b {
-                0x00..=0x7F => 1,
-                0xC0..=0xDF => 2,
-                0xE0..=0xEF => 3,
-                _ => 4,
-            };
-            let matters = if b < 0x80 {
-                INTERESTING_ASCII[usize::from(b)]
-            } else {
-                // The only leads of non-ASCII whitespace and of folded characters; most CJK
-                // punctuation (、。「」，：) is ruled out by its second or third byte.
-                let (b1, b2) = (
-                    bytes.get(i + 1).copied().unwrap_or(0),
-                    bytes.get(i + 2).copied().unwrap_or(0),
-                );
-                let maybe = match b {
-                    0xE3 => (b1 == 0x80 && b2 == 0x80) || (b1 == 0x83 && b2 == 0xBB),
-                    0xEF => matches!(
-                        (b1, b2),
-                        (0xB8 | 0xB9, _) | (0xBC, 0x90..) | (0xBD, ..=0xA5)
-                    ),
-                    _ => true,
-                };
-                maybe && {
-                    let c = char::from_u32(crate::trie::decode(bytes, i).0).unwrap_or('\u{FFFD}');
-                    c.is_whitespace() || folded_range(c)
-                }
-            };
-            if !matters {
+            let (code, len) = crate::trie::decode(bytes, i);
+            let original = char::from_u32(code).unwrap_or('\u{FFFD}');
+            let c = self.fold(original);
+            let mark = matches!(c, ',' | '!' | '?' | ':' | ';' | '(' | ')' | '/');
+            if c == original && !(mark && self.options.fullwidth_punct) {
+                // A candidate by its bytes only.
                 i += len;
                 continue;
             }
-            if copied < i {
-                self.pass_through(&text[copied..i], out);
+            let end = i + len;
+            if mark {
+                // Whitespace since the last mark ends a URL and the open parentheses.
+                if (self.in_url || !self.parens.is_empty())
+                    && text[spaced..i].chars().any(char::is_whitespace)
+                {
+                    self.in_url = false;
+                    self.parens.clear();
+                }
+                spaced = end;
             }
-            let c = self.fold(text[i..].chars().next().unwrap_or('\u{FFFD}'));
-            let next = text[i + len..].chars().next().map(|n| self.fold(n));
-            i += len;
-            copied = i;
-            if c == '(' && next.is_none() {
+            // The characters since the last candidate passed through unchanged: where the
+            // context matters (a mark, or a character that passes it on), it is that of the last
+            // of them that is not transparent. Any other character sets it anew.
+            if seen < i && (mark || transparent(c)) {
+                self.context_from(&text[seen..i]);
+            }
+            if c == '(' && end == bytes.len() {
                 // Whether it becomes （ depends on the next character: wait for it.
                 self.held_paren = true;
-                return;
+                self.remember_tail(&bytes[..i]);
+                if writing {
+                    buf.push_str(&text[copied..i]);
+                    return buf;
+                }
+                return &text[..i];
             }
-            self.punct(c, next, out);
+            let next = if c == '(' {
+                text[end..].chars().next().map(|n| self.fold(n))
+            } else {
+                None
+            };
+            // The byte `k` places before this character, from earlier pieces if need be.
+            let back = |k: usize| match i.checked_sub(k) {
+                Some(j) => bytes[j],
+                None => self.tail[2 + i - k],
+            };
+            let after_colon_slash = c == '/' && back(2) == b':' && back(1) == b'/';
+            let written = self.punct(c, next, after_colon_slash);
+            if written != original {
+                if !writing {
+                    buf.reserve(text.len() + 16);
+                    writing = true;
+                }
+                buf.push_str(&text[copied..i]);
+                buf.push(written);
+                copied = end;
+            }
+            i = end;
+            seen = end;
         }
-        if copied < bytes.len() {
-            self.pass_through(&text[copied..], out);
+        if seen < bytes.len() {
+            self.context_from(&text[seen..]);
+        }
+        if (self.in_url || !self.parens.is_empty())
+            && text[spaced..].chars().any(char::is_whitespace)
+        {
+            self.in_url = false;
+            self.parens.clear();
+        }
+        self.remember_tail(bytes);
+        if writing {
+            buf.push_str(&text[copied..]);
+            return buf;
+        }
+        text
+    }
+
+    /// Sets the context after `run`, which passes through unchanged.
+    fn context_from(&mut self, run: &str) {
+        if let Some(c) = run.chars().rev().find(|&c| !transparent(c)) {
+            self.context = chinese_context(c);
         }
     }
 
-    /// Copies `run`, in which no character matters to any rule, and keeps the state right.
-    fn pass_through(&mut self, run: &str, out: &mut String) {
-        out.push_str(run);
-        let mut last = run.chars().rev();
-        let (p, p2) = (last.next(), last.next());
-        self.prev2 = if p2.is_some() { p2 } else { self.prev };
-        self.prev = p.or(self.prev);
-        if let Some(c) = run.chars().rev().find(|&c| !transparent(c)) {
-            self.context = chinese_context(c);
+    /// Keeps the last two bytes of the text so far (for "://" across pieces).
+    fn remember_tail(&mut self, bytes: &[u8]) {
+        match bytes {
+            [.., a, b] => self.tail = [*a, *b],
+            [b] => self.tail = [self.tail[1], *b],
+            [] => {}
         }
     }
 
     /// Writes what [`Normalizer::before`] held back.
     pub fn finish_before(&mut self, out: &mut String) {
         if std::mem::take(&mut self.held_paren) {
-            self.punct('(', None, out);
+            let tail = self.tail;
+            out.push(self.punct('(', None, tail == *b":/"));
         }
     }
 
     /// Normalizes converted `text` (quotation marks) into `out`, a whole line at a time.
     pub fn after(&mut self, text: &str, out: &mut String) {
+        let mut buf = String::new();
+        out.push_str(self.after_in(text, &mut buf));
+    }
+
+    /// Normalizes converted `text` (quotation marks): returns `text`, or the part of it not
+    /// held back, when nothing changes, else the normalized text, written into `buf`. A line is
+    /// held back from its first quotation mark until its end (or [`MAX_LINE`] bytes) arrives.
+    pub(crate) fn after_in<'a>(&mut self, text: &'a str, buf: &'a mut String) -> &'a str {
+        buf.clear();
         let Some(style) = self.options.quotes else {
-            out.push_str(text);
-            return;
+            return text;
         };
-        let mut rest = text;
-        while let Some(nl) = memchr::memchr(b'\n', rest.as_bytes()) {
-            let line = &rest[..=nl];
-            rest = &rest[nl + 1..];
-            if !self.line.is_empty() {
-                self.line.push_str(line);
-                self.unbalanced += requote(&mut self.line, style);
-                out.push_str(&self.line);
-                self.line.clear();
-            } else if has_quote_marks(line) {
-                let mut owned = line.to_string();
-                self.unbalanced += requote(&mut owned, style);
-                out.push_str(&owned);
-            } else {
-                out.push_str(line);
-            }
-        }
-        self.line.push_str(rest);
-        if self.line.len() > MAX_LINE {
-            // A line this long is paired without its end, to keep memory bounded.
+        let bytes = text.as_bytes();
+        let mut pos = 0;
+        if !self.line.is_empty() {
+            let Some(nl) = memchr::memchr(b'\n', bytes) else {
+                self.line.push_str(text);
+                if self.line.len() > MAX_LINE {
+                    // A line this long is paired without its end, to keep memory bounded.
+                    self.unbalanced += requote(&mut self.line, style);
+                    buf.push_str(&self.line);
+                    self.line.clear();
+                }
+                return buf;
+            };
+            self.line.push_str(&text[..=nl]);
             self.unbalanced += requote(&mut self.line, style);
-            out.push_str(&self.line);
+            buf.push_str(&self.line);
             self.line.clear();
+            pos = nl + 1;
         }
+        // `text[..copied]` is in `buf` when `buf` is not empty.
+        let mut copied = if buf.is_empty() { 0 } else { pos };
+        let mut writing = !buf.is_empty();
+        while let Some(q) = find_quote_mark(bytes, pos) {
+            let start = memchr::memrchr(b'\n', &bytes[pos..q]).map_or(pos, |k| pos + k + 1);
+            let Some(k) = memchr::memchr(b'\n', &bytes[q..]) else {
+                self.line.push_str(&text[start..]);
+                if self.line.len() > MAX_LINE {
+                    self.unbalanced += requote(&mut self.line, style);
+                    buf.push_str(&text[copied..start]);
+                    buf.push_str(&self.line);
+                    self.line.clear();
+                    return buf;
+                }
+                if writing {
+                    buf.push_str(&text[copied..start]);
+                    return buf;
+                }
+                return &text[..start];
+            };
+            let end = q + k + 1;
+            let line = &text[start..end];
+            let (pairs, unbalanced) = pair_quotes(line);
+            self.unbalanced += unbalanced;
+            for (at, mark) in restyle(line, &pairs, style) {
+                if !writing {
+                    buf.reserve(text.len() + 16);
+                    writing = true;
+                }
+                buf.push_str(&text[copied..start + at]);
+                buf.push(mark);
+                copied = start + at + 3;
+            }
+            pos = end;
+        }
+        if writing {
+            buf.push_str(&text[copied..]);
+            return buf;
+        }
+        text
     }
 
     /// Writes what [`Normalizer::after`] held back.
@@ -445,19 +643,19 @@ impl Normalizer {
     }
 }
 
-/// Whether `line` holds any of “ ” ‘ ’ 「 」 『 』 (E2 80 98..9D and E3 80 8C..8F in UTF-8).
-fn has_quote_marks(line: &str) -> bool {
-    let b = line.as_bytes();
-    memchr::memchr2_iter(0xE2, 0xE3, b).any(|i| {
-        b.get(i + 1) == Some(&0x80)
-            && b.get(i + 2).is_some_and(|&t| {
-                if b[i] == 0xE2 {
-                    (0x98..=0x9D).contains(&t)
-                } else {
-                    (0x8C..=0x8F).contains(&t)
-                }
-            })
-    })
+/// The offset of the first of “ ” ‘ ’ 「 」 『 』 (E2 80 98..9D and E3 80 8C..8F in UTF-8) in
+/// `bytes` at or after `from`.
+fn find_quote_mark(bytes: &[u8], from: usize) -> Option<usize> {
+    let at = find(bytes, from, quote_mark);
+    (at < bytes.len()).then_some(at)
+}
+
+/// Whether a quotation mark starts with the bytes `x y z` (see [`find_quote_mark`]).
+#[inline(always)]
+fn quote_mark(x: u8, y: u8, z: u8) -> bool {
+    (y == 0x80)
+        & (((x == 0xE2) & (z.wrapping_sub(0x98) <= 5))
+            | ((x == 0xE3) & (z.wrapping_sub(0x8C) <= 3)))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -466,17 +664,17 @@ enum Kind {
     Single,
 }
 
-/// Pairs the quotation marks of one line and writes each pair in `style` by its nesting depth.
-/// Returns how many marks had no partner (left as they were).
-fn requote(line: &mut String, style: QuoteStyle) -> u64 {
+/// Pairs the quotation marks of one line: the pairs as (open, close, depth) byte offsets, and
+/// how many marks had no partner.
+fn pair_quotes(line: &str) -> (Vec<(usize, usize, usize)>, u64) {
     let mut stack: Vec<(usize, Kind)> = Vec::new();
     let mut pairs: Vec<(usize, usize, usize)> = Vec::new();
     let mut unbalanced = 0;
     let bytes = line.as_bytes();
-    // Every mark is three bytes starting E2 or E3: visit only those, not every character.
-    for at in memchr::memchr2_iter(0xE2, 0xE3, bytes) {
+    // Visit only the marks, not every character.
+    each(bytes, 0, quote_mark, |at| {
         let Some(c) = line.get(at..at + 3).and_then(|s| s.chars().next()) else {
-            continue;
+            return true;
         };
         // Only ASCII letters and digits around a mark matter (for apostrophes).
         let before = at.checked_sub(1).map(|i| char::from(bytes[i]));
@@ -497,7 +695,7 @@ fn requote(line: &mut String, style: QuoteStyle) -> u64 {
                 if c == '’'
                     && (alnum(before) && alnum(after) || !stack.iter().any(|s| s.1 == Kind::Single))
                 {
-                    continue;
+                    return true;
                 }
                 match stack.iter().rposition(|s| s.1 == kind) {
                     Some(p) => {
@@ -511,18 +709,39 @@ fn requote(line: &mut String, style: QuoteStyle) -> u64 {
             }
             _ => {}
         }
-    }
+        true
+    });
     unbalanced += stack.len() as u64;
-    for (open, close, depth) in pairs {
+    (pairs, unbalanced)
+}
+
+/// The marks of `pairs` (see [`pair_quotes`]) that `style` writes differently: (offset, mark),
+/// by offset. Every mark involved is three bytes in UTF-8, so replacing keeps all offsets.
+fn restyle(line: &str, pairs: &[(usize, usize, usize)], style: QuoteStyle) -> Vec<(usize, char)> {
+    let mut changes = Vec::new();
+    for &(open, close, depth) in pairs {
         let (o, c) = match (style, depth % 2 == 1) {
             (QuoteStyle::Mainland, true) => ('“', '”'),
             (QuoteStyle::Mainland, false) => ('‘', '’'),
             (QuoteStyle::Corner, true) => ('「', '」'),
             (QuoteStyle::Corner, false) => ('『', '』'),
         };
-        // Every mark involved is three bytes in UTF-8: replacing keeps all offsets.
-        line.replace_range(open..open + 3, o.encode_utf8(&mut [0; 4]));
-        line.replace_range(close..close + 3, c.encode_utf8(&mut [0; 4]));
+        for (at, mark) in [(open, o), (close, c)] {
+            if !line[at..].starts_with(mark) {
+                changes.push((at, mark));
+            }
+        }
+    }
+    changes.sort_unstable_by_key(|&(at, _)| at);
+    changes
+}
+
+/// Pairs the quotation marks of one line and writes each pair in `style` by its nesting depth.
+/// Returns how many marks had no partner (left as they were).
+fn requote(line: &mut String, style: QuoteStyle) -> u64 {
+    let (pairs, unbalanced) = pair_quotes(line);
+    for (at, mark) in restyle(line, &pairs, style) {
+        line.replace_range(at..at + 3, mark.encode_utf8(&mut [0; 4]));
     }
     unbalanced
 }
@@ -567,8 +786,82 @@ mod tests {
                 "網址：https://例子.com/a,b?c=中文,d",
             ),
             ("f(x) = g(y);", "f(x) = g(y);"),
+            // Whitespace (also U+3000) ends a URL and the parentheses opened before it.
+            ("見https://a.b/c,d 好,e", "見https://a.b/c,d 好，e"),
+            (
+                "見https://a.b/c,d\u{3000}好,e",
+                "見https://a.b/c,d\u{3000}好，e",
+            ),
+            ("中(文 a)", "中（文 a)"),
         ] {
             assert_eq!(run(full(), input).0, want, "{input}");
+        }
+    }
+
+    /// Runs `text` through a normalizer in the given pieces (byte offsets of the cuts).
+    fn run_pieces(options: Normalize, text: &str, cuts: &[usize]) -> (String, u64) {
+        let mut n = Normalizer::new(options);
+        let (mut a, mut b) = (String::new(), String::new());
+        let mut start = 0;
+        for &cut in cuts.iter().chain([&text.len()]) {
+            n.before(&text[start..cut], &mut a);
+            start = cut;
+        }
+        n.finish_before(&mut a);
+        // Cut the normalized text at the same proportions for the second phase.
+        let mut start = 0;
+        for &cut in cuts {
+            let mut cut = cut.min(a.len());
+            while !a.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let cut = cut.max(start);
+            n.after(&a[start..cut], &mut b);
+            start = cut;
+        }
+        n.after(&a[start..], &mut b);
+        n.finish_after(&mut b);
+        (b, n.unbalanced_quotes())
+    }
+
+    #[test]
+    fn pieces_give_the_same_text_as_the_whole() {
+        let texts = [
+            "活久見,OpenAI和Google“世紀握手”,達成合作了!\n網址:https://例子.com/a,b?c=中文,d 好,(註)",
+            "中文(註釋)和English (note)\n“一”‘二’「三「四」」\n他說“that’s the students’ book”。",
+            "︐︒﹏﹐｡｢｣､・‧･―ＡＢ１２⼈⺟,好\r\n真的嗎?!(x)中(",
+            "“未完\n“a‘b“c”’d”,e:/f://g,中:/,//(:)",
+            "中―,乙“,”丙—!\u{3000},丁 ,",
+        ];
+        let all = Normalize {
+            fullwidth_ascii: true,
+            radicals: true,
+            quotes: Some(QuoteStyle::Corner),
+            ..Normalize::prose()
+        };
+        let mainland = Normalize {
+            quotes: Some(QuoteStyle::Mainland),
+            ..all
+        };
+        for options in [all, mainland, full()] {
+            for text in texts {
+                let whole = run(options, text);
+                let bounds: Vec<usize> = (1..text.len())
+                    .filter(|&i| text.is_char_boundary(i))
+                    .collect();
+                for &cut in &bounds {
+                    assert_eq!(
+                        run_pieces(options, text, &[cut]),
+                        whole,
+                        "{text:?} cut at {cut}"
+                    );
+                }
+                assert_eq!(
+                    run_pieces(options, text, &bounds),
+                    whole,
+                    "{text:?} by characters"
+                );
+            }
         }
     }
 
@@ -626,6 +919,11 @@ mod tests {
         assert_eq!(
             run(all, "︐︒﹏﹐｡｢｣､・‧･―ＡＢ１２⼈⺟").0,
             "，。﹏，。「」、···—AB12人母"
+        );
+        // ︰ stands for a colon in horizontal text (not for its decomposition ‥).
+        assert_eq!(
+            run(all, "錄音︰你好 Bruno ︰ Rory").0,
+            "錄音：你好 Bruno ： Rory"
         );
         // U+3000 and ordinary full-width punctuation are never changed.
         assert_eq!(run(all, "\u{3000}，。！（）").0, "\u{3000}，。！（）");

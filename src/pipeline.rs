@@ -115,7 +115,7 @@ impl From<io::Error> for StreamError {
 }
 
 /// Bytes read at a time by default.
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 64 * 1024;
 /// Bytes the first read takes at least, to detect the encoding.
 const DETECT: usize = 64 * 1024;
 
@@ -266,30 +266,27 @@ pub fn convert_stream(
                 return Err(StreamError::Binary(lines.at(byte)));
             }
         }
-        let text: &str = if normalizer.has_before() {
-            before.clear();
-            normalizer.before(text, &mut before);
-            if eof {
-                normalizer.finish_before(&mut before);
-            }
+        // Normalization copies only a piece in which something changes.
+        let text: &str = if eof && normalizer.has_before() {
+            let mut done = normalizer.before_in(text, &mut before).to_string();
+            normalizer.finish_before(&mut done);
+            before = done;
             &before
         } else {
-            text
+            normalizer.before_in(text, &mut before)
         };
         converted.clear();
         stream.push(text, &mut converted);
         if eof {
             stream.finish(&mut converted);
         }
-        let converted: &str = if normalizer.has_after() {
-            after.clear();
-            normalizer.after(&converted, &mut after);
-            if eof {
-                normalizer.finish_after(&mut after);
-            }
+        let converted: &str = if eof && normalizer.has_after() {
+            let mut done = normalizer.after_in(&converted, &mut after).to_string();
+            normalizer.finish_after(&mut done);
+            after = done;
             &after
         } else {
-            &converted
+            normalizer.after_in(&converted, &mut after)
         };
         let out: &[u8] = if output_encoding == Encoding::Utf8 {
             converted.as_bytes()

@@ -1,8 +1,9 @@
 //! The built-in tables: trie images compiled from `tables/opencc/` by `build.rs` and embedded in
 //! the binary, and the 16 configs as lists of those tries.
 //!
-//! The only `unsafe` in the crate lives here: viewing the embedded, 4-byte aligned image as
-//! `u32` words without copying it, and its value text as `str` without validating it again.
+//! The `unsafe` here views the embedded, 4-byte aligned image as `u32` words without copying
+//! it, and its value text as `str` without validating it again. (The crate's only other
+//! `unsafe` calls the AVX2 build of normalization's byte scan where the processor has AVX2.)
 
 use std::sync::OnceLock;
 
