@@ -202,6 +202,20 @@ trait Sink<'t> {
 #[inline(always)]
 fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize], sink: &mut S) {
     let lead_step = p.lead_step();
+    // Whether no ASCII character starts a key (true of most dictionaries): then a run of ASCII
+    // is skipped eight bytes at a time by their high bits alone.
+    let ascii_inert = lead_step[..0x80].iter().all(|&s| s == 1);
+    // Otherwise, when at most eight ASCII characters start keys (true of every built-in
+    // dictionary: a few capital letters), a block is tested against them by comparisons.
+    let mut starters = [0x80u8; 8];
+    let few_starters = !ascii_inert && {
+        let mut found = (0..0x80u8).filter(|&b| lead_step[usize::from(b)] != 1);
+        starters
+            .iter_mut()
+            .zip(&mut found)
+            .for_each(|(s, b)| *s = b);
+        found.next().is_none()
+    };
     let mut start = 0;
     for &end in segment_ends {
         let bytes = &text.as_bytes()[..end];
@@ -213,6 +227,16 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
                 // Skip the whole run of characters that start no key, in a tight loop.
                 i += usize::from(step);
                 while i < end {
+                    i = if ascii_inert {
+                        skip_ascii(bytes, i)
+                    } else if few_starters {
+                        skip_ascii_but(bytes, i, &starters)
+                    } else {
+                        skip_inert_ascii(bytes, i, lead_step)
+                    };
+                    if i >= end {
+                        break;
+                    }
                     match lead_step[usize::from(bytes[i])] {
                         0 => break,
                         step => i += usize::from(step),
@@ -254,6 +278,56 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
         sink.end_segment();
         start = end;
     }
+}
+
+/// The first offset at or after `i` that is not ASCII, or one of the last bytes: eight bytes
+/// at a time, by their high bits (no dependency from one byte's lookup to the next, unlike a
+/// step per character).
+#[inline(always)]
+fn skip_ascii(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(word) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let high = word & 0x8080_8080_8080_8080;
+        if high != 0 {
+            return i + (high.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
+/// The first offset at or after `i` of a block of sixteen bytes that is not all ASCII other
+/// than `starters` (padded with a byte that is not ASCII), or of the last bytes: comparisons
+/// only, which the compiler vectorizes.
+#[inline(always)]
+fn skip_ascii_but(bytes: &[u8], mut i: usize, starters: &[u8; 8]) -> usize {
+    while let Some(block) = bytes.get(i..i + 16) {
+        let stop = block.iter().fold(false, |stop, &b| {
+            stop | (b >= 0x80) | starters.iter().fold(false, |hit, &s| hit | (b == s))
+        });
+        if stop {
+            break;
+        }
+        i += 16;
+    }
+    i
+}
+
+/// The first offset at or after `i` of a block of sixteen bytes that is not all ASCII
+/// starting no key (`lead_step` 1), or of the last bytes: the bytes' lookups are independent of
+/// each other.
+#[inline(always)]
+fn skip_inert_ascii(bytes: &[u8], mut i: usize, lead_step: &[u8; 256]) -> usize {
+    while let Some(block) = bytes.get(i..i + 16) {
+        let inert = block.iter().fold(true, |all, &b| {
+            all & (b < 0x80) & (lead_step[usize::from(b)] == 1)
+        });
+        if !inert {
+            break;
+        }
+        i += 16;
+    }
+    i
 }
 
 /// Runs one pass of `m` over `text` into `sink`, walking over variation selectors with `vs`
@@ -723,5 +797,57 @@ mod tests {
         assert_eq!(text(u.longest(b"abd", 0)), Some((2, "1".to_string())));
         let sc = Matcher::ShortCircuit(vec![a, b]);
         assert_eq!(text(sc.longest(b"abcd", 0)), Some((2, "1".to_string())));
+    }
+
+    #[test]
+    fn keys_that_start_with_ascii_at_every_offset_of_a_skipped_run() {
+        // Runs of ASCII are skipped a block at a time; keys that start with an ASCII letter
+        // (SQL注入, PN结 in s2t's and s2twp's dictionaries) must still be found wherever the
+        // run puts them, and a dictionary of many ASCII-led keys takes the general path.
+        let many = dict(&[
+            ("Ab", "1"),
+            ("Bc", "2"),
+            ("Cd", "3"),
+            ("De", "4"),
+            ("Ef", "5"),
+            ("Fg", "6"),
+            ("Gh", "7"),
+            ("Hi", "8"),
+            ("Ij", "9"),
+            ("中", "X"),
+        ]);
+        let many = Engine {
+            normalization: vec![],
+            segmentation: None,
+            chain: vec![many],
+            fused: false,
+            first_classes: vec![],
+            dict_dir: None,
+            attach_vs: false,
+        };
+        for config in [crate::Config::S2t, crate::Config::S2twp] {
+            let c = crate::Converter::new(config);
+            for key in ["SQL注入", "PN结", "U盘"] {
+                let converted = c.convert(key).into_owned();
+                for pad in 0..40 {
+                    for filler in ["x", "a Q", "é"] {
+                        let before = filler.repeat(pad);
+                        let text = format!("{before}{key}{before}");
+                        assert_eq!(
+                            c.convert(&text),
+                            format!("{before}{converted}{before}"),
+                            "{config:?} {text:?}"
+                        );
+                    }
+                }
+            }
+        }
+        for pad in 0..40 {
+            let before = "xy".repeat(pad);
+            assert_eq!(
+                run(&many, &format!("{before}Ij{before}中Ab")),
+                format!("{before}9{before}X1")
+            );
+        }
     }
 }
