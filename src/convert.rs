@@ -547,6 +547,11 @@ impl Engine {
     fn normalize<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         let mut text = std::borrow::Cow::Borrowed(text);
         for step in &self.normalization {
+            // Most text holds no key of a normalization step (compatibility ideographs are
+            // rare): then the step would copy it unchanged.
+            if !starts_any(&[step], &text) {
+                continue;
+            }
             let mut next = String::with_capacity(text.len());
             self.pass(
                 step,
@@ -566,22 +571,7 @@ impl Engine {
     /// rewrites text. (Segmentation never changes text, and IDS are copied.)
     pub(crate) fn may_change(&self, text: &str) -> bool {
         let steps: Vec<&Matcher> = self.normalization.iter().chain(&self.chain).collect();
-        let lead: Vec<[u8; 256]> = steps.iter().map(|m| m.lead_step()).collect();
-        let bytes = text.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = usize::from(bytes[i]);
-            if lead.iter().all(|steps| steps[b] != 0) {
-                i += decode(bytes, i).1;
-                continue;
-            }
-            let (c, len) = decode(bytes, i);
-            if steps.iter().any(|m| m.starts(c)) {
-                return true;
-            }
-            i += len;
-        }
-        false
+        starts_any(&steps, text)
     }
 
     /// Whether `c` occurs in no key of any phase and is not an IDS operator (see
@@ -688,6 +678,29 @@ impl Engine {
         }
         self.pass(last, &buf, &ends, &mut Convert { out, ends: None });
     }
+}
+
+/// Whether some character of `text` starts a key of one of `steps`.
+fn starts_any(steps: &[&Matcher], text: &str) -> bool {
+    let lead: Vec<[u8; 256]> = steps.iter().map(|m| m.lead_step()).collect();
+    let ascii_inert = lead.iter().all(|l| l[..0x80].iter().all(|&s| s == 1));
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if ascii_inert {
+            i = skip_ascii(bytes, i);
+            if i >= bytes.len() {
+                break;
+            }
+        }
+        let b = usize::from(bytes[i]);
+        let (c, len) = decode(bytes, i);
+        if lead.iter().any(|steps| steps[b] == 0) && steps.iter().any(|m| m.starts(c)) {
+            return true;
+        }
+        i += len;
+    }
+    false
 }
 
 /// The last offset (at least `min`, above 0) where `text` can be cut without changing the
