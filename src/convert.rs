@@ -682,25 +682,58 @@ impl Engine {
 
 /// Whether some character of `text` starts a key of one of `steps`.
 fn starts_any(steps: &[&Matcher], text: &str) -> bool {
-    let lead: Vec<[u8; 256]> = steps.iter().map(|m| m.lead_step()).collect();
-    let ascii_inert = lead.iter().all(|l| l[..0x80].iter().all(|&s| s == 1));
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if ascii_inert {
-            i = skip_ascii(bytes, i);
-            if i >= bytes.len() {
-                break;
-            }
-        }
-        let b = usize::from(bytes[i]);
-        let (c, len) = decode(bytes, i);
-        if lead.iter().any(|steps| steps[b] == 0) && steps.iter().any(|m| m.starts(c)) {
-            return true;
-        }
-        i += len;
+    // A byte is looked at if any step looks at it (see `TrieView::lead_step`).
+    let mut lead = [u8::MAX; 256];
+    for m in steps {
+        lead.iter_mut()
+            .zip(m.lead_step())
+            .for_each(|(a, b)| *a = (*a).min(b));
     }
-    false
+    let bytes = text.as_bytes();
+    let views: Vec<Option<TrieView<'_>>> = steps
+        .iter()
+        .map(|m| match m {
+            Matcher::Trie(t) => Some(t.view()),
+            _ => None,
+        })
+        .collect();
+    let starts = |i: usize| {
+        let c = decode(bytes, i).0;
+        steps.iter().zip(&views).any(|(m, v)| match v {
+            Some(v) => v.root(c) != 0,
+            None => m.starts(c),
+        })
+    };
+    // Lead bytes only: continuation bytes never start a character.
+    let leads: Vec<u8> = (0..=255u8)
+        .filter(|&b| lead[usize::from(b)] == 0 && !(0x80..0xC0).contains(&b))
+        .collect();
+    match leads[..] {
+        // The usual normalization step: compatibility ideographs (lead bytes EF and F0, and
+        // E2, looked at for IDS operators): found by memchr.
+        [] => false,
+        [a] => memchr::memchr_iter(a, bytes).any(starts),
+        [a, b] => memchr::memchr2_iter(a, b, bytes).any(starts),
+        [a, b, c] => memchr::memchr3_iter(a, b, c, bytes).any(starts),
+        _ => {
+            let ascii_inert = lead[..0x80].iter().all(|&s| s == 1);
+            let mut i = 0;
+            while i < bytes.len() {
+                if ascii_inert {
+                    i = skip_ascii(bytes, i);
+                    if i >= bytes.len() {
+                        break;
+                    }
+                }
+                match lead[usize::from(bytes[i])] {
+                    0 if starts(i) => return true,
+                    0 => i += decode(bytes, i).1,
+                    step => i += usize::from(step),
+                }
+            }
+            false
+        }
+    }
 }
 
 /// The last offset (at least `min`, above 0) where `text` can be cut without changing the
