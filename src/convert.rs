@@ -682,6 +682,28 @@ impl Engine {
 
 /// Whether some character of `text` starts a key of one of `steps`.
 fn starts_any(steps: &[&Matcher], text: &str) -> bool {
+    if let [Matcher::Trie(t)] = steps {
+        if let Some(ranges) = t.start_ranges() {
+            // Candidates by their first two bytes, a block at a time; then the root table.
+            let view = t.view();
+            let bytes = text.as_bytes();
+            let mut found = false;
+            crate::bytes::each(
+                bytes,
+                0,
+                |x, y, _| {
+                    ranges.iter().fold(false, |hit, &(lead, first, more)| {
+                        hit | ((x == lead) & (y.wrapping_sub(first) <= more))
+                    })
+                },
+                |i| {
+                    found = view.root(decode(bytes, i).0) != 0;
+                    !found
+                },
+            );
+            return found;
+        }
+    }
     // A byte is looked at if any step looks at it (see `TrieView::lead_step`).
     let mut lead = [u8::MAX; 256];
     for m in steps {
@@ -894,6 +916,28 @@ mod tests {
                 run(&many, &format!("{before}Ij{before}中Ab")),
                 format!("{before}9{before}X1")
             );
+        }
+    }
+
+    #[test]
+    fn compatibility_ideographs_found_at_every_offset() {
+        // The normalization step runs only where one of its keys occurs, found by the first
+        // two bytes of each character a block at a time: a key at any offset, after ASCII or
+        // after full-width punctuation (which shares the lead byte EF), must still be found.
+        let c = crate::Converter::new(crate::Config::T2s);
+        for key in ["\u{F900}", "\u{FA00}", "\u{2F800}"] {
+            let converted = c.convert(key).into_owned();
+            assert_ne!(converted, key);
+            for pad in 0..70 {
+                for filler in ["x", "，", "中"] {
+                    let around = filler.repeat(pad);
+                    assert_eq!(
+                        c.convert(&format!("{around}{key}{around}")),
+                        format!("{around}{converted}{around}"),
+                        "{key:?} after {pad} {filler:?}"
+                    );
+                }
+            }
         }
     }
 }

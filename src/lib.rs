@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 mod ambiguity;
+mod bytes;
 mod config;
 mod convert;
 mod dict;

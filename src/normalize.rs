@@ -12,6 +12,7 @@
 
 use std::sync::OnceLock;
 
+use crate::bytes::{each, find};
 use crate::dict::parse_text_dict;
 
 /// Which normalizations to apply.
@@ -190,96 +191,6 @@ impl Candidates {
     fn next(&self, bytes: &[u8], i: usize) -> usize {
         find(bytes, i, |x, y, z| self.at(x, y, z))
     }
-}
-
-/// The first offset at or after `i` where `at(x, y, z)` holds for the byte there and the two
-/// after it (0 past the end), or `bytes.len()`.
-#[inline(always)]
-fn find(bytes: &[u8], i: usize, at: impl Fn(u8, u8, u8) -> bool) -> usize {
-    let mut found = bytes.len();
-    each(bytes, i, at, |k| {
-        found = k;
-        false
-    });
-    found
-}
-
-/// Calls `f` with each offset at or after `i` where `at(x, y, z)` holds for the byte there and
-/// the two after it (0 past the end), in order, while `f` returns true. `at` should only compare
-/// and combine without branches, and hold for no zero byte: a block of bytes is tested at once
-/// (the last one padded with zeros), and most blocks hold no match.
-///
-/// Where the processor has AVX2 (checked at run time), the same code is compiled for it: twice
-/// the bytes per instruction of the SSE2 that every x86-64 has.
-#[inline(always)]
-fn each(bytes: &[u8], i: usize, at: impl Fn(u8, u8, u8) -> bool, f: impl FnMut(usize) -> bool) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: `each_avx2` only needs the processor to have AVX2, checked just above.
-        return unsafe { each_avx2(bytes, i, at, f) };
-    }
-    each_blocks(bytes, i, at, f)
-}
-
-/// [`each_blocks`] compiled for AVX2.
-///
-/// # Safety
-///
-/// The processor must have AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn each_avx2(
-    bytes: &[u8],
-    i: usize,
-    at: impl Fn(u8, u8, u8) -> bool,
-    f: impl FnMut(usize) -> bool,
-) {
-    each_blocks(bytes, i, at, f)
-}
-
-/// See [`each`].
-#[inline(always)]
-fn each_blocks(
-    bytes: &[u8],
-    mut i: usize,
-    at: impl Fn(u8, u8, u8) -> bool,
-    mut f: impl FnMut(usize) -> bool,
-) {
-    const BLOCK: usize = 64;
-    // The block's matches, as four words of eight bytes, each byte 1 for a match.
-    let test = |w: &[u8; BLOCK + 2]| {
-        let mut hits = [0u8; BLOCK];
-        for (k, hit) in hits.iter_mut().enumerate() {
-            *hit = u8::from(at(w[k], w[k + 1], w[k + 2]));
-        }
-        let word = |n: usize| u64::from_le_bytes(hits[8 * n..8 * n + 8].try_into().expect("8"));
-        std::array::from_fn::<u64, { BLOCK / 8 }, _>(word)
-    };
-    let mut visit = |start: usize, words: [u64; BLOCK / 8], len: usize| {
-        if words.iter().all(|&w| w == 0) {
-            return true;
-        }
-        for (n, mut word) in words.into_iter().enumerate() {
-            while word != 0 {
-                let k = 8 * n + (word.trailing_zeros() / 8) as usize;
-                if k >= len || !f(start + k) {
-                    return false;
-                }
-                word &= word - 1;
-            }
-        }
-        true
-    };
-    while let Some(w) = bytes.get(i..i + BLOCK + 2) {
-        if !visit(i, test(w.try_into().expect("block length")), BLOCK) {
-            return;
-        }
-        i += BLOCK;
-    }
-    let rest = &bytes[i.min(bytes.len())..];
-    let mut w = [0u8; BLOCK + 2];
-    w[..rest.len()].copy_from_slice(rest);
-    visit(i, test(&w), rest.len());
 }
 
 /// Bytes of text a line may reach before its quotation marks are paired without its end.

@@ -3,7 +3,7 @@
 //!
 //! The `unsafe` here views the embedded, 4-byte aligned image as `u32` words without copying
 //! it, and its value text as `str` without validating it again. (The crate's only other
-//! `unsafe` calls the AVX2 build of normalization's byte scan where the processor has AVX2.)
+//! `unsafe` calls the AVX2 build of the byte scans in `bytes.rs` where the processor has AVX2.)
 
 use std::sync::OnceLock;
 

@@ -47,6 +47,7 @@ pub(crate) struct Trie {
     words: Cow<'static, [u32]>,
     values_text: Cow<'static, str>,
     lead_step: Box<[u8; 256]>,
+    start_ranges: Option<StartRanges>,
     root_lo: usize,
     node_rec: usize,
     edge_rec: usize,
@@ -117,6 +118,7 @@ impl Trie {
         // Value offsets need no check here: slicing `values_text` checks them at each use.
         let mut trie = Trie {
             lead_step: Box::new([0; 256]),
+            start_ranges: None,
             words,
             values_text,
             root_lo,
@@ -128,8 +130,16 @@ impl Trie {
             edges,
             values,
         };
-        trie.lead_step = Box::new(lead_steps(&trie));
+        let (lead_step, start_ranges) = lead_steps(&trie);
+        trie.lead_step = Box::new(lead_step);
+        trie.start_ranges = start_ranges;
         trie
+    }
+
+    /// Where the keys' first characters are few and not ASCII (the compatibility-ideograph
+    /// step: EF A4–AB and F0 AF), their first two bytes (see [`StartRanges`]).
+    pub(crate) fn start_ranges(&self) -> Option<&StartRanges> {
+        self.start_ranges.as_ref()
     }
 
     /// The longest key of any length this trie holds, in characters.
@@ -221,10 +231,16 @@ pub(crate) struct TrieView<'a> {
     pub(crate) skip_vs: bool,
 }
 
+/// The first two UTF-8 bytes of every character that starts a key, as up to four ranges
+/// (lead byte, first second byte, count of further second bytes); unused ranges have lead byte
+/// FF, which UTF-8 never has.
+pub(crate) type StartRanges = [(u8, u8, u8); 4];
+
 /// The skip table of a trie (see [`TrieView::lead_step`]): a lead byte is looked up when some
 /// key starts with a character that has it, and always for IDS operators (U+2FF0–U+2FFF, lead
-/// E2), whose rule applies at unmatched positions.
-fn lead_steps(trie: &Trie) -> [u8; 256] {
+/// E2), whose rule applies at unmatched positions. And its [`StartRanges`], where they fit.
+fn lead_steps(trie: &Trie) -> ([u8; 256], Option<StartRanges>) {
+    let mut prefixes = std::collections::BTreeSet::new();
     let mut steps = [0u8; 256];
     for (b, step) in steps.iter_mut().enumerate() {
         *step = match b {
@@ -244,12 +260,32 @@ fn lead_steps(trie: &Trie) -> [u8; 256] {
             let c = ((hi as u32) << 8) | lo;
             if v.root(c) != 0 {
                 if let Some(ch) = char::from_u32(c) {
-                    steps[usize::from(ch.encode_utf8(&mut [0; 4]).as_bytes()[0])] = 0;
+                    let utf8 = ch.encode_utf8(&mut [0; 4]).as_bytes().to_vec();
+                    steps[usize::from(utf8[0])] = 0;
+                    // ASCII has no second byte: no ranges then.
+                    prefixes.insert((utf8[0], utf8.get(1).copied()));
                 }
             }
         }
     }
-    steps
+    let mut ranges: Vec<(u8, u8, u8)> = Vec::new();
+    for &(lead, second) in &prefixes {
+        let Some(second) = second else {
+            return (steps, None);
+        };
+        match ranges.last_mut() {
+            Some((l, first, more)) if *l == lead && first.wrapping_add(*more + 1) == second => {
+                *more += 1
+            }
+            _ => ranges.push((lead, second, 0)),
+        }
+    }
+    if ranges.len() > 4 {
+        return (steps, None);
+    }
+    let mut padded = [(0xFF, 0, 0); 4];
+    padded[..ranges.len()].copy_from_slice(&ranges);
+    (steps, Some(padded))
 }
 
 /// Variation selectors: U+FE00–U+FE0F and U+E0100–U+E01EF.
