@@ -1,8 +1,10 @@
 //! Throughput per config and config load time.
 //!
-//! `cargo bench --bench throughput [-- FILE]` converts FILE (default: OpenCC's benchmark text,
-//! tests/data/zuozhuan.txt, 1.87 MB of Classical Chinese) with each of the 16 configs and prints
-//! the median MB/s of several runs, then the time to build each config's converter and convert a
+//! `cargo bench --bench throughput [-- FILE]` converts FILE with each of the 16 configs (by
+//! default, as in the README's table: OpenCC's benchmark text, tests/data/zuozhuan.txt, 1.87 MB
+//! of Classical Chinese in Simplified characters, for the s2* configs, and the Hong Kong text
+//! of `benches/corpora.sh`, target/corpora/traditional.txt, for the others where it is there)
+//! and prints the median MB/s of several runs, then the time to build each config's converter and convert a
 //! short text in a fresh process (cold), and to build it again in a warm one. Where the
 //! differential test has left OpenCC's own output for that file in target/differential/, the
 //! output is checked against it before anything is timed.
@@ -36,27 +38,39 @@ fn main() {
         return load_once(&args[i + 1]);
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let path = std::env::args()
+    let given = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with('-'))
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("tests/data/zuozhuan.txt"));
-    let text = std::fs::read_to_string(&path).expect("benchmark input");
-    let name = path.file_name().unwrap().to_string_lossy().into_owned();
-    let mb = text.len() as f64 / 1e6;
+        .map(PathBuf::from);
+    let zuozhuan = root.join("tests/data/zuozhuan.txt");
+    let hong_kong = root.join("target/corpora/traditional.txt");
+    let simplified = given.clone().unwrap_or_else(|| zuozhuan.clone());
+    let traditional = given.unwrap_or(if hong_kong.exists() {
+        hong_kong
+    } else {
+        zuozhuan
+    });
+    let read = |path: PathBuf| {
+        let text = std::fs::read_to_string(&path).expect("benchmark input");
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        println!("input: {name}, {:.2} MB", text.len() as f64 / 1e6);
+        (name, text)
+    };
+    let inputs = [read(simplified), read(traditional)];
     println!(
-        "input: {name}, {:.2} MB; median of 7 runs, single thread",
-        mb
+        "s2* configs convert the first input, the others the last; median of 7 runs, single thread"
     );
     println!(
         "{:<7} {:>10} {:>10} {:>10} {:>8} {:>10} {:>8}  checked against OpenCC",
         "config", "MB/s", "ms", "stream", "stream%", "normalize", "of stream"
     );
-    let mut out = String::with_capacity(text.len() * 2);
     for config in Config::ALL {
+        let (name, text) = &inputs[usize::from(!config.name().starts_with("s2"))];
+        let mb = text.len() as f64 / 1e6;
+        let mut out = String::with_capacity(text.len() * 2);
         let converter = Converter::new(config);
         out.clear();
-        converter.convert_into(&text, &mut out);
+        converter.convert_into(text, &mut out);
         let oracle = root.join(format!("target/differential/{name}.{config}.notofu"));
         let checked = match std::fs::read_to_string(&oracle) {
             Ok(want) => {
@@ -69,7 +83,7 @@ fn main() {
             .map(|_| {
                 out.clear();
                 let t = Instant::now();
-                converter.convert_into(std::hint::black_box(&text), &mut out);
+                converter.convert_into(std::hint::black_box(text), &mut out);
                 t.elapsed()
             })
             .collect();
@@ -125,7 +139,9 @@ fn main() {
             100.0 * s.as_secs_f64() / n.as_secs_f64(),
         );
     }
-    // The physical limits on this machine for the same bytes.
+    // The physical limits on this machine for the same bytes (the first input).
+    let text = &inputs[0].1;
+    let mb = text.len() as f64 / 1e6;
     let limit = |f: &mut dyn FnMut() -> usize| {
         let times: Vec<Duration> = (0..7)
             .map(|_| {

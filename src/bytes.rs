@@ -54,6 +54,9 @@ unsafe fn each_avx2(
     each_blocks(bytes, i, at, f)
 }
 
+/// Bytes per block.
+const BLOCK: usize = 64;
+
 /// See [`each`].
 #[inline(always)]
 fn each_blocks(
@@ -62,33 +65,9 @@ fn each_blocks(
     at: impl Fn(u8, u8, u8) -> bool,
     mut f: impl FnMut(usize) -> bool,
 ) {
-    const BLOCK: usize = 64;
-    // The block's matches, as words of eight bytes, each byte 1 for a match.
-    let test = |w: &[u8; BLOCK + 2]| {
-        let mut hits = [0u8; BLOCK];
-        for (k, hit) in hits.iter_mut().enumerate() {
-            *hit = u8::from(at(w[k], w[k + 1], w[k + 2]));
-        }
-        let word = |n: usize| u64::from_le_bytes(hits[8 * n..8 * n + 8].try_into().expect("8"));
-        std::array::from_fn::<u64, { BLOCK / 8 }, _>(word)
-    };
-    let mut visit = |start: usize, words: [u64; BLOCK / 8], len: usize| {
-        if words.iter().all(|&w| w == 0) {
-            return true;
-        }
-        for (n, mut word) in words.into_iter().enumerate() {
-            while word != 0 {
-                let k = 8 * n + (word.trailing_zeros() / 8) as usize;
-                if k >= len || !f(start + k) {
-                    return false;
-                }
-                word &= word - 1;
-            }
-        }
-        true
-    };
     while let Some(w) = bytes.get(i..i + BLOCK + 2) {
-        if !visit(i, test(w.try_into().expect("block length")), BLOCK) {
+        let hits = block_hits(w.try_into().expect("block length"), &at);
+        if !visit(i, hits, BLOCK, &mut f) {
             return;
         }
         i += BLOCK;
@@ -96,5 +75,40 @@ fn each_blocks(
     let rest = &bytes[i.min(bytes.len())..];
     let mut w = [0u8; BLOCK + 2];
     w[..rest.len()].copy_from_slice(rest);
-    visit(i, test(&w), rest.len());
+    visit(i, block_hits(&w, &at), rest.len(), &mut f);
+}
+
+/// A block's matches, as words of eight bytes, each byte 1 for a match. (A function rather
+/// than a closure, so that it is always inlined, into the AVX2 build too.)
+#[inline(always)]
+fn block_hits(w: &[u8; BLOCK + 2], at: &impl Fn(u8, u8, u8) -> bool) -> [u64; BLOCK / 8] {
+    let mut hits = [0u8; BLOCK];
+    for (k, hit) in hits.iter_mut().enumerate() {
+        *hit = u8::from(at(w[k], w[k + 1], w[k + 2]));
+    }
+    std::array::from_fn(|n| u64::from_le_bytes(hits[8 * n..8 * n + 8].try_into().expect("8")))
+}
+
+/// Calls `f` with `start` plus the offset of each match in `hits` below `len`, while it
+/// returns true; returns false once it returned false.
+#[inline(always)]
+fn visit(
+    start: usize,
+    hits: [u64; BLOCK / 8],
+    len: usize,
+    f: &mut impl FnMut(usize) -> bool,
+) -> bool {
+    if hits.iter().all(|&w| w == 0) {
+        return true;
+    }
+    for (n, mut word) in hits.into_iter().enumerate() {
+        while word != 0 {
+            let k = 8 * n + (word.trailing_zeros() / 8) as usize;
+            if k >= len || !f(start + k) {
+                return false;
+            }
+            word &= word - 1;
+        }
+    }
+    true
 }

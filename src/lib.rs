@@ -179,6 +179,32 @@ impl Converter {
     /// assert_eq!(out, "> 頭髮");
     /// ```
     pub fn convert_into(&self, text: &str, out: &mut String) {
+        // A long text goes through in pieces cut at safe places (see `last_safe_cut`), the same
+        // bytes as whole: each piece's intermediate buffers then stay in the cache with the
+        // tables, instead of a whole copy of the text per step.
+        const PIECE: usize = 64 * 1024;
+        let mut rest = text;
+        while rest.len() > 2 * PIECE {
+            let mut window = PIECE;
+            let cut = loop {
+                let mut end = window.min(rest.len());
+                while !rest.is_char_boundary(end) {
+                    end -= 1;
+                }
+                match self.last_safe_cut(&rest[..end], window / 2) {
+                    Some(cut) => break cut,
+                    None if end == rest.len() => break end,
+                    None => window *= 2,
+                }
+            };
+            self.convert_piece_into(&rest[..cut], out);
+            rest = &rest[cut..];
+        }
+        self.convert_piece_into(rest, out);
+    }
+
+    /// Converts `text` whole (see [`Converter::convert_into`]).
+    fn convert_piece_into(&self, text: &str, out: &mut String) {
         match &self.overrides {
             None => self.convert_engines_into(text, out),
             Some(overrides) => convert::split_by(overrides, text, |piece, value| match value {
