@@ -240,7 +240,10 @@ pub(crate) type StartRanges = [(u8, u8, u8); 4];
 /// key starts with a character that has it, and always for IDS operators (U+2FF0–U+2FFF, lead
 /// E2), whose rule applies at unmatched positions. And its [`StartRanges`], where they fit.
 fn lead_steps(trie: &Trie) -> ([u8; 256], Option<StartRanges>) {
-    let mut prefixes = std::collections::BTreeSet::new();
+    // The first two bytes of the characters that start keys, as a bit set over both bytes;
+    // ASCII ones (no second byte) rule the ranges out.
+    let mut prefixes = vec![0u64; 1 << 10];
+    let mut ascii = false;
     let mut steps = [0u8; 256];
     for (b, step) in steps.iter_mut().enumerate() {
         *step = match b {
@@ -260,24 +263,36 @@ fn lead_steps(trie: &Trie) -> ([u8; 256], Option<StartRanges>) {
             let c = ((hi as u32) << 8) | lo;
             if v.root(c) != 0 {
                 if let Some(ch) = char::from_u32(c) {
-                    let utf8 = ch.encode_utf8(&mut [0; 4]).as_bytes().to_vec();
+                    let mut utf8 = [0; 4];
+                    ch.encode_utf8(&mut utf8);
                     steps[usize::from(utf8[0])] = 0;
-                    // ASCII has no second byte: no ranges then.
-                    prefixes.insert((utf8[0], utf8.get(1).copied()));
+                    ascii |= ch.is_ascii();
+                    let prefix = usize::from(utf8[0]) << 8 | usize::from(utf8[1]);
+                    prefixes[prefix / 64] |= 1 << (prefix % 64);
                 }
             }
         }
     }
+    if ascii {
+        return (steps, None);
+    }
     let mut ranges: Vec<(u8, u8, u8)> = Vec::new();
-    for &(lead, second) in &prefixes {
-        let Some(second) = second else {
+    let set = prefixes.iter().enumerate().flat_map(|(n, &word)| {
+        (0..64)
+            .filter(move |b| word >> b & 1 != 0)
+            .map(move |b| n * 64 + b)
+    });
+    for prefix in set {
+        let (lead, second) = ((prefix >> 8) as u8, prefix as u8);
+        let extends = ranges
+            .last()
+            .is_some_and(|&(l, first, more)| l == lead && first.wrapping_add(more + 1) == second);
+        if extends {
+            ranges.last_mut().expect("a last range").2 += 1;
+        } else if ranges.len() == 4 {
             return (steps, None);
-        };
-        match ranges.last_mut() {
-            Some((l, first, more)) if *l == lead && first.wrapping_add(*more + 1) == second => {
-                *more += 1
-            }
-            _ => ranges.push((lead, second, 0)),
+        } else {
+            ranges.push((lead, second, 0));
         }
     }
     if ranges.len() > 4 {
