@@ -47,7 +47,8 @@ pub(crate) struct Trie {
     words: Cow<'static, [u32]>,
     values_text: Cow<'static, str>,
     lead_step: Box<[u8; 256]>,
-    start_ranges: Option<StartRanges>,
+    /// Made on first use: only normalization steps need them.
+    start_ranges: std::sync::OnceLock<Option<StartRanges>>,
     root_lo: usize,
     node_rec: usize,
     edge_rec: usize,
@@ -118,7 +119,7 @@ impl Trie {
         // Value offsets need no check here: slicing `values_text` checks them at each use.
         let mut trie = Trie {
             lead_step: Box::new([0; 256]),
-            start_ranges: None,
+            start_ranges: std::sync::OnceLock::new(),
             words,
             values_text,
             root_lo,
@@ -130,16 +131,16 @@ impl Trie {
             edges,
             values,
         };
-        let (lead_step, start_ranges) = lead_steps(&trie);
-        trie.lead_step = Box::new(lead_step);
-        trie.start_ranges = start_ranges;
+        trie.lead_step = Box::new(lead_steps(&trie));
         trie
     }
 
     /// Where the keys' first characters are few and not ASCII (the compatibility-ideograph
     /// step: EF A4–AB and F0 AF), their first two bytes (see [`StartRanges`]).
     pub(crate) fn start_ranges(&self) -> Option<&StartRanges> {
-        self.start_ranges.as_ref()
+        self.start_ranges
+            .get_or_init(|| start_ranges(self))
+            .as_ref()
     }
 
     /// The longest key of any length this trie holds, in characters.
@@ -238,12 +239,8 @@ pub(crate) type StartRanges = [(u8, u8, u8); 4];
 
 /// The skip table of a trie (see [`TrieView::lead_step`]): a lead byte is looked up when some
 /// key starts with a character that has it, and always for IDS operators (U+2FF0–U+2FFF, lead
-/// E2), whose rule applies at unmatched positions. And its [`StartRanges`], where they fit.
-fn lead_steps(trie: &Trie) -> ([u8; 256], Option<StartRanges>) {
-    // The first two bytes of the characters that start keys, as a bit set over both bytes;
-    // ASCII ones (no second byte) rule the ranges out.
-    let mut prefixes = vec![0u64; 1 << 10];
-    let mut ascii = false;
+/// E2), whose rule applies at unmatched positions.
+fn lead_steps(trie: &Trie) -> [u8; 256] {
     let mut steps = [0u8; 256];
     for (b, step) in steps.iter_mut().enumerate() {
         *step = match b {
@@ -259,48 +256,71 @@ fn lead_steps(trie: &Trie) -> ([u8; 256], Option<StartRanges>) {
         if block == 0 {
             continue;
         }
-        for lo in 0..256u32 {
-            let c = ((hi as u32) << 8) | lo;
-            if v.root(c) != 0 {
-                if let Some(ch) = char::from_u32(c) {
-                    let mut utf8 = [0; 4];
-                    ch.encode_utf8(&mut utf8);
-                    steps[usize::from(utf8[0])] = 0;
-                    ascii |= ch.is_ascii();
-                    let prefix = usize::from(utf8[0]) << 8 | usize::from(utf8[1]);
-                    prefixes[prefix / 64] |= 1 << (prefix % 64);
+        let hi = hi as u32;
+        let entries = &v.root_lo[(block as usize) << 8..][..256];
+        if hi >= 0x08 {
+            // Three- and four-byte characters: one lead byte for the whole block of 256, so
+            // one key start in it is enough.
+            if entries.iter().any(|&node| node != 0) {
+                let lead = if hi < 0x100 {
+                    0xE0 | hi >> 4
+                } else {
+                    0xF0 | hi >> 10
+                };
+                steps[lead as usize] = 0;
+            }
+            continue;
+        }
+        for (lo, &node) in entries.iter().enumerate() {
+            if node != 0 {
+                if let Some(c) = char::from_u32(hi << 8 | lo as u32) {
+                    steps[usize::from(c.encode_utf8(&mut [0; 4]).as_bytes()[0])] = 0;
                 }
             }
         }
     }
-    if ascii {
-        return (steps, None);
-    }
-    let mut ranges: Vec<(u8, u8, u8)> = Vec::new();
-    let set = prefixes.iter().enumerate().flat_map(|(n, &word)| {
-        (0..64)
-            .filter(move |b| word >> b & 1 != 0)
-            .map(move |b| n * 64 + b)
-    });
-    for prefix in set {
-        let (lead, second) = ((prefix >> 8) as u8, prefix as u8);
-        let extends = ranges
-            .last()
-            .is_some_and(|&(l, first, more)| l == lead && first.wrapping_add(more + 1) == second);
-        if extends {
-            ranges.last_mut().expect("a last range").2 += 1;
-        } else if ranges.len() == 4 {
-            return (steps, None);
-        } else {
-            ranges.push((lead, second, 0));
+    steps
+}
+
+/// The characters keys start with, in code point order.
+fn key_starts<'a>(v: &'a TrieView<'a>) -> impl Iterator<Item = char> + 'a {
+    v.root_hi
+        .iter()
+        .enumerate()
+        .filter(|&(_, &block)| block != 0)
+        .flat_map(move |(hi, _)| {
+            (0..256u32)
+                .map(move |lo| ((hi as u32) << 8) | lo)
+                .filter(move |&c| v.root(c) != 0)
+                .filter_map(char::from_u32)
+        })
+}
+
+/// See [`Trie::start_ranges`].
+fn start_ranges(trie: &Trie) -> Option<StartRanges> {
+    let mut ranges: StartRanges = [(0xFF, 0, 0); 4];
+    let mut used = 0usize;
+    // UTF-8 keeps code point order, so the prefixes come in order.
+    for c in key_starts(&trie.view()) {
+        let mut utf8 = [0; 4];
+        c.encode_utf8(&mut utf8);
+        if c.is_ascii() {
+            return None;
+        }
+        let (lead, second) = (utf8[0], utf8[1]);
+        match used.checked_sub(1).map(|last| &mut ranges[last]) {
+            Some((l, first, more)) if *l == lead && first.wrapping_add(*more) == second => {}
+            Some((l, first, more)) if *l == lead && first.wrapping_add(*more + 1) == second => {
+                *more += 1
+            }
+            _ if used == 4 => return None,
+            _ => {
+                ranges[used] = (lead, second, 0);
+                used += 1;
+            }
         }
     }
-    if ranges.len() > 4 {
-        return (steps, None);
-    }
-    let mut padded = [(0xFF, 0, 0); 4];
-    padded[..ranges.len()].copy_from_slice(&ranges);
-    (steps, Some(padded))
+    Some(ranges)
 }
 
 /// Variation selectors: U+FE00–U+FE0F and U+E0100–U+E01EF.
