@@ -223,8 +223,9 @@ pub struct Normalizer {
     in_url: bool,
     parens: Vec<bool>,
     held_paren: bool,
-    // `after` state: the incomplete last line.
+    // `after` state: the incomplete last line, and room for the offsets of marks.
     line: String,
+    marks: Vec<usize>,
     unbalanced: u64,
 }
 
@@ -256,6 +257,7 @@ impl Normalizer {
             parens: Vec::new(),
             held_paren: false,
             line: String::new(),
+            marks: Vec::new(),
             unbalanced: 0,
         }
     }
@@ -505,37 +507,56 @@ impl Normalizer {
         // `text[..copied]` is in `buf` when `buf` is not empty.
         let mut copied = if buf.is_empty() { 0 } else { pos };
         let mut writing = !buf.is_empty();
-        while let Some(q) = find_quote_mark(bytes, pos) {
-            let start = memchr::memrchr(b'\n', &bytes[pos..q]).map_or(pos, |k| pos + k + 1);
-            let Some(k) = memchr::memchr(b'\n', &bytes[q..]) else {
-                self.line.push_str(&text[start..]);
-                if self.line.len() > MAX_LINE {
-                    self.unbalanced += requote(&mut self.line, style);
-                    buf.push_str(&text[copied..start]);
-                    buf.push_str(&self.line);
-                    self.line.clear();
-                    return buf;
-                }
-                if writing {
-                    buf.push_str(&text[copied..start]);
-                    return buf;
-                }
-                return &text[..start];
+        // All the marks, in one scan; then line by line.
+        let mut marks = std::mem::take(&mut self.marks);
+        marks.clear();
+        each(bytes, pos, quote_mark, |at| {
+            marks.push(at);
+            true
+        });
+        let mut pairing = Pairing::default();
+        let mut k = 0;
+        let mut held = None;
+        while let Some(&q) = marks.get(k) {
+            let start = memchr::memrchr(b'\n', &bytes[pos..q]).map_or(pos, |n| pos + n + 1);
+            let Some(n) = memchr::memchr(b'\n', &bytes[q..]) else {
+                held = Some(start);
+                break;
             };
-            let end = q + k + 1;
-            let line = &text[start..end];
-            let (pairs, unbalanced) = pair_quotes(line);
-            self.unbalanced += unbalanced;
-            for (at, mark) in restyle(line, &pairs, style) {
+            let end = q + n + 1;
+            while let Some(&at) = marks.get(k).filter(|&&at| at < end) {
+                pairing.mark(bytes, at);
+                k += 1;
+            }
+            self.unbalanced += pairing.end_line();
+            for (at, mark) in restyle(text, &pairing.pairs, style) {
                 if !writing {
                     buf.reserve(text.len() + 16);
                     writing = true;
                 }
-                buf.push_str(&text[copied..start + at]);
+                buf.push_str(&text[copied..at]);
                 buf.push(mark);
-                copied = start + at + 3;
+                copied = at + 3;
             }
+            pairing.pairs.clear();
             pos = end;
+        }
+        self.marks = marks;
+        if let Some(start) = held {
+            // The line goes on in the next piece: hold it from its start.
+            self.line.push_str(&text[start..]);
+            if self.line.len() > MAX_LINE {
+                self.unbalanced += requote(&mut self.line, style);
+                buf.push_str(&text[copied..start]);
+                buf.push_str(&self.line);
+                self.line.clear();
+                return buf;
+            }
+            if writing {
+                buf.push_str(&text[copied..start]);
+                return buf;
+            }
+            return &text[..start];
         }
         if writing {
             buf.push_str(&text[copied..]);
@@ -554,14 +575,8 @@ impl Normalizer {
     }
 }
 
-/// The offset of the first of “ ” ‘ ’ 「 」 『 』 (E2 80 98..9D and E3 80 8C..8F in UTF-8) in
-/// `bytes` at or after `from`.
-fn find_quote_mark(bytes: &[u8], from: usize) -> Option<usize> {
-    let at = find(bytes, from, quote_mark);
-    (at < bytes.len()).then_some(at)
-}
-
-/// Whether a quotation mark starts with the bytes `x y z` (see [`find_quote_mark`]).
+/// Whether one of “ ” ‘ ’ 「 」 『 』 (E2 80 98..9D and E3 80 8C..8F in UTF-8) starts with the
+/// bytes `x y z`.
 #[inline(always)]
 fn quote_mark(x: u8, y: u8, z: u8) -> bool {
     (y == 0x80)
@@ -578,19 +593,41 @@ enum Kind {
 /// Pairs the quotation marks of one line: the pairs as (open, close, depth) byte offsets, and
 /// how many marks had no partner.
 fn pair_quotes(line: &str) -> (Vec<(usize, usize, usize)>, u64) {
-    let mut stack: Vec<(usize, Kind)> = Vec::new();
-    let mut pairs: Vec<(usize, usize, usize)> = Vec::new();
-    let mut unbalanced = 0;
-    let bytes = line.as_bytes();
+    let mut pairing = Pairing::default();
     // Visit only the marks, not every character.
-    each(bytes, 0, quote_mark, |at| {
-        let Some(c) = line.get(at..at + 3).and_then(|s| s.chars().next()) else {
-            return true;
+    each(line.as_bytes(), 0, quote_mark, |at| {
+        pairing.mark(line.as_bytes(), at);
+        true
+    });
+    let unbalanced = pairing.end_line();
+    (pairing.pairs, unbalanced)
+}
+
+/// The pairing of one line's quotation marks, a mark at a time.
+#[derive(Default)]
+struct Pairing {
+    /// Open marks, innermost last.
+    stack: Vec<(usize, Kind)>,
+    /// (open, close, depth) byte offsets.
+    pairs: Vec<(usize, usize, usize)>,
+    unbalanced: u64,
+}
+
+impl Pairing {
+    /// Takes the mark at `bytes[at..at + 3]` (see [`quote_mark`]).
+    fn mark(&mut self, bytes: &[u8], at: usize) {
+        let Some(c) = bytes
+            .get(at..at + 3)
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .and_then(|s| s.chars().next())
+        else {
+            return;
         };
         // Only ASCII letters and digits around a mark matter (for apostrophes).
         let before = at.checked_sub(1).map(|i| char::from(bytes[i]));
         let after = bytes.get(at + 3).map(|&b| char::from(b));
         let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        let stack = &mut self.stack;
         match c {
             '“' | '「' => stack.push((at, Kind::Double)),
             '『' => stack.push((at, Kind::Single)),
@@ -606,24 +643,30 @@ fn pair_quotes(line: &str) -> (Vec<(usize, usize, usize)>, u64) {
                 if c == '’'
                     && (alnum(before) && alnum(after) || !stack.iter().any(|s| s.1 == Kind::Single))
                 {
-                    return true;
+                    return;
                 }
                 match stack.iter().rposition(|s| s.1 == kind) {
                     Some(p) => {
-                        unbalanced += (stack.len() - p - 1) as u64;
+                        self.unbalanced += (stack.len() - p - 1) as u64;
                         stack.truncate(p + 1);
-                        let (open, _) = stack.pop().unwrap();
-                        pairs.push((open, at, p + 1));
+                        let (open, _) = stack.pop().expect("a mark at p");
+                        self.pairs.push((open, at, p + 1));
                     }
-                    None => unbalanced += 1,
+                    None => self.unbalanced += 1,
                 }
             }
             _ => {}
         }
-        true
-    });
-    unbalanced += stack.len() as u64;
-    (pairs, unbalanced)
+    }
+
+    /// Ends the line: the marks still open have no partner. Returns how many marks had none,
+    /// and starts afresh (the pairs stay until cleared).
+    fn end_line(&mut self) -> u64 {
+        let unbalanced = self.unbalanced + self.stack.len() as u64;
+        self.stack.clear();
+        self.unbalanced = 0;
+        unbalanced
+    }
 }
 
 /// The marks of `pairs` (see [`pair_quotes`]) that `style` writes differently: (offset, mark),
