@@ -1,8 +1,8 @@
 //! Differential test against the reference: the official `opencc==1.4.2` Python package.
 //!
 //! For all 16 configs and both tofu settings, fanjian's output must be byte-identical to OpenCC's
-//! on zuozhuan.txt, the golden us_constitution input, and generated adversarial text (see
-//! `common/adversarial.rs`). The oracle runs in the virtual environment `.ci/run` creates
+//! on zuozhuan.txt, the golden us_constitution input, and generated adversarial text, dense and
+//! mostly ASCII (see `common/adversarial.rs`). The oracle runs in the virtual environment `.ci/run` creates
 //! (`target/oracle-venv`), or the Python named by `FANJIAN_ORACLE_PYTHON`.
 
 mod common;
@@ -54,6 +54,10 @@ fn byte_identical_to_opencc_for_all_configs() {
         std::fs::write(&path, pool.text(seed, 120_000)).unwrap();
         inputs.push(path);
     }
+    // Mostly ASCII: the scanner skips ASCII a block at a time, around ASCII-led keys.
+    let path = dir.join("mostly-ascii.txt");
+    std::fs::write(&path, pool.mostly_ascii(4, 300_000)).unwrap();
+    inputs.push(path);
     let status = Command::new(oracle_python())
         .arg(common::root().join("tests/oracle.py"))
         .arg(&dir)

@@ -209,6 +209,50 @@ impl Pool {
         }
     }
 
+    /// About `chars` characters of mostly-ASCII text (code and markup with some Chinese): runs
+    /// of up to 600 ASCII characters, often with the letters that start or occur in ASCII-led
+    /// keys (SQL注入, PN结, A型肝炎, BMW集團), between adversarial pieces.
+    pub fn mostly_ascii(&self, seed: u64, chars: usize) -> String {
+        const WORDS: [&str; 18] = [
+            "SQL",
+            "PN",
+            "BMW",
+            "A",
+            "B",
+            "C",
+            "D",
+            "E",
+            "U",
+            "fn main() {",
+            "<p class=\"x\">",
+            "    return Some(x); // ",
+            "SQL注入",
+            "PN结",
+            "U盘",
+            "B超",
+            "A型肝炎",
+            "BMW集團",
+        ];
+        let mut rng = Rng::new(seed);
+        let mut out = String::new();
+        while out.chars().count() < chars {
+            let run = rng.below(600);
+            let start = out.len();
+            while out.len() - start < run {
+                match rng.below(4) {
+                    0 => out.push_str(WORDS[rng.below(WORDS.len())]),
+                    1 => out.push(' '),
+                    2 => out.push('\n'),
+                    _ => out.push(char::from(b'a' + rng.below(26) as u8)),
+                }
+            }
+            for _ in 0..1 + rng.below(3) {
+                self.piece(&mut rng, &mut out);
+            }
+        }
+        out
+    }
+
     /// About `chars` characters of adversarial text.
     pub fn text(&self, seed: u64, chars: usize) -> String {
         let mut rng = Rng::new(seed);
