@@ -350,10 +350,10 @@ impl Normalizer {
             return text;
         }
         let bytes = text.as_bytes();
-        // `text[..copied]` is in `buf` once something changed (`writing`); the context
-        // reflects the text up to `seen`, and the URL and parentheses state up to `spaced`.
+        // `text[..copied]` is in `buf` once something changed (`buf` is empty until then); the
+        // context reflects the text up to `seen`, and the URL and parentheses state up to
+        // `spaced`.
         let (mut copied, mut seen, mut spaced, mut i) = (0, 0, 0, 0);
-        let mut writing = false;
         if self.held_paren {
             let Some(next) = text.chars().next() else {
                 return text;
@@ -362,7 +362,6 @@ impl Normalizer {
             let tail = self.tail;
             let written = self.punct('(', Some(self.fold(next)), tail == *b":/");
             buf.push(written);
-            writing = true;
             self.tail = [self.tail[1], b'('];
         }
         loop {
@@ -381,13 +380,7 @@ impl Normalizer {
             }
             let end = i + len;
             if mark {
-                // Whitespace since the last mark ends a URL and the open parentheses.
-                if (self.in_url || !self.parens.is_empty())
-                    && text[spaced..i].chars().any(char::is_whitespace)
-                {
-                    self.in_url = false;
-                    self.parens.clear();
-                }
+                self.whitespace_in(&text[spaced..i]);
                 spaced = end;
             }
             // The characters since the last candidate passed through unchanged: where the
@@ -400,11 +393,7 @@ impl Normalizer {
                 // Whether it becomes （ depends on the next character: wait for it.
                 self.held_paren = true;
                 self.remember_tail(&bytes[..i]);
-                if writing {
-                    buf.push_str(&text[copied..i]);
-                    return buf;
-                }
-                return &text[..i];
+                return up_to(text, buf, copied, i);
             }
             let next = if c == '(' {
                 text[end..].chars().next().map(|n| self.fold(n))
@@ -419,13 +408,7 @@ impl Normalizer {
             let after_colon_slash = c == '/' && back(2) == b':' && back(1) == b'/';
             let written = self.punct(c, next, after_colon_slash);
             if written != original {
-                if !writing {
-                    buf.reserve(text.len() + 16);
-                    writing = true;
-                }
-                buf.push_str(&text[copied..i]);
-                buf.push(written);
-                copied = end;
+                change(text, buf, &mut copied, i, len, written);
             }
             i = end;
             seen = end;
@@ -433,18 +416,17 @@ impl Normalizer {
         if seen < bytes.len() {
             self.context_from(&text[seen..]);
         }
-        if (self.in_url || !self.parens.is_empty())
-            && text[spaced..].chars().any(char::is_whitespace)
-        {
+        self.whitespace_in(&text[spaced..]);
+        self.remember_tail(bytes);
+        up_to(text, buf, copied, text.len())
+    }
+
+    /// Whitespace in `run` (since the last mark) ends a URL and the open parentheses.
+    fn whitespace_in(&mut self, run: &str) {
+        if (self.in_url || !self.parens.is_empty()) && run.chars().any(char::is_whitespace) {
             self.in_url = false;
             self.parens.clear();
         }
-        self.remember_tail(bytes);
-        if writing {
-            buf.push_str(&text[copied..]);
-            return buf;
-        }
-        text
     }
 
     /// Sets the context after `run`, which passes through unchanged.
@@ -492,21 +474,16 @@ impl Normalizer {
                 self.line.push_str(text);
                 if self.line.len() > MAX_LINE {
                     // A line this long is paired without its end, to keep memory bounded.
-                    self.unbalanced += requote(&mut self.line, style);
-                    buf.push_str(&self.line);
-                    self.line.clear();
+                    self.write_line(style, buf);
                 }
                 return buf;
             };
             self.line.push_str(&text[..=nl]);
-            self.unbalanced += requote(&mut self.line, style);
-            buf.push_str(&self.line);
-            self.line.clear();
+            self.write_line(style, buf);
             pos = nl + 1;
         }
         // `text[..copied]` is in `buf` when `buf` is not empty.
-        let mut copied = if buf.is_empty() { 0 } else { pos };
-        let mut writing = !buf.is_empty();
+        let mut copied = pos;
         // All the marks, in one scan; then line by line.
         let mut marks = std::mem::take(&mut self.marks);
         marks.clear();
@@ -530,13 +507,7 @@ impl Normalizer {
             }
             self.unbalanced += pairing.end_line();
             for (at, mark) in restyle(text, &pairing.pairs, style) {
-                if !writing {
-                    buf.reserve(text.len() + 16);
-                    writing = true;
-                }
-                buf.push_str(&text[copied..at]);
-                buf.push(mark);
-                copied = at + 3;
+                change(text, buf, &mut copied, at, 3, mark);
             }
             pairing.pairs.clear();
             pos = end;
@@ -546,33 +517,51 @@ impl Normalizer {
             // The line goes on in the next piece: hold it from its start.
             self.line.push_str(&text[start..]);
             if self.line.len() > MAX_LINE {
-                self.unbalanced += requote(&mut self.line, style);
                 buf.push_str(&text[copied..start]);
-                buf.push_str(&self.line);
-                self.line.clear();
+                self.write_line(style, buf);
                 return buf;
             }
-            if writing {
-                buf.push_str(&text[copied..start]);
-                return buf;
-            }
-            return &text[..start];
+            return up_to(text, buf, copied, start);
         }
-        if writing {
-            buf.push_str(&text[copied..]);
-            return buf;
-        }
-        text
+        up_to(text, buf, copied, text.len())
+    }
+
+    /// Pairs the held line's quotation marks (without the rest of the line, if it has not
+    /// ended) and writes it to `out`.
+    fn write_line(&mut self, style: QuoteStyle, out: &mut String) {
+        self.unbalanced += requote(&mut self.line, style);
+        out.push_str(&self.line);
+        self.line.clear();
     }
 
     /// Writes what [`Normalizer::after`] held back.
     pub fn finish_after(&mut self, out: &mut String) {
+        // Nothing is held when quotation marks are left alone.
         if let Some(style) = self.options.quotes {
-            self.unbalanced += requote(&mut self.line, style);
+            self.write_line(style, out);
         }
-        out.push_str(&self.line);
-        self.line.clear();
     }
+}
+
+/// Writes `text[*copied..at]` and then `c`, in place of the `len` bytes at `at`, to `buf`
+/// (reserving room for the whole text the first time), and moves `copied` past them.
+fn change(text: &str, buf: &mut String, copied: &mut usize, at: usize, len: usize, c: char) {
+    if buf.is_empty() {
+        buf.reserve(text.len() + 16);
+    }
+    buf.push_str(&text[*copied..at]);
+    buf.push(c);
+    *copied = at + len;
+}
+
+/// The piece's output up to `end`: `text[..end]` itself while nothing changed (`buf` empty),
+/// else `buf` with the unchanged text up to `end` written after what `copied` marks.
+fn up_to<'a>(text: &'a str, buf: &'a mut String, copied: usize, end: usize) -> &'a str {
+    if buf.is_empty() {
+        return &text[..end];
+    }
+    buf.push_str(&text[copied..end]);
+    buf
 }
 
 /// Whether one of “ ” ‘ ’ 「 」 『 』 (E2 80 98..9D and E3 80 8C..8F in UTF-8) starts with the
