@@ -15,7 +15,7 @@
 //! flatten, a tree of them.
 
 use crate::ids;
-use crate::trie::{decode, is_variation_selector, Trie, TrieView, Value};
+use crate::trie::{decode, is_variation_selector, AsciiSkip, Trie, TrieView, Value};
 
 /// A compiled dictionary or dictionary group.
 #[derive(Debug, Clone)]
@@ -138,6 +138,8 @@ trait Prefix {
     }
     /// Whether each ASCII byte starts some key (the others are skipped without lookups).
     fn lead_step(&self) -> &[u8; 256];
+    /// How runs of ASCII are skipped (see [`AsciiSkip`]).
+    fn ascii_skip(&self) -> AsciiSkip;
     /// The best key at `pos`, whose first character `c` is `len` bytes long: its end, its value
     /// and its priority class.
     fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, Value<'_>, u32)>;
@@ -155,6 +157,11 @@ impl Prefix for TrieView<'_> {
     }
 
     #[inline(always)]
+    fn ascii_skip(&self) -> AsciiSkip {
+        self.ascii_skip
+    }
+
+    #[inline(always)]
     fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, Value<'_>, u32)> {
         let node = self.root(c);
         if node == 0 {
@@ -165,12 +172,16 @@ impl Prefix for TrieView<'_> {
     }
 }
 
-/// A tree-shaped group, with its ASCII starters computed once.
-struct Tree<'m>(&'m Matcher, [u8; 256]);
+/// A tree-shaped group, with its skip table and ASCII skip computed once.
+struct Tree<'m>(&'m Matcher, [u8; 256], AsciiSkip);
 
 impl Prefix for Tree<'_> {
     fn lead_step(&self) -> &[u8; 256] {
         &self.1
+    }
+
+    fn ascii_skip(&self) -> AsciiSkip {
+        self.2
     }
 
     fn at(
@@ -202,20 +213,7 @@ trait Sink<'t> {
 #[inline(always)]
 fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize], sink: &mut S) {
     let lead_step = p.lead_step();
-    // Whether no ASCII character starts a key (true of most dictionaries): then a run of ASCII
-    // is skipped eight bytes at a time by their high bits alone.
-    let ascii_inert = lead_step[..0x80].iter().all(|&s| s == 1);
-    // Otherwise, when at most eight ASCII characters start keys (true of every built-in
-    // dictionary: a few capital letters), a block is tested against them by comparisons.
-    let mut starters = [0x80u8; 8];
-    let few_starters = !ascii_inert && {
-        let mut found = (0..0x80u8).filter(|&b| lead_step[usize::from(b)] != 1);
-        starters
-            .iter_mut()
-            .zip(&mut found)
-            .for_each(|(s, b)| *s = b);
-        found.next().is_none()
-    };
+    let ascii_skip = p.ascii_skip();
     let mut start = 0;
     for &end in segment_ends {
         let bytes = &text.as_bytes()[..end];
@@ -227,13 +225,7 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
                 // Skip the whole run of characters that start no key, in a tight loop.
                 i += usize::from(step);
                 while i < end {
-                    i = if ascii_inert {
-                        skip_ascii(bytes, i)
-                    } else if few_starters {
-                        skip_ascii_but(bytes, i, &starters)
-                    } else {
-                        skip_inert_ascii(bytes, i, lead_step)
-                    };
+                    i = skip_ascii_run(ascii_skip, bytes, i, lead_step);
                     if i >= end {
                         break;
                     }
@@ -277,6 +269,18 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
         }
         sink.end_segment();
         start = end;
+    }
+}
+
+/// The offset at or after `i` where a run of ASCII that starts no key ends, or one of the last
+/// bytes, in the way `skip` says (no dependency from one byte's lookup to the next, unlike a
+/// step per character).
+#[inline(always)]
+fn skip_ascii_run(skip: AsciiSkip, bytes: &[u8], i: usize, lead_step: &[u8; 256]) -> usize {
+    match skip {
+        AsciiSkip::Inert => skip_ascii(bytes, i),
+        AsciiSkip::Except(starters) => skip_ascii_but(bytes, i, &starters),
+        AsciiSkip::Table => skip_inert_ascii(bytes, i, lead_step),
     }
 }
 
@@ -345,7 +349,11 @@ fn pass_vs<'t>(
             view.skip_vs = vs;
             scan(&view, text, segment_ends, sink)
         }
-        tree => scan(&Tree(tree, tree.lead_step()), text, segment_ends, sink),
+        tree => {
+            let lead_step = tree.lead_step();
+            let ascii_skip = AsciiSkip::of(&lead_step);
+            scan(&Tree(tree, lead_step, ascii_skip), text, segment_ends, sink)
+        }
     }
 }
 
@@ -738,14 +746,12 @@ fn starts_any(steps: &[&Matcher], text: &str) -> bool {
         [a, b] => memchr::memchr2_iter(a, b, bytes).any(starts),
         [a, b, c] => memchr::memchr3_iter(a, b, c, bytes).any(starts),
         _ => {
-            let ascii_inert = lead[..0x80].iter().all(|&s| s == 1);
+            let ascii_skip = AsciiSkip::of(&lead);
             let mut i = 0;
             while i < bytes.len() {
-                if ascii_inert {
-                    i = skip_ascii(bytes, i);
-                    if i >= bytes.len() {
-                        break;
-                    }
+                i = skip_ascii_run(ascii_skip, bytes, i, &lead);
+                if i >= bytes.len() {
+                    break;
                 }
                 match lead[usize::from(bytes[i])] {
                     0 if starts(i) => return true,

@@ -47,6 +47,7 @@ pub(crate) struct Trie {
     words: Cow<'static, [u32]>,
     values_text: Cow<'static, str>,
     lead_step: Box<[u8; 256]>,
+    ascii_skip: AsciiSkip,
     /// Made on first use: only normalization steps need them.
     start_ranges: std::sync::OnceLock<Option<StartRanges>>,
     root_lo: usize,
@@ -119,6 +120,7 @@ impl Trie {
         // Value offsets need no check here: slicing `values_text` checks them at each use.
         let mut trie = Trie {
             lead_step: Box::new([0; 256]),
+            ascii_skip: AsciiSkip::Table,
             start_ranges: std::sync::OnceLock::new(),
             words,
             values_text,
@@ -132,6 +134,7 @@ impl Trie {
             values,
         };
         trie.lead_step = Box::new(lead_steps(&trie));
+        trie.ascii_skip = AsciiSkip::of(&trie.lead_step);
         trie
     }
 
@@ -209,6 +212,7 @@ impl Trie {
             val_off: &w[self.val_off..self.val_off + self.values + 1],
             values_text: &self.values_text,
             lead_step: &self.lead_step,
+            ascii_skip: self.ascii_skip,
             skip_vs: false,
         }
     }
@@ -228,6 +232,8 @@ pub(crate) struct TrieView<'a> {
     /// Per byte: 0 if a character that starts with it may start a key (or is an IDS
     /// operator), else the length of such a character, to skip it without a lookup.
     pub(crate) lead_step: &'a [u8; 256],
+    /// How runs of ASCII are skipped, as the skip table allows.
+    pub(crate) ascii_skip: AsciiSkip,
     /// Walk over variation selectors as if they were not there (they stay in the key's text).
     pub(crate) skip_vs: bool,
 }
@@ -236,6 +242,37 @@ pub(crate) struct TrieView<'a> {
 /// (lead byte, first second byte, count of further second bytes); unused ranges have lead byte
 /// FF, which UTF-8 never has.
 pub(crate) type StartRanges = [(u8, u8, u8); 4];
+
+/// How a scan skips runs of ASCII that start no key, as a skip table (see
+/// [`TrieView::lead_step`]) allows: made once with the table, not at every scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AsciiSkip {
+    /// No ASCII character starts a key (most dictionaries): eight bytes at a time by their high
+    /// bits alone.
+    Inert,
+    /// At most eight do (every built-in dictionary: a few capital letters, as in SQL注入),
+    /// padded with a byte that is not ASCII: a block is compared against them.
+    Except([u8; 8]),
+    /// More do: a block is looked up byte by byte in the table.
+    Table,
+}
+
+impl AsciiSkip {
+    /// The way `lead_step` allows.
+    pub(crate) fn of(lead_step: &[u8; 256]) -> AsciiSkip {
+        let mut starters = (0..0x80u8).filter(|&b| lead_step[usize::from(b)] != 1);
+        let mut except = [0x80u8; 8];
+        except
+            .iter_mut()
+            .zip(&mut starters)
+            .for_each(|(s, b)| *s = b);
+        match (except[0], starters.next()) {
+            (0x80, _) => AsciiSkip::Inert,
+            (_, None) => AsciiSkip::Except(except),
+            _ => AsciiSkip::Table,
+        }
+    }
+}
 
 /// The skip table of a trie (see [`TrieView::lead_step`]): a lead byte is looked up when some
 /// key starts with a character that has it, and always for IDS operators (U+2FF0–U+2FFF, lead
@@ -531,6 +568,26 @@ mod tests {
         assert_eq!(
             text(t.view().longest(b"abcd", 0)),
             Some((3, "2".to_string()))
+        );
+    }
+
+    #[test]
+    fn ascii_skip_follows_the_keys_first_characters() {
+        let skip = |keys: &[&str]| {
+            let entries: Vec<(&str, &str, usize)> = keys.iter().map(|&k| (k, "v", 0)).collect();
+            build(&entries).view().ascii_skip
+        };
+        assert_eq!(skip(&["中文"]), AsciiSkip::Inert);
+        let mut except = [0x80; 8];
+        except[..2].copy_from_slice(b"PS");
+        assert_eq!(skip(&["SQL注入", "PN结", "中"]), AsciiSkip::Except(except));
+        assert_eq!(
+            skip(&["A", "B", "C", "D", "E", "F", "G", "H"]),
+            AsciiSkip::Except(*b"ABCDEFGH")
+        );
+        assert_eq!(
+            skip(&["A", "B", "C", "D", "E", "F", "G", "H", "I"]),
+            AsciiSkip::Table
         );
     }
 
