@@ -823,6 +823,19 @@ mod tests {
         Matcher::Trie(Trie::from_image(&b.finish()))
     }
 
+    /// An engine of `chain` with `segmentation`, nothing else.
+    fn engine(segmentation: Option<Matcher>, chain: Vec<Matcher>) -> Engine {
+        Engine {
+            normalization: vec![],
+            segmentation,
+            chain,
+            fused: false,
+            first_classes: vec![],
+            dict_dir: None,
+            attach_vs: false,
+        }
+    }
+
     fn run(e: &Engine, text: &str) -> String {
         let mut out = String::new();
         e.convert_into(text, &mut out);
@@ -832,15 +845,10 @@ mod tests {
     #[test]
     fn step_two_matches_inside_an_unmatched_segment() {
         // 勇敢的士兵 under s2twp: no phrase matches, so 的士 is found by the second step.
-        let e = Engine {
-            normalization: vec![],
-            segmentation: Some(dict(&[("士兵", "士兵")])),
-            chain: vec![dict(&[("的", "的")]), dict(&[("的士", "計程車")])],
-            fused: false,
-            first_classes: vec![],
-            dict_dir: None,
-            attach_vs: false,
-        };
+        let e = engine(
+            Some(dict(&[("士兵", "士兵")])),
+            vec![dict(&[("的", "的")]), dict(&[("的士", "計程車")])],
+        );
         assert_eq!(run(&e, "勇敢的士"), "勇敢計程車");
         // A segment boundary stops the second step's match.
         assert_eq!(run(&e, "的士兵"), "的士兵");
@@ -848,15 +856,7 @@ mod tests {
 
     #[test]
     fn complete_ids_is_copied_whole() {
-        let e = Engine {
-            normalization: vec![],
-            segmentation: None,
-            chain: vec![dict(&[("木", "X")])],
-            fused: false,
-            first_classes: vec![],
-            dict_dir: None,
-            attach_vs: false,
-        };
+        let e = engine(None, vec![dict(&[("木", "X")])]);
         assert_eq!(run(&e, "木⿰木木木"), "X⿰木木X");
         // Incomplete: the operator is an ordinary character.
         assert_eq!(run(&e, "⿰木"), "⿰X");
@@ -890,15 +890,7 @@ mod tests {
             ("Ij", "9"),
             ("中", "X"),
         ]);
-        let many = Engine {
-            normalization: vec![],
-            segmentation: None,
-            chain: vec![many],
-            fused: false,
-            first_classes: vec![],
-            dict_dir: None,
-            attach_vs: false,
-        };
+        let many = engine(None, vec![many]);
         for config in [crate::Config::S2t, crate::Config::S2twp] {
             let c = crate::Converter::new(config);
             for key in ["SQL注入", "PN结", "U盘"] {
