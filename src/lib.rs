@@ -187,13 +187,9 @@ impl Converter {
         while rest.len() > 2 * PIECE {
             let mut window = PIECE;
             let cut = loop {
-                let mut end = window.min(rest.len());
-                while !rest.is_char_boundary(end) {
-                    end -= 1;
-                }
-                match self.last_safe_cut(&rest[..end], window / 2) {
+                match self.safe_cut_below(rest, window.min(rest.len()), window / 2) {
                     Some(cut) => break cut,
-                    None if end == rest.len() => break end,
+                    None if window >= rest.len() => break rest.len(),
                     None => window *= 2,
                 }
             };
@@ -312,6 +308,20 @@ impl Converter {
             self.engines.iter().all(|e| e.inert(c))
                 && !self.overrides.as_ref().is_some_and(|t| t.in_keys(c as u32))
         })
+    }
+
+    /// The last safe cut in `text` at or below `target` (moved back to a character boundary)
+    /// and at least `min`.
+    pub(crate) fn safe_cut_below(
+        &self,
+        text: &str,
+        mut target: usize,
+        min: usize,
+    ) -> Option<usize> {
+        while !text.is_char_boundary(target) {
+            target -= 1;
+        }
+        self.last_safe_cut(&text[..target], min)
     }
 
     /// A converter for text that arrives in pieces, with output byte-identical to converting

@@ -24,12 +24,8 @@ pub(crate) fn convert_pieces(converter: &Converter, text: &str, out: &mut String
     }
     let mut cuts = vec![0];
     for k in 1..pieces {
-        let mut target = k * text.len() / pieces;
-        while !text.is_char_boundary(target) {
-            target -= 1;
-        }
         let last = *cuts.last().unwrap();
-        if let Some(cut) = converter.last_safe_cut(&text[..target], last + 1) {
+        if let Some(cut) = converter.safe_cut_below(text, k * text.len() / pieces, last + 1) {
             cuts.push(cut);
         }
     }
