@@ -734,34 +734,20 @@ fn starts_any(steps: &[&Matcher], text: &str) -> bool {
             None => m.starts(c),
         })
     };
-    // Lead bytes only: continuation bytes never start a character.
-    let leads: Vec<u8> = (0..=255u8)
-        .filter(|&b| lead[usize::from(b)] == 0 && !(0x80..0xC0).contains(&b))
-        .collect();
-    match leads[..] {
-        // The usual normalization step: compatibility ideographs (lead bytes EF and F0, and
-        // E2, looked at for IDS operators): found by memchr.
-        [] => false,
-        [a] => memchr::memchr_iter(a, bytes).any(starts),
-        [a, b] => memchr::memchr2_iter(a, b, bytes).any(starts),
-        [a, b, c] => memchr::memchr3_iter(a, b, c, bytes).any(starts),
-        _ => {
-            let ascii_skip = AsciiSkip::of(&lead);
-            let mut i = 0;
-            while i < bytes.len() {
-                i = skip_ascii_run(ascii_skip, bytes, i, &lead);
-                if i >= bytes.len() {
-                    break;
-                }
-                match lead[usize::from(bytes[i])] {
-                    0 if starts(i) => return true,
-                    0 => i += decode(bytes, i).1,
-                    step => i += usize::from(step),
-                }
-            }
-            false
+    let ascii_skip = AsciiSkip::of(&lead);
+    let mut i = 0;
+    while i < bytes.len() {
+        i = skip_ascii_run(ascii_skip, bytes, i, &lead);
+        if i >= bytes.len() {
+            break;
+        }
+        match lead[usize::from(bytes[i])] {
+            0 if starts(i) => return true,
+            0 => i += decode(bytes, i).1,
+            step => i += usize::from(step),
         }
     }
+    false
 }
 
 /// The last offset (at least `min`, above 0) where `text` can be cut without changing the
