@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use crate::convert::{Engine, Matcher};
 use crate::error::Error;
@@ -156,8 +157,18 @@ pub(crate) fn builtin_engine(config: Config, include_tofu: bool) -> Engine {
             .collect(),
         dict_dir: None,
         attach_vs: false,
+        compose_table: {
+            static TABLES: [[OnceLock<ComposeTable>; 2]; 16] =
+                [const { [const { OnceLock::new() }; 2] }; 16];
+            TABLES[config.index()][usize::from(include_tofu)]
+                .get_or_init(Default::default)
+                .clone()
+        },
     }
 }
+
+/// A composed chain's table, made on first use (see `Engine::compose_table`).
+type ComposeTable = std::sync::Arc<OnceLock<crate::compose::Table>>;
 
 /// Compiles a config read from a file. Its text dictionaries are looked up in the config's
 /// folder, then among OpenCC's own (built in), as OpenCC looks in its package data folder.
@@ -212,6 +223,7 @@ fn compile_spec(spec: &ConfigSpec, dir: &Path, include_tofu: bool) -> Result<Eng
         first_classes,
         dict_dir: Some(dir.to_path_buf()),
         attach_vs: false,
+        compose_table: Default::default(),
     })
 }
 

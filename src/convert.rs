@@ -16,6 +16,7 @@
 
 use crate::ids;
 use crate::trie::{decode, is_variation_selector, AsciiSkip, Trie, TrieView, Value};
+use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 
 /// A compiled dictionary or dictionary group.
 #[derive(Debug, Clone)]
@@ -140,6 +141,11 @@ trait Prefix {
     fn lead_step(&self) -> &[u8; 256];
     /// How runs of ASCII are skipped (see [`AsciiSkip`]).
     fn ascii_skip(&self) -> AsciiSkip;
+    /// For a dictionary whose keys start with few characters: a bit per BMP code point, set
+    /// where a key may start (see `Trie::starts`).
+    fn starts(&self) -> Option<&[u64; 1024]> {
+        None
+    }
     /// The best key at `pos`, whose first character `c` is `len` bytes long: its end, its value
     /// and its priority class.
     fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, Value<'_>, u32)>;
@@ -162,12 +168,27 @@ impl Prefix for TrieView<'_> {
     }
 
     #[inline(always)]
+    fn starts(&self) -> Option<&[u64; 1024]> {
+        self.starts
+    }
+
+    #[inline(always)]
     fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, Value<'_>, u32)> {
-        let node = self.root(c);
+        let (entry, val) = self.root_entry(c);
+        let node = entry & ROOT_NODE;
         if node == 0 {
             return None;
         }
-        self.walk(node, bytes, pos + len)
+        let next = pos + len;
+        // Most keys are one or two characters long, and at most positions no longer key starts
+        // with the character and the next: the pair filter says so without the node's edges.
+        if next < bytes.len() && !self.skip_vs {
+            let (d, _) = decode(bytes, next);
+            if !self.pair_may(c, d) {
+                return (val != 0).then(|| (next, self.resolve(val), val >> 24));
+            }
+        }
+        self.walk(node, bytes, next)
             .map(|(end, val)| (end, self.resolve(val), val >> 24))
     }
 }
@@ -214,26 +235,17 @@ trait Sink<'t> {
 fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize], sink: &mut S) {
     let lead_step = p.lead_step();
     let ascii_skip = p.ascii_skip();
+    let starts = p.starts();
     let mut start = 0;
     for &end in segment_ends {
         let bytes = &text.as_bytes()[..end];
         let mut copied = start;
         let mut i = start;
         while i < end {
-            let step = lead_step[usize::from(bytes[i])];
+            let step = no_start_at(bytes, i, lead_step, starts);
             if step != 0 {
                 // Skip the whole run of characters that start no key, in a tight loop.
-                i += usize::from(step);
-                while i < end {
-                    i = skip_ascii_run(ascii_skip, bytes, i, lead_step);
-                    if i >= end {
-                        break;
-                    }
-                    match lead_step[usize::from(bytes[i])] {
-                        0 => break,
-                        step => i += usize::from(step),
-                    }
-                }
+                i = skip_run(bytes, i + step, lead_step, ascii_skip, starts);
                 continue;
             }
             let (c, len) = decode(bytes, i);
@@ -270,6 +282,55 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
         sink.end_segment();
         start = end;
     }
+}
+
+/// The length of the character at `bytes[i]` if it starts no key, as the skip table
+/// `lead_step` and the BMP bitmap `starts` (where there is one) tell without a lookup; else 0.
+#[inline(always)]
+fn no_start_at(
+    bytes: &[u8],
+    i: usize,
+    lead_step: &[u8; 256],
+    starts: Option<&[u64; 1024]>,
+) -> usize {
+    let b0 = bytes[i];
+    match (lead_step[usize::from(b0)], starts) {
+        (0, Some(starts)) if b0 & 0xF0 == 0xE0 => {
+            let c = usize::from(b0 & 0x0F) << 12
+                | usize::from(bytes[i + 1] & 0x3F) << 6
+                | usize::from(bytes[i + 2] & 0x3F);
+            if starts[c >> 6] >> (c & 63) & 1 == 0 {
+                3
+            } else {
+                0
+            }
+        }
+        (step, _) => usize::from(step),
+    }
+}
+
+/// The end of the run of characters from `i` that start no key (see [`no_start_at`]).
+#[inline(always)]
+fn skip_run(
+    bytes: &[u8],
+    mut i: usize,
+    lead_step: &[u8; 256],
+    ascii_skip: AsciiSkip,
+    starts: Option<&[u64; 1024]>,
+) -> usize {
+    while i < bytes.len() {
+        if bytes[i] < 0x80 {
+            i = skip_ascii_run(ascii_skip, bytes, i, lead_step);
+            if i >= bytes.len() {
+                break;
+            }
+        }
+        match no_start_at(bytes, i, lead_step, starts) {
+            0 => break,
+            step => i += step,
+        }
+    }
+    i
 }
 
 /// The offset at or after `i` where a run of ASCII that starts no key ends, or one of the last
@@ -332,6 +393,137 @@ fn skip_inert_ascii(bytes: &[u8], mut i: usize, lead_step: &[u8; 256]) -> usize 
         i += 16;
     }
     i
+}
+
+/// What a conversion pass writes: the converted text, and, when asked, where each segment's
+/// output ends (then `out` starts empty).
+struct Output<'a> {
+    out: &'a mut String,
+    ends: Option<&'a mut Vec<usize>>,
+    /// Segmentation is fused into this pass: a key of priority class 0 is a segment of its own
+    /// (as with [`Fused`]).
+    fused: bool,
+}
+
+impl Output<'_> {
+    /// Writes the value of a key of priority class `class`.
+    #[inline(always)]
+    fn value(&mut self, value: Value<'_>, class: u32) {
+        if self.fused && class == 0 {
+            if let Some(ends) = self.ends.as_deref_mut() {
+                push_end(ends, self.out.len());
+                value.push_to(self.out);
+                push_end(ends, self.out.len());
+                return;
+            }
+        }
+        value.push_to(self.out);
+    }
+
+    #[inline(always)]
+    fn end_segment(&mut self) {
+        if let Some(ends) = self.ends.as_deref_mut() {
+            push_end(ends, self.out.len());
+        }
+    }
+}
+
+/// A conversion pass of one trie: [`scan`] with the [`Convert`] or [`Fused`] sink, written out
+/// for the common case. A character that starts a key, and the next one, are looked up in the
+/// pair filter first; where no longer key can start with them (most positions), the
+/// character's own entry in the root table decides, without the trie's nodes.
+fn convert_trie(v: &TrieView<'_>, text: &str, segment_ends: &[usize], out: &mut Output<'_>) {
+    let lead_step = v.lead_step;
+    let ascii_skip = v.ascii_skip;
+    let starts = v.starts;
+    let mut start = 0;
+    for &end in segment_ends {
+        let bytes = &text.as_bytes()[..end];
+        // Text from `copied` to `i` is unchanged and not yet written.
+        let mut copied = start;
+        let mut i = start;
+        while i < end {
+            let step = no_start_at(bytes, i, lead_step, starts);
+            if step != 0 {
+                // Skip the whole run of characters that start no key.
+                i = skip_run(bytes, i + step, lead_step, ascii_skip, starts);
+                continue;
+            }
+            let (c, len) = decode(bytes, i);
+            let (entry, val) = v.root_entry(c);
+            let next = i + len;
+            if entry & ROOT_LONGER | val == 0 {
+                // No key starts here (most characters, in most dictionaries).
+            } else if entry & ROOT_LONGER != 0 && next < end && v.pair_may(c, decode(bytes, next).0)
+            {
+                if let Some((key_end, val)) = v.walk(entry & ROOT_NODE, bytes, next) {
+                    out.out.push_str(&text[copied..i]);
+                    out.value(v.resolve(val), val >> 24);
+                    i = key_end;
+                    copied = i;
+                    continue;
+                }
+            } else if val != 0 {
+                out.out.push_str(&text[copied..i]);
+                if val & VALUE_INLINE != 0 && !(out.fused && val >> 24 == 0) {
+                    // The builder inlines only characters.
+                    out.out
+                        .push(char::from_u32(val & 0x1F_FFFF).unwrap_or('\u{FFFD}'));
+                } else {
+                    out.value(v.resolve(val), val >> 24);
+                }
+                i = next;
+                copied = i;
+                continue;
+            }
+            // No key here (`val` is 0 after a failed walk: the walk starts from the node's
+            // own value).
+            if c & !0xF == 0x2FF0 {
+                // U+2FF0..=U+2FFF, every one an IDS operator: a complete IDS is copied whole.
+                let ids_len = ids::complete_len(&bytes[i..]);
+                if ids_len != 0 {
+                    i += ids_len;
+                    continue;
+                }
+            }
+            i = next;
+        }
+        out.out.push_str(&text[copied..end]);
+        out.end_segment();
+        start = end;
+    }
+}
+
+/// Segments `text` with one trie (see [`Segments`]), appending the segments' ends to `ends`.
+pub(crate) fn segment_into(v: &TrieView<'_>, text: &str, ends: &mut Vec<usize>) {
+    if !text.is_empty() {
+        scan(v, text, &[text.len()], &mut Segments { ends, pos: 0 });
+    }
+}
+
+/// Converts the segments of `text` that end at `segment_ends` with one trie, appending to `out`
+/// and, when asked, each segment's end in `out` to `ends` (see [`Output`]).
+pub(crate) fn convert_trie_segments(
+    v: &TrieView<'_>,
+    text: &str,
+    segment_ends: &[usize],
+    out: &mut String,
+    ends: Option<&mut Vec<usize>>,
+    fused: bool,
+) {
+    convert_trie(v, text, segment_ends, &mut Output { out, ends, fused });
+}
+
+/// Converts `text` with one trie as one segment, appending to `out`.
+pub(crate) fn convert_trie_into(v: &TrieView<'_>, text: &str, out: &mut String) {
+    if !text.is_empty() {
+        let mut out = Output {
+            out,
+            ends: None,
+            fused: false,
+        };
+        convert_trie(v, text, &[text.len()], &mut out);
+    }
 }
 
 /// Runs one pass of `m` over `text` into `sink`, walking over variation selectors with `vs`
@@ -484,6 +676,9 @@ pub(crate) struct Engine {
     /// steps over them, and they are put back after the converted characters (OpenCC, and the
     /// default, treat them as ordinary characters that end every match).
     pub(crate) attach_vs: bool,
+    /// The composed chain's table (see [`crate::compose`]), made on first use and shared by
+    /// clones (a built-in config's engines share one).
+    pub(crate) compose_table: std::sync::Arc<std::sync::OnceLock<crate::compose::Table>>,
 }
 
 impl Engine {
@@ -496,6 +691,28 @@ impl Engine {
         sink: &mut impl Sink<'t>,
     ) {
         pass_vs(m, text, segment_ends, sink, self.attach_vs)
+    }
+
+    /// One conversion pass of `m` into `out` (see [`Output`]).
+    fn convert_pass(
+        &self,
+        m: &Matcher,
+        text: &str,
+        segment_ends: &[usize],
+        out: &mut String,
+        ends: Option<&mut Vec<usize>>,
+        fused: bool,
+    ) {
+        match (m, ends) {
+            (Matcher::Trie(t), ends) if !self.attach_vs => convert_trie(
+                &t.view(),
+                text,
+                segment_ends,
+                &mut Output { out, ends, fused },
+            ),
+            (_, Some(ends)) if fused => self.pass(m, text, segment_ends, &mut Fused { out, ends }),
+            (_, ends) => self.pass(m, text, segment_ends, &mut Convert { out, ends }),
+        }
     }
 
     /// Runs normalization and the first conversion step over `text`, calling
@@ -552,7 +769,7 @@ impl Engine {
     }
 
     /// The normalization phase: each step over the whole text.
-    fn normalize<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+    pub(crate) fn normalize<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         let mut text = std::borrow::Cow::Borrowed(text);
         for step in &self.normalization {
             // Most text holds no key of a normalization step (compatibility ideographs are
@@ -561,15 +778,7 @@ impl Engine {
                 continue;
             }
             let mut next = String::with_capacity(text.len());
-            self.pass(
-                step,
-                &text,
-                &[text.len()],
-                &mut Convert {
-                    out: &mut next,
-                    ends: None,
-                },
-            );
+            self.convert_pass(step, &text, &[text.len()], &mut next, None, false);
             text = std::borrow::Cow::Owned(next);
         }
         text
@@ -603,6 +812,44 @@ impl Engine {
         }
         let normalized = self.normalize(text);
         let text = &*normalized;
+        if let Some(chain) = self.composed() {
+            out.reserve(text.len() + text.len() / 4);
+            let table = self
+                .compose_table
+                .get_or_init(|| crate::compose::Table::new(&chain));
+            return crate::compose::convert(&chain, table, text, out);
+        }
+        self.convert_phases(text, out);
+    }
+
+    /// The chain as one scan (see [`crate::compose`]), where it has that shape: two steps and
+    /// every phase one trie, variation selectors not attached.
+    pub(crate) fn composed(&self) -> Option<crate::compose::Chain<'_>> {
+        fn trie(m: &Matcher) -> Option<TrieView<'_>> {
+            match m {
+                Matcher::Trie(t) => Some(t.view()),
+                _ => None,
+            }
+        }
+        match (&self.chain[..], &self.segmentation, self.attach_vs) {
+            ([first, second], seg, false) => Some(crate::compose::Chain {
+                seg: match seg {
+                    Some(seg) if !self.fused => Some(trie(seg)?),
+                    _ => None,
+                },
+                first: trie(first)?,
+                fused: self.fused && seg.is_some(),
+                second: trie(second)?,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Segmentation and the conversion chain over normalized `text`, as passes.
+    pub(crate) fn convert_phases(&self, text: &str, out: &mut String) {
+        if text.is_empty() {
+            return;
+        }
         let Some((first, rest)) = self.chain.split_first() else {
             out.push_str(text);
             return;
@@ -614,15 +861,7 @@ impl Engine {
         match &self.segmentation {
             Some(_) if self.fused => {
                 buf.reserve(text.len() + text.len() / 4);
-                self.pass(
-                    first,
-                    text,
-                    &[text.len()],
-                    &mut Fused {
-                        out: &mut buf,
-                        ends: &mut ends,
-                    },
-                );
+                self.convert_pass(first, text, &[text.len()], &mut buf, Some(&mut ends), true);
             }
             Some(seg) => {
                 let mut seg_ends = Vec::new();
@@ -636,31 +875,15 @@ impl Engine {
                     },
                 );
                 if rest.is_empty() {
-                    return self.pass(first, text, &seg_ends, &mut Convert { out, ends: None });
+                    return self.convert_pass(first, text, &seg_ends, out, None, false);
                 }
-                self.pass(
-                    first,
-                    text,
-                    &seg_ends,
-                    &mut Convert {
-                        out: &mut buf,
-                        ends: Some(&mut ends),
-                    },
-                );
+                self.convert_pass(first, text, &seg_ends, &mut buf, Some(&mut ends), false);
             }
             None if rest.is_empty() => {
-                return self.pass(first, text, &[text.len()], &mut Convert { out, ends: None });
+                return self.convert_pass(first, text, &[text.len()], out, None, false);
             }
             None => {
-                self.pass(
-                    first,
-                    text,
-                    &[text.len()],
-                    &mut Convert {
-                        out: &mut buf,
-                        ends: Some(&mut ends),
-                    },
-                );
+                self.convert_pass(first, text, &[text.len()], &mut buf, Some(&mut ends), false);
             }
         }
         let Some((last, middle)) = rest.split_last() else {
@@ -672,19 +895,11 @@ impl Engine {
         for step in middle {
             next.clear();
             next_ends.clear();
-            self.pass(
-                step,
-                &buf,
-                &ends,
-                &mut Convert {
-                    out: &mut next,
-                    ends: Some(&mut next_ends),
-                },
-            );
+            self.convert_pass(step, &buf, &ends, &mut next, Some(&mut next_ends), false);
             std::mem::swap(&mut buf, &mut next);
             std::mem::swap(&mut ends, &mut next_ends);
         }
-        self.pass(last, &buf, &ends, &mut Convert { out, ends: None });
+        self.convert_pass(last, &buf, &ends, out, None, false);
     }
 }
 
@@ -793,7 +1008,7 @@ pub(crate) fn last_safe_cut(text: &str, min: usize, inert: impl Fn(char) -> bool
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn text(found: Option<(usize, Value<'_>)>) -> Option<(usize, String)> {
@@ -801,7 +1016,7 @@ mod tests {
     }
     use crate::trie_build::TrieBuilder;
 
-    fn dict(entries: &[(&str, &str)]) -> Matcher {
+    pub(crate) fn dict(entries: &[(&str, &str)]) -> Matcher {
         let mut b = TrieBuilder::new();
         for &(k, v) in entries {
             b.add(k, v, 0);
@@ -810,7 +1025,7 @@ mod tests {
     }
 
     /// An engine of `chain` with `segmentation`, nothing else.
-    fn engine(segmentation: Option<Matcher>, chain: Vec<Matcher>) -> Engine {
+    pub(crate) fn engine(segmentation: Option<Matcher>, chain: Vec<Matcher>) -> Engine {
         Engine {
             normalization: vec![],
             segmentation,
@@ -819,6 +1034,7 @@ mod tests {
             first_classes: vec![],
             dict_dir: None,
             attach_vs: false,
+            compose_table: Default::default(),
         }
     }
 

@@ -36,6 +36,7 @@
 
 mod ambiguity;
 mod bytes;
+mod compose;
 mod config;
 mod convert;
 mod dict;

@@ -54,6 +54,12 @@ pub(crate) fn trie(id: u16) -> Trie {
         .clone()
 }
 
+/// How many tries are embedded.
+#[cfg(test)]
+pub(crate) fn trie_count() -> u16 {
+    TRIE_RANGES.len() as u16
+}
+
 /// The value text of an embedded trie image, without validating it again at run time.
 pub(crate) fn embedded_text(bytes: &'static [u8]) -> &'static str {
     debug_assert!(std::str::from_utf8(bytes).is_ok());

@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 
 use crate::trie_build::{
-    child_filter_bit, edge_hash, EMPTY_SLOT, HEADER_WORDS, MAGIC, MAX_LIST_EDGES, NODE_WORDS,
-    ROOT_HI_WORDS, VALUE_ID, VALUE_INLINE,
+    child_filter_bit, edge_hash, pair_hash, EMPTY_SLOT, HEADER_WORDS, MAGIC, MAX_LIST_EDGES,
+    NODE_WORDS, ROOT_HI_WORDS, ROOT_IN_KEY, ROOT_NODE, VALUE_ID, VALUE_INLINE,
 };
 
 /// A dictionary value: text held in the trie, or a single character held inline in the node.
@@ -48,13 +48,16 @@ pub(crate) struct Trie {
     values_text: Cow<'static, str>,
     lead_step: Box<[u8; 256]>,
     ascii_skip: AsciiSkip,
+    /// Where keys start with few characters: a bit per BMP code point, set where a key starts
+    /// (and for the IDS operators), so that a scan skips the others without the root table.
+    starts: Option<Box<[u64; 1024]>>,
     /// Made on first use: only normalization steps need them.
     start_ranges: std::sync::OnceLock<Option<StartRanges>>,
     root_lo: usize,
     node_rec: usize,
     edge_rec: usize,
     val_off: usize,
-    key_chr: usize,
+    pairs: usize,
     nodes: usize,
     edges: usize,
     values: usize,
@@ -70,14 +73,18 @@ fn layout(header: &[u32]) -> Option<(usize, [usize; 7])> {
     let edges = header[4] as usize;
     let values = header[5] as usize;
     let root_lo = HEADER_WORDS + ROOT_HI_WORDS;
-    let node_rec = root_lo + blocks * 256;
+    let node_rec = root_lo + blocks * 512;
     let edge_rec = node_rec + NODE_WORDS * (nodes + 1);
     let val_off = edge_rec + 2 * edges;
-    let key_chr = val_off + values + 1;
-    let end = key_chr + header[8] as usize;
+    let pairs = val_off + values + 1;
+    let pair_words = header[8] as usize;
+    if !pair_words.is_power_of_two() {
+        return None;
+    }
+    let end = pairs + pair_words;
     Some((
         end,
-        [root_lo, node_rec, edge_rec, val_off, key_chr, nodes, edges],
+        [root_lo, node_rec, edge_rec, val_off, pairs, nodes, edges],
     ))
 }
 
@@ -105,7 +112,7 @@ impl Trie {
     }
 
     fn assemble(words: Cow<'static, [u32]>, values_text: Cow<'static, str>) -> Trie {
-        let (end, [root_lo, node_rec, edge_rec, val_off, key_chr, nodes, edges]) =
+        let (end, [root_lo, node_rec, edge_rec, val_off, pairs, nodes, edges]) =
             layout(&words).expect("checked by the caller");
         assert!(words.len() >= end, "truncated trie image");
         let values = words[5] as usize;
@@ -120,6 +127,7 @@ impl Trie {
         // Value offsets need no check here: slicing `values_text` checks them at each use.
         let mut trie = Trie {
             lead_step: Box::new([0; 256]),
+            starts: None,
             ascii_skip: AsciiSkip::Table,
             start_ranges: std::sync::OnceLock::new(),
             words,
@@ -128,12 +136,13 @@ impl Trie {
             node_rec,
             edge_rec,
             val_off,
-            key_chr,
+            pairs,
             nodes,
             edges,
             values,
         };
         trie.lead_step = Box::new(lead_steps(&trie));
+        trie.starts = starts_bitmap(&trie);
         trie.ascii_skip = AsciiSkip::of(&trie.lead_step);
         trie
     }
@@ -181,7 +190,7 @@ impl Trie {
                 continue;
             }
             for lo in 0..256u32 {
-                let node = v.root_lo[((block << 8) | lo) as usize];
+                let node = v.root_lo[2 * ((block << 8) | lo) as usize] & ROOT_NODE;
                 if node != 0 {
                     key.push(char::from_u32(((hi as u32) << 8) | lo).unwrap_or('\u{FFFD}'));
                     walk(&v, node, &mut key, &mut out);
@@ -194,10 +203,7 @@ impl Trie {
 
     /// Whether `c` occurs anywhere in a key.
     pub(crate) fn in_keys(&self, c: u32) -> bool {
-        let n = self.words[8] as usize;
-        self.words[self.key_chr..self.key_chr + n]
-            .binary_search(&c)
-            .is_ok()
+        self.view().root_entry(c).0 & ROOT_IN_KEY != 0
     }
 
     /// Plain slices for the hot loop.
@@ -210,9 +216,12 @@ impl Trie {
             nodes: &w[self.node_rec..self.node_rec + NODE_WORDS * (self.nodes + 1)],
             edges: &w[self.edge_rec..self.edge_rec + 2 * self.edges],
             val_off: &w[self.val_off..self.val_off + self.values + 1],
+            pairs: &w[self.pairs..self.pairs + self.words[8] as usize],
+            pair_bits: self.words[8].trailing_zeros(),
             values_text: &self.values_text,
             lead_step: &self.lead_step,
             ascii_skip: self.ascii_skip,
+            starts: self.starts.as_deref(),
             skip_vs: false,
         }
     }
@@ -221,19 +230,24 @@ impl Trie {
 /// A borrowed view of a [`Trie`] with every section as a plain slice.
 #[derive(Clone, Copy)]
 pub(crate) struct TrieView<'a> {
-    root_hi: &'a [u32],
+    pub(crate) root_hi: &'a [u32],
     root_lo: &'a [u32],
     /// Pairs per node: value, first edge (see the image layout).
     nodes: &'a [u32],
     /// Pairs per edge: character, child.
     edges: &'a [u32],
     val_off: &'a [u32],
+    /// The pair filter (see the image layout) and its size as a power of two.
+    pairs: &'a [u32],
+    pair_bits: u32,
     values_text: &'a str,
     /// Per byte: 0 if a character that starts with it may start a key (or is an IDS
     /// operator), else the length of such a character, to skip it without a lookup.
     pub(crate) lead_step: &'a [u8; 256],
     /// How runs of ASCII are skipped, as the skip table allows.
     pub(crate) ascii_skip: AsciiSkip,
+    /// See [`Trie::starts`](Trie).
+    pub(crate) starts: Option<&'a [u64; 1024]>,
     /// Walk over variation selectors as if they were not there (they stay in the key's text).
     pub(crate) skip_vs: bool,
 }
@@ -274,6 +288,38 @@ impl AsciiSkip {
     }
 }
 
+/// Keys that start with more characters than this get no start bitmap: too many characters
+/// of a text would start a key for the bitmap to skip them.
+const MAX_BITMAP_STARTS: usize = 2000;
+
+/// The start bitmap of a trie (see `Trie::starts`), or `None` when keys start with too many
+/// characters of the three-byte range.
+fn starts_bitmap(trie: &Trie) -> Option<Box<[u64; 1024]>> {
+    let v = trie.view();
+    let mut bits = Box::new([0u64; 1024]);
+    let mut count = 0;
+    for hi in 0x08..0x100u32 {
+        let block = v.root_hi[hi as usize];
+        if block == 0 {
+            continue;
+        }
+        let entries = &v.root_lo[(block as usize) << 9..][..512];
+        for lo in 0..256u32 {
+            if entries[2 * lo as usize] & ROOT_NODE != 0 {
+                let c = (hi << 8 | lo) as usize;
+                bits[c >> 6] |= 1 << (c & 63);
+                count += 1;
+            }
+        }
+        if count > MAX_BITMAP_STARTS {
+            return None;
+        }
+    }
+    // IDS operators are looked at wherever they are.
+    bits[0x2FF0 >> 6] |= 0xFFFF << (0x2FF0 & 63);
+    Some(bits)
+}
+
 /// The skip table of a trie (see [`TrieView::lead_step`]): a lead byte is looked up when some
 /// key starts with a character that has it, and always for IDS operators (U+2FF0–U+2FFF, lead
 /// E2), whose rule applies at unmatched positions.
@@ -294,11 +340,11 @@ fn lead_steps(trie: &Trie) -> [u8; 256] {
             continue;
         }
         let hi = hi as u32;
-        let entries = &v.root_lo[(block as usize) << 8..][..256];
+        let entries = v.root_lo[(block as usize) << 9..][..512].iter().step_by(2);
         if hi >= 0x08 {
             // Three- and four-byte characters: one lead byte for the whole block of 256, so
             // one key start in it is enough.
-            if entries.iter().any(|&node| node != 0) {
+            if entries.clone().any(|&node| node & ROOT_NODE != 0) {
                 let lead = if hi < 0x100 {
                     0xE0 | hi >> 4
                 } else {
@@ -308,8 +354,8 @@ fn lead_steps(trie: &Trie) -> [u8; 256] {
             }
             continue;
         }
-        for (lo, &node) in entries.iter().enumerate() {
-            if node != 0 {
+        for (lo, &node) in entries.enumerate() {
+            if node & ROOT_NODE != 0 {
                 if let Some(c) = char::from_u32(hi << 8 | lo as u32) {
                     steps[usize::from(c.encode_utf8(&mut [0; 4]).as_bytes()[0])] = 0;
                 }
@@ -396,8 +442,23 @@ impl<'a> TrieView<'a> {
     /// The node for a key's first character `c`, 0 when no key starts with it.
     #[inline(always)]
     pub(crate) fn root(&self, c: u32) -> u32 {
+        self.root_entry(c).0 & ROOT_NODE
+    }
+
+    /// The root entry of `c`: the node for keys that start with `c` (0 when none) with the flags
+    /// `ROOT_IN_KEY` and `ROOT_LONGER`, and its value word (0 when `c` alone is no key).
+    #[inline(always)]
+    pub(crate) fn root_entry(&self, c: u32) -> (u32, u32) {
         let block = self.root_hi[(c >> 8) as usize];
-        self.root_lo[((block << 8) | (c & 0xFF)) as usize]
+        let i = 2 * ((block << 8) | (c & 0xFF)) as usize;
+        (self.root_lo[i], self.root_lo[i + 1])
+    }
+
+    /// Whether some key of two or more characters may start with `a` `b` (false: none does).
+    #[inline(always)]
+    pub(crate) fn pair_may(&self, a: u32, b: u32) -> bool {
+        let (word, mask) = pair_hash(a, b, self.pair_bits);
+        self.pairs[word] & mask == mask
     }
 
     /// The value of a node's value word (nonzero; see the image layout).
@@ -510,6 +571,7 @@ impl<'a> TrieView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trie_build::ROOT_LONGER;
 
     fn text(found: Option<(usize, Value<'_>)>) -> Option<(usize, String)> {
         found.map(|(end, v)| (end, v.with_str(str::to_string)))
@@ -608,5 +670,51 @@ mod tests {
             );
         }
         assert_eq!(t.view().longest("的的".as_bytes(), 0), None);
+    }
+
+    #[test]
+    fn root_entries_and_pair_filter_agree_with_the_keys() {
+        // Every built-in trie: each key's characters are marked as in a key, a first character
+        // is marked as starting a longer key exactly when one does, its value word is the
+        // one-character key's, and the pair filter passes the first two characters of every
+        // longer key (a Bloom filter may pass more, never fewer).
+        for id in 0..crate::tables::trie_count() {
+            let t = crate::tables::trie(id);
+            let v = t.view();
+            let entries = t.entries();
+            let mut longer = std::collections::HashSet::new();
+            for (key, _) in &entries {
+                let chars: Vec<u32> = key.chars().map(|c| c as u32).collect();
+                for &c in &chars {
+                    assert!(v.root_entry(c).0 & ROOT_IN_KEY != 0, "{key}");
+                }
+                if chars.len() > 1 {
+                    longer.insert(chars[0]);
+                    assert!(v.pair_may(chars[0], chars[1]), "{key}");
+                }
+            }
+            for (key, value) in &entries {
+                let mut chars = key.chars();
+                let first = chars.next().unwrap() as u32;
+                let (entry, val) = v.root_entry(first);
+                assert_eq!(entry & ROOT_LONGER != 0, longer.contains(&first), "{key}");
+                if chars.next().is_none() {
+                    assert_eq!(v.resolve(val).with_str(str::to_string), *value, "{key}");
+                }
+            }
+            assert_eq!(v.root_entry('\u{10FFFD}' as u32), (0, 0));
+        }
+    }
+
+    #[test]
+    fn decode_every_length_near_and_far_from_the_end() {
+        let text = "a\u{e9}\u{4e2d}\u{20bb7}\u{7f}\u{7ff}\u{800}\u{ffff}\u{10000}\u{10ffff}";
+        for pad in ["", "xyzw"] {
+            let padded = format!("{text}{pad}");
+            let bytes = padded.as_bytes();
+            for (i, c) in text.char_indices() {
+                assert_eq!(decode(bytes, i), (c as u32, c.len_utf8()), "{c:?} {pad:?}");
+            }
+        }
     }
 }

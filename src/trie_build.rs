@@ -13,9 +13,12 @@
 //! Image layout, all little-endian `u32` words, then the value bytes:
 //!
 //! ```text
-//! header   MAGIC, flags (0), root_blocks, nodes, edges, values, value_bytes, max_key_chars, key_chars
+//! header   MAGIC, flags (0), root_blocks, nodes, edges, values, value_bytes, max_key_chars,
+//!          pair_words
 //! root_hi  0x1100 words: block number for code point >> 8 (block 0 is all zeros)
-//! root_lo  root_blocks * 256 words: node for the key's first character, 0 = none
+//! root_lo  root_blocks * 256 pairs of words, per character: its node if keys start with it (0 =
+//!          none) with flags (ROOT_IN_KEY, ROOT_LONGER), and the node's value word (the
+//!          one-character key's value, read without the node)
 //! nodes    NODE_WORDS * (nodes + 1) words, a record per node, numbered breadth first: its value
 //!          (0 = no key ends here, else priority << 24 | VALUE_INLINE | the character, for a
 //!          one-character value, or priority << 24 | (value index + 1)), where its edges
@@ -25,7 +28,8 @@
 //! edges    2 * edges words, a pair per edge: the child's character (EMPTY_SLOT for a free hash
 //!          slot) and the child node
 //! val_off  values + 1 words: value i is value_bytes[val_off[i] .. val_off[i + 1]]
-//! key_chr  key_chars words, sorted: every character that occurs anywhere in a key
+//! pairs    pair_words words (a power of two): a Bloom filter of the first two characters of
+//!          every key of two or more, two bits in one word per pair (pair_hash)
 //! bytes    value_bytes bytes, padded with zeros to a whole word
 //! ```
 //!
@@ -35,7 +39,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 /// First word of every trie image.
-pub const MAGIC: u32 = 0x3654_4A46; // "FJT6"
+pub const MAGIC: u32 = 0x3954_4A46; // "FJT9"
 /// Words in the header.
 pub const HEADER_WORDS: usize = 9;
 /// Words in `root_hi`: one per 256 code points.
@@ -50,6 +54,23 @@ pub const EMPTY_SLOT: u32 = u32::MAX;
 pub fn edge_hash(c: u32, size: usize) -> usize {
     (c.wrapping_mul(0x9E37_79B9) >> (32 - size.trailing_zeros())) as usize
 }
+
+/// Where the pair of characters `a`, `b` lies in a pair filter of `1 << bits` words: the word,
+/// and a mask of two bits in it (both set when some key starts with `a` `b`).
+#[inline(always)]
+pub fn pair_hash(a: u32, b: u32, bits: u32) -> (usize, u32) {
+    let h = (u64::from(a).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(b))
+        .wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    let word = (h >> 32 >> (32 - bits)) as usize;
+    (word, 1 << (h >> 20 & 31) | 1 << (h >> 25 & 31))
+}
+
+/// In a root entry's first word: the character occurs in a key.
+pub const ROOT_IN_KEY: u32 = 1 << 31;
+/// In a root entry's first word: a key of two or more characters starts with the character.
+pub const ROOT_LONGER: u32 = 1 << 30;
+/// In a root entry's first word: the node.
+pub const ROOT_NODE: u32 = ROOT_LONGER - 1;
 
 /// In a value word: the value is one character, held in the low 21 bits.
 pub const VALUE_INLINE: u32 = 1 << 23;
@@ -223,10 +244,13 @@ impl TrieBuilder {
 
     /// Serializes the trie (see the module docs for the layout).
     pub fn finish(self) -> Vec<u8> {
+        // A root entry for every character in a key: its node if keys start with it.
         let mut blocks: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-        for (&c, &node) in &self.roots {
+        for &c in &self.key_chars {
             let cp = c as u32;
-            blocks.entry(cp >> 8).or_insert_with(|| vec![0; 256])[(cp & 0xFF) as usize] = node;
+            let node = self.roots.get(&c).copied().unwrap_or(0);
+            blocks.entry(cp >> 8).or_insert_with(|| vec![0; 256])[(cp & 0xFF) as usize] =
+                node | ROOT_IN_KEY;
         }
         let mut root_hi = vec![0u32; ROOT_HI_WORDS];
         let mut root_lo = vec![0u32; 256]; // block 0: empty
@@ -249,9 +273,21 @@ impl TrieBuilder {
         for (new, &old) in order.iter().enumerate() {
             renumber[old as usize] = new as u32;
         }
-        for v in root_lo.iter_mut() {
-            *v = renumber[*v as usize];
-        }
+        let root_lo: Vec<u32> = root_lo
+            .iter()
+            .flat_map(|&entry| {
+                let node = &self.nodes[(entry & ROOT_NODE) as usize];
+                let longer = if node.children.is_empty() {
+                    0
+                } else {
+                    ROOT_LONGER
+                };
+                [
+                    renumber[(entry & ROOT_NODE) as usize] | (entry & ROOT_IN_KEY) | longer,
+                    self.value_word(node.value),
+                ]
+            })
+            .collect();
         // Per node: its value and where its edges start; a last record ends the edges.
         let mut node_rec = Vec::with_capacity(NODE_WORDS * (self.nodes.len() + 1));
         // Per edge: the child's character and the child.
@@ -289,7 +325,23 @@ impl TrieBuilder {
             }
         }
         node_rec.extend([0, (edges.len() / 2) as u32, 0, 0]);
-        let key_chars: Vec<u32> = self.key_chars.iter().map(|&c| c as u32).collect();
+        // The pair filter: about 16 words' bits per pair, so that about one bit in eight is
+        // set and a pair no key starts with passes about once in fifty.
+        let mut pairs_of_keys = Vec::new();
+        for (&a, &first) in &self.roots {
+            for &b in self.nodes[first as usize].children.keys() {
+                pairs_of_keys.push((a as u32, b as u32));
+            }
+        }
+        let pair_bits = (pairs_of_keys.len() / 2)
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros();
+        let mut pairs = vec![0u32; 1 << pair_bits];
+        for &(a, b) in &pairs_of_keys {
+            let (word, mask) = pair_hash(a, b, pair_bits);
+            pairs[word] |= mask;
+        }
         let mut val_off = vec![0u32];
         let mut bytes = Vec::new();
         for v in &self.values {
@@ -299,13 +351,13 @@ impl TrieBuilder {
         let header = [
             MAGIC,
             0, // flags: none defined
-            (root_lo.len() / 256) as u32,
+            (root_lo.len() / 512) as u32,
             self.nodes.len() as u32,
             (edges.len() / 2) as u32,
             self.values.len() as u32,
             bytes.len() as u32,
             self.max_key_chars,
-            key_chars.len() as u32,
+            pairs.len() as u32,
         ];
         let mut out = Vec::new();
         for part in [
@@ -315,7 +367,7 @@ impl TrieBuilder {
             &node_rec,
             &edges,
             &val_off,
-            &key_chars,
+            &pairs,
         ] {
             for w in part.iter() {
                 out.extend_from_slice(&w.to_le_bytes());

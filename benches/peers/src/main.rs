@@ -1,7 +1,7 @@
 //! Times fanjian and its Rust peers on the same text, single-threaded, and measures how often each
 //! peer's output differs from OpenCC 1.4.2's (= fanjian's, checked by fanjian's differential test).
 //!
-//! usage: fanjian-peers SIMPLIFIED_FILE TRADITIONAL_FILE
+//! usage: fanjian-peers SIMPLIFIED_FILE TRADITIONAL_FILE [CONFIG,...]
 //!
 //! Prints one line per config: config corpus fanjian_MBps then, per peer (zhconv, ferrous-opencc,
 //! opencc-fmmseg), MB/s and the share of lines that differ from OpenCC, or "- -" when the peer
@@ -50,8 +50,12 @@ fn main() {
     let simplified = std::fs::read_to_string(&args[1]).expect("Simplified corpus");
     let traditional = std::fs::read_to_string(&args[2]).expect("Traditional corpus");
     let fmmseg = opencc_fmmseg::OpenCC::new();
+    let only: Option<Vec<&str>> = args.get(3).map(|list| list.split(',').collect());
     for config in Config::ALL {
         let name = config.name();
+        if only.as_ref().is_some_and(|only| !only.contains(&name)) {
+            continue;
+        }
         let (corpus, text) = if name.starts_with('s') { ("simplified", &simplified) } else { ("traditional", &traditional) };
         let mb = text.len() as f64 / 1e6;
         let fanjian = Converter::new(config);

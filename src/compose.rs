@@ -1,0 +1,458 @@
+//! Two conversion steps (and a segmentation) in one scan, for the chains of the built-in
+//! configs: s2tw, s2twp, s2hk, s2hkp (segmentation fused into the first step) and tw2s, tw2sp,
+//! hk2s, hk2sp (segmentation of its own).
+//!
+//! The passes of [`crate::convert`] scan the text once per phase. Here one scan goes through
+//! the text, and at each position where every phase stands *fresh* (no match of any phase spans
+//! the position: true at the start, and kept true below) it decides from the characters at the
+//! position:
+//!
+//! - With `c` the character and `d` the next one: when no segmentation key and no key of the
+//!   first step of two or more characters starts with `c` `d` (the root entries and pair
+//!   filters say so), the segmenter and the first step take `c` alone: the first step writes
+//!   `x`, its value for `c` alone or `c` itself.
+//! - The second step then stands at `x`. When no key of the second step of two or more
+//!   characters starts with `x` and the character the first step writes next, it takes `x`
+//!   alone. That next character is the first step's value for `d` alone, or `d`, provided the
+//!   first step takes `d` alone, which the same test on `d` and the character after it
+//!   decides; otherwise the position is not decided here.
+//! - Then `x`'s value in the second step (or `x`) is written, and every phase stands fresh after
+//!   `c`.
+//! - With the segmentation fused into the first step (see `Engine::fused`), a key of the first
+//!   step's priority class 0 is a segment of its own: the first step walks it here, and the
+//!   second step converts its value alone.
+//!
+//! Wherever that does not decide (a longer key may start, an IDS operator, a value of more than
+//! one character), the phases run as passes over a *window* from the position to the next safe
+//! cut (see [`crate::convert::last_safe_cut`]: a character in no key of any phase and no IDS
+//! operator in the 64 code points before it). The window is converted exactly as the whole
+//! text would be there: every phase stands fresh at its start, and at its end, where no key or
+//! IDS can span the cut.
+
+use crate::ids;
+use crate::trie::{decode, TrieView};
+use crate::trie_build::{ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
+
+/// The phases of a composed chain, as tries.
+pub(crate) struct Chain<'a> {
+    /// A segmentation of its own (not fused into the first step).
+    pub(crate) seg: Option<TrieView<'a>>,
+    pub(crate) first: TrieView<'a>,
+    /// The segmentation is fused into the first step: its priority class 0 holds the
+    /// segmentation's keys.
+    pub(crate) fused: bool,
+    pub(crate) second: TrieView<'a>,
+}
+
+/// The per-character summary of a composed chain (see [`Table::entry`]), made once per engine.
+#[derive(Debug)]
+pub(crate) struct Table {
+    /// Block number for code point >> 8 (block 0: no character of any key).
+    hi: Vec<u32>,
+    /// 256 entries per block.
+    lo: Vec<u64>,
+}
+
+/// In a table entry: a key of two or more characters of the segmentation or the first step
+/// starts with the character.
+const PAIR_FIRST: u64 = 1 << 62;
+/// In a table entry: a key of two or more characters of the second step starts with the
+/// first step's character `x`.
+const PAIR_SECOND: u64 = 1 << 61;
+/// In a table entry: not decided by the table (an IDS operator, a value of more than one
+/// character, a priority-class-0 key of one character where the segmentation is fused).
+const OPEN: u64 = 1 << 60;
+
+impl Table {
+    /// The summary of every character in a key of any phase.
+    pub(crate) fn new(chain: &Chain<'_>) -> Table {
+        let mut hi = vec![0u32; 0x1100];
+        let mut lo = vec![0u64; 256];
+        for v in chain.seg.iter().chain([&chain.first, &chain.second]) {
+            for (h, &block) in v.root_hi.iter().enumerate() {
+                if block == 0 {
+                    continue;
+                }
+                for l in 0..256u32 {
+                    let c = (h as u32) << 8 | l;
+                    if v.root_entry(c).0 & ROOT_IN_KEY == 0 {
+                        continue;
+                    }
+                    if hi[h] == 0 {
+                        hi[h] = (lo.len() / 256) as u32;
+                        lo.resize(lo.len() + 256, 0);
+                    }
+                    let slot = (hi[h] as usize) << 8 | l as usize;
+                    if lo[slot] == 0 {
+                        lo[slot] = chain.summary(c);
+                    }
+                }
+            }
+        }
+        // IDS operators, in keys or not.
+        let block = (lo.len() / 256) as u32;
+        if hi[0x2F] == 0 {
+            hi[0x2F] = block;
+            lo.resize(lo.len() + 256, 0);
+        }
+        for c in 0x2FF0..=0x2FFFu32 {
+            let slot = (hi[0x2F] as usize) << 8 | (c & 0xFF) as usize;
+            lo[slot] = chain.summary(c);
+        }
+        Table { hi, lo }
+    }
+
+    /// The summary of `c`: 0 when `c` is in no key (every phase leaves it as it is); else the
+    /// flags, the first step's character for `c` alone (`x`, bits 21..42) and the second step's
+    /// for `x` alone (bits 0..21).
+    #[inline(always)]
+    fn entry(&self, c: u32) -> u64 {
+        let block = self.hi.get((c >> 8) as usize).copied().unwrap_or(0);
+        self.lo[(block as usize) << 8 | (c & 0xFF) as usize]
+    }
+}
+
+impl Chain<'_> {
+    /// Whether a key of two or more characters of the segmentation or the first step may
+    /// start with `c` `d`.
+    #[inline(always)]
+    fn pair_first(&self, c: u32, d: u32) -> bool {
+        self.seg.as_ref().is_some_and(|s| s.pair_may(c, d)) || self.first.pair_may(c, d)
+    }
+
+    /// The table entry of `c` (see [`Table::entry`]).
+    fn summary(&self, c: u32) -> u64 {
+        let mut flags = 0;
+        let is_ids = |c: u32| c & !0xF == 0x2FF0;
+        let longer = |v: &TrieView<'_>, c: u32| v.root_entry(c).0 & ROOT_LONGER != 0;
+        if self.seg.as_ref().is_some_and(|s| longer(s, c)) || longer(&self.first, c) {
+            flags |= PAIR_FIRST;
+        }
+        let (_, val) = self.first.root_entry(c);
+        let x = if val == 0 {
+            c
+        } else if val & VALUE_INLINE == 0 || self.fused && val >> 24 == 0 {
+            flags |= OPEN;
+            c
+        } else {
+            val & 0x1F_FFFF
+        };
+        if longer(&self.second, x) {
+            flags |= PAIR_SECOND;
+        }
+        let (_, val) = self.second.root_entry(x);
+        let y = if val == 0 {
+            x
+        } else if val & VALUE_INLINE == 0 {
+            flags |= OPEN;
+            x
+        } else {
+            val & 0x1F_FFFF
+        };
+        if is_ids(c) || is_ids(x) {
+            flags |= OPEN;
+        }
+        flags | u64::from(x) << 21 | u64::from(y)
+    }
+}
+
+/// Buffers for converting windows.
+#[derive(Default)]
+struct Scratch {
+    seg_ends: Vec<usize>,
+    first: String,
+    first_ends: Vec<usize>,
+}
+
+/// Converts `window` with the phases as passes (as `Engine::convert_phases` does), appending to
+/// `out`.
+fn convert_window(chain: &Chain<'_>, window: &str, out: &mut String, scratch: &mut Scratch) {
+    use crate::convert::{convert_trie_segments, segment_into};
+    scratch.seg_ends.clear();
+    match &chain.seg {
+        Some(seg) => segment_into(seg, window, &mut scratch.seg_ends),
+        None => scratch.seg_ends.push(window.len()),
+    }
+    scratch.first.clear();
+    scratch.first_ends.clear();
+    convert_trie_segments(
+        &chain.first,
+        window,
+        &scratch.seg_ends,
+        &mut scratch.first,
+        Some(&mut scratch.first_ends),
+        chain.fused,
+    );
+    convert_trie_segments(
+        &chain.second,
+        &scratch.first,
+        &scratch.first_ends,
+        out,
+        None,
+        false,
+    );
+}
+
+/// Converts `text` (normalized) with `chain` and its `table`, appending to `out`.
+pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut String) {
+    let mut scratch = Scratch::default();
+    let bytes = text.as_bytes();
+    let end = bytes.len();
+    // A byte is looked at if any phase looks at it.
+    let mut lead_step = *chain.first.lead_step;
+    for v in chain.seg.iter().chain([&chain.second]) {
+        lead_step
+            .iter_mut()
+            .zip(v.lead_step)
+            .for_each(|(a, b)| *a = (*a).min(*b));
+    }
+    // Text from `copied` to `i` is unchanged and not yet written.
+    let mut copied = 0;
+    let mut i = 0;
+    let mut value = String::new();
+    while i < end {
+        let step = lead_step[usize::from(bytes[i])];
+        if step != 0 {
+            // A character that starts no key of any phase (ASCII, mostly): unchanged.
+            i += usize::from(step);
+            continue;
+        }
+        let (c, len) = decode(bytes, i);
+        let next = i + len;
+        let entry = table.entry(c);
+        if entry == 0 {
+            i = next;
+            continue;
+        }
+        if entry & (PAIR_FIRST | PAIR_SECOND | OPEN) != 0 {
+            match decide(chain, table, bytes, c, next, entry) {
+                Decided::Alone => {}
+                Decided::Phrase(key_end, val) => {
+                    // A class-0 key where the segmentation is fused: a segment of its own,
+                    // which the second step converts alone.
+                    out.push_str(&text[copied..i]);
+                    value.clear();
+                    chain.first.resolve(val).push_to(&mut value);
+                    crate::convert::convert_trie_into(&chain.second, &value, out);
+                    i = key_end;
+                    copied = i;
+                    continue;
+                }
+                Decided::Window => {
+                    out.push_str(&text[copied..i]);
+                    let cut = next_safe_cut(table, text, i);
+                    convert_window(chain, &text[i..cut], out, &mut scratch);
+                    i = cut;
+                    copied = i;
+                    continue;
+                }
+            }
+        }
+        let y = (entry & 0x1F_FFFF) as u32;
+        if y != c {
+            out.push_str(&text[copied..i]);
+            out.push(char::from_u32(y).unwrap_or('\u{FFFD}'));
+            copied = next;
+        }
+        i = next;
+    }
+    out.push_str(&text[copied..]);
+}
+
+/// What happens at a position the table alone does not decide.
+enum Decided {
+    /// Every phase takes the character alone: the table entry stands.
+    Alone,
+    /// The first step matches a priority-class-0 key (the segmentation fused into it): its end
+    /// and value word.
+    Phrase(usize, u32),
+    /// Convert a window from here with the phases as passes.
+    Window,
+}
+
+/// Decides the position of character `c`, which ends at `next`, with table entry `entry`.
+#[inline(always)]
+fn decide(
+    chain: &Chain<'_>,
+    table: &Table,
+    bytes: &[u8],
+    c: u32,
+    next: usize,
+    entry: u64,
+) -> Decided {
+    if entry & OPEN != 0 {
+        return Decided::Window;
+    }
+    let end = bytes.len();
+    let d = (next < end).then(|| decode(bytes, next));
+    if entry & PAIR_FIRST != 0 {
+        if let Some((d, _)) = d {
+            if chain.pair_first(c, d) {
+                if !chain.fused {
+                    return Decided::Window;
+                }
+                let node = chain.first.root_entry(c).0 & ROOT_NODE;
+                return match chain.first.walk(node, bytes, next) {
+                    Some((key_end, val)) if val >> 24 == 0 => Decided::Phrase(key_end, val),
+                    // Keys of the other classes are single characters (see `Engine::fused`):
+                    // the table's.
+                    Some((key_end, _)) if key_end == next => {
+                        second_alone(chain, table, bytes, next, d, entry)
+                    }
+                    None => second_alone(chain, table, bytes, next, d, entry),
+                    _ => Decided::Window,
+                };
+            }
+        }
+    }
+    match d {
+        Some((d, _)) if entry & PAIR_SECOND != 0 => {
+            second_alone(chain, table, bytes, next, d, entry)
+        }
+        _ => Decided::Alone,
+    }
+}
+
+/// Whether the second step takes the first step's character of `entry` alone, followed by
+/// what the first step writes for `d` at `next`.
+#[inline(always)]
+fn second_alone(
+    chain: &Chain<'_>,
+    table: &Table,
+    bytes: &[u8],
+    next: usize,
+    d: u32,
+    entry: u64,
+) -> Decided {
+    if entry & PAIR_SECOND == 0 {
+        return Decided::Alone;
+    }
+    let d_entry = table.entry(d);
+    if d_entry & OPEN != 0 {
+        return Decided::Window;
+    }
+    if d_entry & PAIR_FIRST != 0 {
+        // Whether the first step takes `d` alone depends on the character after it.
+        let after = next + decode(bytes, next).1;
+        if after < bytes.len() && chain.pair_first(d, decode(bytes, after).0) {
+            return Decided::Window;
+        }
+    }
+    let x = (entry >> 21 & 0x1F_FFFF) as u32;
+    let y = if d_entry == 0 {
+        d
+    } else {
+        (d_entry >> 21 & 0x1F_FFFF) as u32
+    };
+    if chain.second.pair_may(x, y) {
+        Decided::Window
+    } else {
+        Decided::Alone
+    }
+}
+
+/// The first offset after `i` (or the end of `text`) before a character in no key of any phase
+/// (table entry 0) with no IDS operator in the 64 code points before it.
+fn next_safe_cut(table: &Table, text: &str, i: usize) -> usize {
+    let is_operator = |c: char| ids::arity(c as u32) != 0;
+    // Code points since the last IDS operator, counting those before `i`. Operators (U+2FF0 to
+    // U+2FFF) start with E2 BF: most texts have none in the 256 bytes before `i`.
+    let before = &text.as_bytes()[i.saturating_sub(256)..i];
+    let mut since = if memchr::memchr_iter(0xE2, before).any(|j| before.get(j + 1) == Some(&0xBF)) {
+        text[..i]
+            .chars()
+            .rev()
+            .take(64)
+            .position(is_operator)
+            .unwrap_or(64)
+    } else {
+        64
+    };
+    for (q, c) in text[i..].char_indices() {
+        if q > 0 && since >= 64 && table.entry(c as u32) == 0 {
+            return i + q;
+        }
+        since = if is_operator(c) { 0 } else { since + 1 };
+    }
+    text.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::builtin_engine;
+    use crate::convert::Matcher;
+    use crate::Config;
+
+    /// A text of `n` pieces drawn from `pool` by a fixed pseudo-random sequence.
+    fn text(pool: &[String], n: usize, seed: &mut u64) -> String {
+        let mut t = String::new();
+        for _ in 0..n {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            t.push_str(&pool[(*seed % pool.len() as u64) as usize]);
+        }
+        t
+    }
+
+    #[test]
+    fn one_scan_equals_the_passes() {
+        // Texts made of the phases' keys and values, their pieces, IDS and punctuation: keys
+        // that overlap, span what the first step writes, or meet at segment ends. The composed
+        // scan must give what the passes give, byte for byte.
+        let mut seed = 0x2545_F491_4F6C_DD1D;
+        for config in Config::ALL {
+            for tofu in [false, true] {
+                let engine = builtin_engine(config, tofu);
+                if engine.composed().is_none() {
+                    continue;
+                }
+                let mut pool: Vec<String> =
+                    ["，", "。", "\n", " ", "a", "⿰氵青", "⿱", "⿰", "〇"]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect();
+                for m in engine.segmentation.iter().chain(&engine.chain) {
+                    let Matcher::Trie(t) = m else { continue };
+                    for (i, (k, v)) in t.entries().into_iter().enumerate() {
+                        if i % 7 == 0 || k.chars().count() > 1 && i % 3 == 0 {
+                            let cut = k.char_indices().nth(1).map_or(k.len(), |(j, _)| j);
+                            pool.push(k[..cut].to_string());
+                            pool.push(k);
+                            pool.push(v);
+                        }
+                    }
+                }
+                for round in 0..40 {
+                    let t = text(&pool, 200 + round, &mut seed);
+                    let (mut composed, mut passes) = (String::new(), String::new());
+                    engine.convert_into(&t, &mut composed);
+                    engine.convert_phases(&engine.normalize(&t), &mut passes);
+                    assert!(composed == passes, "{} tofu {tofu}: {t:?}", config.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_phrase_of_the_first_step_after_a_character_the_second_step_continues() {
+        use crate::convert::tests::{dict, engine};
+        // The first step writes 乙丁 for 丙戊, and 丙 alone would be 己; the second step has
+        // 甲乙. Taking 甲 alone by the next character's single value (己) would miss 甲乙.
+        let first = dict(&[("丙戊", "乙丁"), ("丙", "己")]);
+        let second = dict(&[("甲乙", "庚")]);
+        for seg in [None, Some(dict(&[("壬癸", "壬癸")]))] {
+            let e = engine(seg, vec![first.clone(), second.clone()]);
+            assert!(e.composed().is_some());
+            for (text, want) in [
+                ("甲丙戊", "庚丁"),
+                ("甲丙", "甲己"),
+                ("壬甲丙戊。", "壬庚丁。"),
+            ] {
+                let mut out = String::new();
+                e.convert_into(text, &mut out);
+                assert_eq!(out, want, "{text}");
+            }
+        }
+    }
+}
