@@ -449,44 +449,48 @@ fn convert_trie(v: &TrieView<'_>, text: &str, segment_ends: &[usize], out: &mut 
                 i = skip_run(bytes, i + step, lead_step, ascii_skip, starts);
                 continue;
             }
-            let (c, len) = decode(bytes, i);
-            let (entry, val) = v.root_entry(c);
-            let next = i + len;
-            if entry & ROOT_LONGER | val == 0 {
-                // No key starts here (most characters, in most dictionaries).
-            } else if entry & ROOT_LONGER != 0 && next < end && v.pair_may(c, decode(bytes, next).0)
-            {
-                if let Some((key_end, val)) = v.walk(entry & ROOT_NODE, bytes, next) {
+            // Characters one after the other, each decoded once: as the next character when
+            // looking for longer keys, then as the character.
+            let (mut c, mut len) = decode(bytes, i);
+            loop {
+                let (entry, val) = v.root_entry(c);
+                let next = i + len;
+                let (d, d_len) = if next < end { decode(bytes, next) } else { (0, 0) };
+                if entry & ROOT_LONGER != 0 && d_len != 0 && v.pair_may(c, d) {
+                    if let Some((key_end, val)) = v.walk(entry & ROOT_NODE, bytes, next) {
+                        out.out.push_str(&text[copied..i]);
+                        out.value(v.resolve(val), val >> 24);
+                        i = key_end;
+                        copied = i;
+                        break;
+                    }
+                } else if val != 0 {
                     out.out.push_str(&text[copied..i]);
-                    out.value(v.resolve(val), val >> 24);
-                    i = key_end;
-                    copied = i;
-                    continue;
+                    if val & VALUE_INLINE != 0 && !(out.fused && val >> 24 == 0) {
+                        // The builder inlines only characters.
+                        out.out
+                            .push(char::from_u32(val & 0x1F_FFFF).unwrap_or('\u{FFFD}'));
+                    } else {
+                        out.value(v.resolve(val), val >> 24);
+                    }
+                    copied = next;
                 }
-            } else if val != 0 {
-                out.out.push_str(&text[copied..i]);
-                if val & VALUE_INLINE != 0 && !(out.fused && val >> 24 == 0) {
-                    // The builder inlines only characters.
-                    out.out
-                        .push(char::from_u32(val & 0x1F_FFFF).unwrap_or('\u{FFFD}'));
-                } else {
-                    out.value(v.resolve(val), val >> 24);
+                // Else no key here (`val` is 0 after a failed walk: the walk starts from the
+                // node's own value).
+                if val == 0 && c & !0xF == 0x2FF0 {
+                    // U+2FF0..=U+2FFF, every one an IDS operator: a complete IDS is copied whole.
+                    let ids_len = ids::complete_len(&bytes[i..]);
+                    if ids_len != 0 {
+                        i += ids_len;
+                        break;
+                    }
                 }
                 i = next;
-                copied = i;
-                continue;
-            }
-            // No key here (`val` is 0 after a failed walk: the walk starts from the node's
-            // own value).
-            if c & !0xF == 0x2FF0 {
-                // U+2FF0..=U+2FFF, every one an IDS operator: a complete IDS is copied whole.
-                let ids_len = ids::complete_len(&bytes[i..]);
-                if ids_len != 0 {
-                    i += ids_len;
-                    continue;
+                if d_len == 0 || no_start_at(bytes, i, lead_step, starts) != 0 {
+                    break;
                 }
+                (c, len) = (d, d_len);
             }
-            i = next;
         }
         out.out.push_str(&text[copied..end]);
         out.end_segment();
