@@ -311,7 +311,7 @@ fn no_start_at(
 
 /// The end of the run of characters from `i` that start no key (see [`no_start_at`]).
 #[inline(always)]
-fn skip_run(
+pub(crate) fn skip_run(
     bytes: &[u8],
     mut i: usize,
     lead_step: &[u8; 256],
@@ -362,20 +362,18 @@ fn skip_ascii(bytes: &[u8], mut i: usize) -> usize {
 }
 
 /// The first offset at or after `i` of a block of sixteen bytes that is not all ASCII other
-/// than `starters` (padded with a byte that is not ASCII), or of the last bytes: comparisons
-/// only, which the compiler vectorizes.
+/// than `starters` (padded with a byte that is not ASCII), or of the last bytes; past a first
+/// clean block, the first such byte itself, found 64 bytes at a time (see [`crate::bytes`]).
+/// Comparisons only, which vectorize.
 #[inline(always)]
-fn skip_ascii_but(bytes: &[u8], mut i: usize, starters: &[u8; 8]) -> usize {
-    while let Some(block) = bytes.get(i..i + 16) {
-        let stop = block.iter().fold(false, |stop, &b| {
-            stop | (b >= 0x80) | starters.iter().fold(false, |hit, &s| hit | (b == s))
-        });
-        if stop {
-            break;
+fn skip_ascii_but(bytes: &[u8], i: usize, starters: &[u8; 8]) -> usize {
+    let stops = |b: u8| (b >= 0x80) | starters.iter().fold(false, |hit, &s| hit | (b == s));
+    match bytes.get(i..i + 16) {
+        Some(block) if !block.iter().fold(false, |stop, &b| stop | stops(b)) => {
+            crate::bytes::find(bytes, i + 16, |b, _, _| stops(b))
         }
-        i += 16;
+        _ => i,
     }
-    i
 }
 
 /// The first offset at or after `i` of a block of sixteen bytes that is not all ASCII
@@ -455,7 +453,11 @@ fn convert_trie(v: &TrieView<'_>, text: &str, segment_ends: &[usize], out: &mut 
             loop {
                 let (entry, val) = v.root_entry(c);
                 let next = i + len;
-                let (d, d_len) = if next < end { decode(bytes, next) } else { (0, 0) };
+                let (d, d_len) = if next < end {
+                    decode(bytes, next)
+                } else {
+                    (0, 0)
+                };
                 if entry & ROOT_LONGER != 0 && d_len != 0 && v.pair_may(c, d) {
                     if let Some((key_end, val)) = v.walk(entry & ROOT_NODE, bytes, next) {
                         out.out.push_str(&text[copied..i]);
@@ -658,6 +660,11 @@ pub(crate) fn split_by(trie: &Trie, text: &str, mut piece: impl FnMut(&str, Opti
     scan(&trie.view(), text, &ends, &mut Split(&mut piece));
 }
 
+/// The shortest text for which an engine makes its composed chain's table (see
+/// [`crate::compose`]); shorter texts are converted with the passes until some longer one has
+/// made it.
+const COMPOSE_MIN_BYTES: usize = 32 * 1024;
+
 /// A compiled config: the three phases, each a list of matchers.
 #[derive(Debug, Clone)]
 pub(crate) struct Engine {
@@ -817,10 +824,15 @@ impl Engine {
         let normalized = self.normalize(text);
         let text = &*normalized;
         if let Some(chain) = self.composed() {
+            // The table takes about a millisecond to make: short texts go without it.
+            let table = match self.compose_table.get() {
+                Some(table) => table,
+                None if text.len() < COMPOSE_MIN_BYTES => return self.convert_phases(text, out),
+                None => self
+                    .compose_table
+                    .get_or_init(|| crate::compose::Table::new(&chain)),
+            };
             out.reserve(text.len() + text.len() / 4);
-            let table = self
-                .compose_table
-                .get_or_init(|| crate::compose::Table::new(&chain));
             return crate::compose::convert(&chain, table, text, out);
         }
         self.convert_phases(text, out);

@@ -231,7 +231,7 @@ impl Trie {
 #[derive(Clone, Copy)]
 pub(crate) struct TrieView<'a> {
     pub(crate) root_hi: &'a [u32],
-    root_lo: &'a [u32],
+    pub(crate) root_lo: &'a [u32],
     /// Pairs per node: value, first edge (see the image layout).
     nodes: &'a [u32],
     /// Pairs per edge: character, child.
