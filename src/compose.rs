@@ -219,14 +219,13 @@ pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut St
     let bytes = text.as_bytes();
     let end = bytes.len();
     let lead_step = &table.lead_step;
-    // Text from `copied` to `i` is unchanged and not yet written.
-    let mut copied = 0;
     let mut i = 0;
     let mut value = String::new();
     while i < end {
         let step = lead_step[usize::from(bytes[i])];
         if step != 0 {
             // Characters that start no key of any phase (ASCII, mostly): unchanged.
+            let run = i;
             i = skip_run(
                 bytes,
                 i + usize::from(step),
@@ -234,48 +233,42 @@ pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut St
                 table.ascii_skip,
                 None,
             );
+            out.push_str(&text[run..i]);
             continue;
         }
         let (c, len) = decode(bytes, i);
         let next = i + len;
         let entry = table.entry(c);
-        if entry == 0 {
-            i = next;
-            continue;
-        }
         if entry & (PAIR_FIRST | PAIR_SECOND | OPEN) != 0 {
             match decide(chain, table, bytes, c, next, entry) {
                 Decided::Alone => {}
                 Decided::Phrase(key_end, val) => {
                     // A class-0 key where the segmentation is fused: a segment of its own,
                     // which the second step converts alone.
-                    out.push_str(&text[copied..i]);
                     value.clear();
                     chain.first.resolve(val).push_to(&mut value);
                     crate::convert::convert_trie_into(&chain.second, &value, out);
                     i = key_end;
-                    copied = i;
                     continue;
                 }
                 Decided::Window => {
-                    out.push_str(&text[copied..i]);
                     let cut = next_safe_cut(table, text, i);
                     convert_window(chain, &text[i..cut], out, &mut scratch);
                     i = cut;
-                    copied = i;
                     continue;
                 }
             }
         }
-        let y = (entry & 0x1F_FFFF) as u32;
-        if y != c {
-            out.push_str(&text[copied..i]);
-            out.push(char::from_u32(y).unwrap_or('\u{FFFD}'));
-            copied = next;
-        }
+        // Every character is written as it comes (no branch on whether it changed): the
+        // second step's character for it, or itself (entry 0).
+        let y = if entry == 0 {
+            c
+        } else {
+            (entry & 0x1F_FFFF) as u32
+        };
+        out.push(char::from_u32(y).unwrap_or('\u{FFFD}'));
         i = next;
     }
-    out.push_str(&text[copied..]);
 }
 
 /// What happens at a position the table alone does not decide.
