@@ -140,6 +140,18 @@ impl Chain<'_> {
         self.seg.as_ref().is_some_and(|s| s.pair_may(c, d)) || self.first.pair_may(c, d)
     }
 
+    /// Whether a key of two or more characters of the segmentation or the first step (the key
+    /// the step takes, by its priority classes) matches at the character `c` that ends at
+    /// `next`. Wherever the answer is no, both take `c` alone.
+    fn longer_first(&self, bytes: &[u8], c: u32, next: usize) -> bool {
+        self.seg.iter().chain([&self.first]).any(|v| {
+            let (entry, _) = v.root_entry(c);
+            entry & ROOT_LONGER != 0
+                && v.walk(entry & ROOT_NODE, bytes, next)
+                    .is_some_and(|(end, _)| end > next)
+        })
+    }
+
     /// The table entry of `c` (see [`Table::entry`]).
     fn summary(&self, c: u32) -> u64 {
         let mut flags = 0;
@@ -301,7 +313,11 @@ fn decide(
         if let Some((d, _)) = d {
             if chain.pair_first(c, d) {
                 if !chain.fused {
-                    return Decided::Window;
+                    if chain.longer_first(bytes, c, next) {
+                        return Decided::Window;
+                    }
+                    // Most pairs that pass start no key that matches here.
+                    return second_alone(chain, table, bytes, next, d, entry);
                 }
                 let node = chain.first.root_entry(c).0 & ROOT_NODE;
                 return match chain.first.walk(node, bytes, next) {
@@ -346,7 +362,10 @@ fn second_alone(
     if d_entry & PAIR_FIRST != 0 {
         // Whether the first step takes `d` alone depends on the character after it.
         let after = next + decode(bytes, next).1;
-        if after < bytes.len() && chain.pair_first(d, decode(bytes, after).0) {
+        if after < bytes.len()
+            && chain.pair_first(d, decode(bytes, after).0)
+            && chain.longer_first(bytes, d, after)
+        {
             return Decided::Window;
         }
     }
