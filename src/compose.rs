@@ -1,6 +1,7 @@
-//! Two conversion steps (and a segmentation) in one scan, for the chains of the built-in
-//! configs: s2tw, s2twp, s2hk, s2hkp (segmentation fused into the first step) and tw2s, tw2sp,
-//! hk2s, hk2sp (segmentation of its own).
+//! Two conversion steps (and a segmentation) in one scan, for every chain of two steps that are
+//! tries: among the built-in configs s2tw, s2twp, s2hk, s2hkp (segmentation fused into the first
+//! step) and tw2s, tw2sp, hk2s, hk2sp (segmentation of its own). `Engine::convert_into` uses it
+//! for texts of 32 KiB or more (the table below takes about a millisecond to make).
 //!
 //! The passes of [`crate::convert`] scan the text once per phase. Here one scan goes through
 //! the text, and at each position where every phase stands *fresh* (no match of any phase spans
