@@ -376,10 +376,50 @@ fn second_alone(
     } else {
         (d_entry >> 21 & 0x1F_FFFF) as u32
     };
-    if chain.second.pair_may(x, y) {
-        Decided::Window
-    } else {
-        Decided::Alone
+    if !chain.second.pair_may(x, y) {
+        return Decided::Alone;
+    }
+    // A key of the second step may start with `x` `y`: walk the second step over what the
+    // first step writes, character by character, as long as some key continues and the first
+    // step takes each character alone.
+    let second = &chain.second;
+    let mut node = second.root_entry(x).0 & ROOT_NODE;
+    let best = second.node_value(node);
+    let mut z = y;
+    let mut p = next;
+    loop {
+        node = second.step(node, z);
+        if node == 0 {
+            return Decided::Alone;
+        }
+        let v = second.node_value(node);
+        if v != 0 && (best == 0 || v >> 24 <= best >> 24) {
+            // A key of two or more characters is the second step's best here.
+            return Decided::Window;
+        }
+        // The next character the first step writes, if it takes the one after `p` alone.
+        p += decode(bytes, p).1;
+        if p >= bytes.len() {
+            return Decided::Alone;
+        }
+        let (f, f_len) = decode(bytes, p);
+        let f_entry = table.entry(f);
+        if f_entry & OPEN != 0 {
+            return Decided::Window;
+        }
+        let q = p + f_len;
+        if f_entry & PAIR_FIRST != 0
+            && q < bytes.len()
+            && chain.pair_first(f, decode(bytes, q).0)
+            && chain.longer_first(bytes, f, q)
+        {
+            return Decided::Window;
+        }
+        z = if f_entry == 0 {
+            f
+        } else {
+            (f_entry >> 21 & 0x1F_FFFF) as u32
+        };
     }
 }
 

@@ -491,6 +491,24 @@ impl<'a> TrieView<'a> {
         )
     }
 
+    /// The child of `node` for the character `c`, 0 when no key continues with it (the child
+    /// filter first, as in [`TrieView::walk`]).
+    #[inline(always)]
+    pub(crate) fn step(&self, node: u32, c: u32) -> u32 {
+        let n = NODE_WORDS * node as usize;
+        let filter = u64::from(self.nodes[n + 2]) | u64::from(self.nodes[n + 3]) << 32;
+        if filter >> child_filter_bit(c) & 1 == 0 {
+            return 0;
+        }
+        self.child(node, c)
+    }
+
+    /// The value word of `node` (0: no key ends there).
+    #[inline(always)]
+    pub(crate) fn node_value(&self, node: u32) -> u32 {
+        self.nodes[NODE_WORDS * node as usize]
+    }
+
     #[inline(always)]
     fn child(&self, node: u32, c: u32) -> u32 {
         let (lo, hi) = self.edge_range(node);
