@@ -153,6 +153,31 @@ impl Chain<'_> {
         })
     }
 
+    /// Where the first step does not take `d` (which ends at `after`) alone: the second step
+    /// takes the character before it alone if a segment starts at `d` (a key of the
+    /// segmentation matches there, or, fused, a key of the first step's class 0), since no key
+    /// spans a segment's start; else the position is left to a window.
+    fn segment_at(&self, bytes: &[u8], d: u32, after: usize) -> Decided {
+        let starts = |v: &TrieView<'_>, class_zero: bool| {
+            let (entry, val) = v.root_entry(d);
+            let found = if entry & ROOT_LONGER != 0 {
+                v.walk(entry & ROOT_NODE, bytes, after).map(|(_, val)| val)
+            } else {
+                (val != 0).then_some(val)
+            };
+            found.is_some_and(|val| !class_zero || val >> 24 == 0)
+        };
+        let segment = match &self.seg {
+            Some(seg) => starts(seg, false),
+            None => self.fused && starts(&self.first, true),
+        };
+        if segment {
+            Decided::Alone
+        } else {
+            Decided::Window
+        }
+    }
+
     /// The table entry of `c` (see [`Table::entry`]).
     fn summary(&self, c: u32) -> u64 {
         let mut flags = 0;
@@ -357,17 +382,17 @@ fn second_alone(
         return Decided::Alone;
     }
     let d_entry = table.entry(d);
+    let after = next + decode(bytes, next).1;
     if d_entry & OPEN != 0 {
-        return Decided::Window;
+        return chain.segment_at(bytes, d, after);
     }
     if d_entry & PAIR_FIRST != 0 {
         // Whether the first step takes `d` alone depends on the character after it.
-        let after = next + decode(bytes, next).1;
         if after < bytes.len()
             && chain.pair_first(d, decode(bytes, after).0)
             && chain.longer_first(bytes, d, after)
         {
-            return Decided::Window;
+            return chain.segment_at(bytes, d, after);
         }
     }
     let x = (entry >> 21 & 0x1F_FFFF) as u32;
