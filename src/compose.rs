@@ -30,9 +30,9 @@
 //! text would be there: every phase stands fresh at its start, and at its end, where no key or
 //! IDS can span the cut.
 
-use crate::convert::skip_run;
+use crate::convert::{merged_lead_steps, skip_from};
 use crate::ids;
-use crate::trie::{decode, AsciiSkip, TrieView};
+use crate::trie::{beats, decode, AsciiSkip, TrieView};
 use crate::trie_build::{ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 
 /// The phases of a composed chain, as tries.
@@ -107,13 +107,13 @@ impl Table {
             let slot = (hi[0x2F] as usize) << 8 | (c & 0xFF) as usize;
             lo[slot] = chain.summary(c);
         }
-        let mut lead_step = *chain.first.lead_step;
-        for v in chain.seg.iter().chain([&chain.second]) {
-            lead_step
-                .iter_mut()
-                .zip(v.lead_step)
-                .for_each(|(a, b)| *a = (*a).min(*b));
-        }
+        let lead_step = merged_lead_steps(
+            chain
+                .seg
+                .iter()
+                .chain([&chain.first, &chain.second])
+                .map(|v| *v.lead_step),
+        );
         let ascii_skip = AsciiSkip::of(&lead_step);
         Table {
             hi,
@@ -260,18 +260,11 @@ pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut St
     let mut i = 0;
     let mut value = String::new();
     while i < end {
-        let step = lead_step[usize::from(bytes[i])];
-        if step != 0 {
-            // Characters that start no key of any phase (ASCII, mostly): unchanged.
-            let run = i;
-            i = skip_run(
-                bytes,
-                i + usize::from(step),
-                lead_step,
-                table.ascii_skip,
-                None,
-            );
-            out.push_str(&text[run..i]);
+        // Characters that start no key of any phase (ASCII, mostly): unchanged.
+        let skipped = skip_from(bytes, i, lead_step, table.ascii_skip, None);
+        if skipped != i {
+            out.push_str(&text[i..skipped]);
+            i = skipped;
             continue;
         }
         let (c, len) = decode(bytes, i);
@@ -418,7 +411,7 @@ fn second_alone(
             return Decided::Alone;
         }
         let v = second.node_value(node);
-        if v != 0 && (best == 0 || v >> 24 <= best >> 24) {
+        if beats(v, best) {
             // A key of two or more characters is the second step's best here.
             return Decided::Window;
         }

@@ -242,10 +242,9 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
         let mut copied = start;
         let mut i = start;
         while i < end {
-            let step = no_start_at(bytes, i, lead_step, starts);
-            if step != 0 {
-                // Skip the whole run of characters that start no key, in a tight loop.
-                i = skip_run(bytes, i + step, lead_step, ascii_skip, starts);
+            let skipped = skip_from(bytes, i, lead_step, ascii_skip, starts);
+            if skipped != i {
+                i = skipped;
                 continue;
             }
             let (c, len) = decode(bytes, i);
@@ -309,9 +308,25 @@ fn no_start_at(
     }
 }
 
+/// From `i`: the end of the run of characters that start no key (see [`no_start_at`]), skipped
+/// in a tight loop, or `i` itself where the character may start one.
+#[inline(always)]
+pub(crate) fn skip_from(
+    bytes: &[u8],
+    i: usize,
+    lead_step: &[u8; 256],
+    ascii_skip: AsciiSkip,
+    starts: Option<&[u64; 1024]>,
+) -> usize {
+    match no_start_at(bytes, i, lead_step, starts) {
+        0 => i,
+        step => skip_run(bytes, i + step, lead_step, ascii_skip, starts),
+    }
+}
+
 /// The end of the run of characters from `i` that start no key (see [`no_start_at`]).
 #[inline(always)]
-pub(crate) fn skip_run(
+fn skip_run(
     bytes: &[u8],
     mut i: usize,
     lead_step: &[u8; 256],
@@ -441,10 +456,9 @@ fn convert_trie(v: &TrieView<'_>, text: &str, segment_ends: &[usize], out: &mut 
         let mut copied = start;
         let mut i = start;
         while i < end {
-            let step = no_start_at(bytes, i, lead_step, starts);
-            if step != 0 {
-                // Skip the whole run of characters that start no key.
-                i = skip_run(bytes, i + step, lead_step, ascii_skip, starts);
+            let skipped = skip_from(bytes, i, lead_step, ascii_skip, starts);
+            if skipped != i {
+                i = skipped;
                 continue;
             }
             // Characters one after the other, each decoded once: as the next character when
@@ -823,19 +837,19 @@ impl Engine {
         }
         let normalized = self.normalize(text);
         let text = &*normalized;
-        if let Some(chain) = self.composed() {
-            // The table takes about a millisecond to make: short texts go without it.
-            let table = match self.compose_table.get() {
-                Some(table) => table,
-                None if text.len() < COMPOSE_MIN_BYTES => return self.convert_phases(text, out),
-                None => self
+        // The composed chain's table takes about a millisecond to make: short texts go without
+        // it (and without looking at the chain) until a longer one has made it.
+        let short = text.len() < COMPOSE_MIN_BYTES && self.compose_table.get().is_none();
+        match (!short).then(|| self.composed()).flatten() {
+            Some(chain) => {
+                let table = self
                     .compose_table
-                    .get_or_init(|| crate::compose::Table::new(&chain)),
-            };
-            out.reserve(text.len() + text.len() / 4);
-            return crate::compose::convert(&chain, table, text, out);
+                    .get_or_init(|| crate::compose::Table::new(&chain));
+                out.reserve(text.len() + text.len() / 4);
+                crate::compose::convert(&chain, table, text, out);
+            }
+            _ => self.convert_phases(text, out),
         }
-        self.convert_phases(text, out);
     }
 
     /// The chain as one scan (see [`crate::compose`]), where it has that shape: two steps and
@@ -919,6 +933,18 @@ impl Engine {
     }
 }
 
+/// The skip table of several passes over one text (see `TrieView::lead_step`): a byte is
+/// looked at if any of them looks at it.
+pub(crate) fn merged_lead_steps(tables: impl IntoIterator<Item = [u8; 256]>) -> [u8; 256] {
+    let mut lead = [u8::MAX; 256];
+    for table in tables {
+        lead.iter_mut()
+            .zip(table)
+            .for_each(|(a, b)| *a = (*a).min(b));
+    }
+    lead
+}
+
 /// Whether some character of `text` starts a key of one of `steps`.
 fn starts_any(steps: &[&Matcher], text: &str) -> bool {
     if let [Matcher::Trie(t)] = steps {
@@ -943,13 +969,7 @@ fn starts_any(steps: &[&Matcher], text: &str) -> bool {
             return found;
         }
     }
-    // A byte is looked at if any step looks at it (see `TrieView::lead_step`).
-    let mut lead = [u8::MAX; 256];
-    for m in steps {
-        lead.iter_mut()
-            .zip(m.lead_step())
-            .for_each(|(a, b)| *a = (*a).min(b));
-    }
+    let lead = merged_lead_steps(steps.iter().map(|m| m.lead_step()));
     let bytes = text.as_bytes();
     let views: Vec<Option<TrieView<'_>>> = steps
         .iter()

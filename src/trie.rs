@@ -412,6 +412,13 @@ pub(crate) fn is_variation_selector(c: u32) -> bool {
     matches!(c, 0xFE00..=0xFE0F | 0xE0100..=0xE01EF)
 }
 
+/// Whether a key with value word `v` that ends later wins over the best key so far, `best`
+/// (value words, 0 for none): it has a value of the same or a smaller priority class.
+#[inline(always)]
+pub(crate) fn beats(v: u32, best: u32) -> bool {
+    v != 0 && (best == 0 || v >> 24 <= best >> 24)
+}
+
 /// Decodes the character that starts at `bytes[i]`; `bytes` is valid UTF-8 and `i` a boundary.
 #[inline(always)]
 pub(crate) fn decode(bytes: &[u8], i: usize) -> (u32, usize) {
@@ -541,27 +548,21 @@ impl<'a> TrieView<'a> {
     /// [`TrieView::resolve`]).
     #[inline(always)]
     pub(crate) fn walk(&self, mut node: u32, bytes: &[u8], mut pos: usize) -> Option<(usize, u32)> {
-        let mut best = self.nodes[NODE_WORDS * node as usize];
+        let mut best = self.node_value(node);
         let mut best_end = pos;
         while pos < bytes.len() {
-            let n = NODE_WORDS * node as usize;
-            // The child filter (empty for a leaf) rules out most characters without the edges.
-            let filter = u64::from(self.nodes[n + 2]) | u64::from(self.nodes[n + 3]) << 32;
             let (c, len) = decode(bytes, pos);
             if self.skip_vs && is_variation_selector(c) {
                 pos += len;
                 continue;
             }
-            if filter >> child_filter_bit(c) & 1 == 0 {
-                break;
-            }
-            node = self.child(node, c);
+            node = self.step(node, c);
             if node == 0 {
                 break;
             }
             pos += len;
-            let v = self.nodes[NODE_WORDS * node as usize];
-            if v != 0 && (best == 0 || v >> 24 <= best >> 24) {
+            let v = self.node_value(node);
+            if beats(v, best) {
                 best = v;
                 best_end = pos;
             }
