@@ -537,12 +537,7 @@ pub(crate) fn convert_trie_segments(
 /// Converts `text` with one trie as one segment, appending to `out`.
 pub(crate) fn convert_trie_into(v: &TrieView<'_>, text: &str, out: &mut String) {
     if !text.is_empty() {
-        let mut out = Output {
-            out,
-            ends: None,
-            fused: false,
-        };
-        convert_trie(v, text, &[text.len()], &mut out);
+        convert_trie_segments(v, text, &[text.len()], out, None, false);
     }
 }
 
@@ -729,12 +724,9 @@ impl Engine {
         fused: bool,
     ) {
         match (m, ends) {
-            (Matcher::Trie(t), ends) if !self.attach_vs => convert_trie(
-                &t.view(),
-                text,
-                segment_ends,
-                &mut Output { out, ends, fused },
-            ),
+            (Matcher::Trie(t), ends) if !self.attach_vs => {
+                convert_trie_segments(&t.view(), text, segment_ends, out, ends, fused)
+            }
             (_, Some(ends)) if fused => self.pass(m, text, segment_ends, &mut Fused { out, ends }),
             (_, ends) => self.pass(m, text, segment_ends, &mut Convert { out, ends }),
         }
