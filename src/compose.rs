@@ -468,7 +468,7 @@ fn next_safe_cut(table: &Table, text: &str, i: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::config::builtin_engine;
     use crate::convert::Matcher;
     use crate::Config;
@@ -483,7 +483,7 @@ mod tests {
     }
 
     /// A text of `n` pieces drawn from `pool` by a fixed pseudo-random sequence.
-    fn text(pool: &[String], n: usize, seed: &mut u64) -> String {
+    pub(crate) fn text(pool: &[String], n: usize, seed: &mut u64) -> String {
         let mut t = String::new();
         for _ in 0..n {
             *seed ^= *seed << 13;

@@ -408,6 +408,10 @@ fn skip_inert_ascii(bytes: &[u8], mut i: usize, lead_step: &[u8; 256]) -> usize 
     i
 }
 
+/// Texts from this length on are converted with a trie's per-code-point table where it has
+/// one (see [`crate::dense`]; making it takes about 0.1 ms).
+const DENSE_MIN_BYTES: usize = 16 * 1024;
+
 /// What a conversion pass writes: the converted text, and, when asked, where each segment's
 /// output ends (then `out` starts empty).
 struct Output<'a> {
@@ -456,6 +460,12 @@ fn convert_trie(v: &TrieView<'_>, text: &str, segment_ends: &[usize], out: &mut 
         let mut copied = start;
         let mut i = start;
         while i < end {
+            if let Some(dense) = v.dense {
+                // The table decides most positions; this loop takes one where it does not.
+                out.out.push_str(&text[copied..i]);
+                i = crate::dense::run(v, dense, text, i, end, out.out);
+                copied = i;
+            }
             let skipped = skip_from(bytes, i, lead_step, ascii_skip, starts);
             if skipped != i {
                 i = skipped;
@@ -502,7 +512,8 @@ fn convert_trie(v: &TrieView<'_>, text: &str, segment_ends: &[usize], out: &mut 
                     }
                 }
                 i = next;
-                if d_len == 0 || no_start_at(bytes, i, lead_step, starts) != 0 {
+                if d_len == 0 || v.dense.is_some() || no_start_at(bytes, i, lead_step, starts) != 0
+                {
                     break;
                 }
                 (c, len) = (d, d_len);
@@ -725,7 +736,12 @@ impl Engine {
     ) {
         match (m, ends) {
             (Matcher::Trie(t), ends) if !self.attach_vs => {
-                convert_trie_segments(&t.view(), text, segment_ends, out, ends, fused)
+                let v = if text.len() >= DENSE_MIN_BYTES && ends.is_none() {
+                    t.dense_view()
+                } else {
+                    t.view()
+                };
+                convert_trie_segments(&v, text, segment_ends, out, ends, fused)
             }
             (_, Some(ends)) if fused => self.pass(m, text, segment_ends, &mut Fused { out, ends }),
             (_, ends) => self.pass(m, text, segment_ends, &mut Convert { out, ends }),

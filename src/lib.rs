@@ -39,6 +39,7 @@ mod bytes;
 mod compose;
 mod config;
 mod convert;
+mod dense;
 mod dict;
 mod encoding;
 mod error;

@@ -53,6 +53,9 @@ pub(crate) struct Trie {
     starts: Option<Box<[u64; 1024]>>,
     /// Made on first use: only normalization steps need them.
     start_ranges: std::sync::OnceLock<Option<StartRanges>>,
+    /// Made on first use by a long text, for a trie without a start bitmap (see
+    /// [`crate::dense`]).
+    dense: std::sync::OnceLock<Option<Box<crate::dense::Dense>>>,
     root_lo: usize,
     node_rec: usize,
     edge_rec: usize,
@@ -130,6 +133,7 @@ impl Trie {
             starts: None,
             ascii_skip: AsciiSkip::Table,
             start_ranges: std::sync::OnceLock::new(),
+            dense: std::sync::OnceLock::new(),
             words,
             values_text,
             root_lo,
@@ -223,6 +227,24 @@ impl Trie {
             ascii_skip: self.ascii_skip,
             starts: self.starts.as_deref(),
             skip_vs: false,
+            dense: None,
+        }
+    }
+
+    /// The view with the per-code-point table of [`crate::dense`], where keys start with too
+    /// many characters for a start bitmap (made on first use).
+    pub(crate) fn dense_view(&self) -> TrieView<'_> {
+        let dense = self
+            .dense
+            .get_or_init(|| {
+                self.starts
+                    .is_none()
+                    .then(|| Box::new(crate::dense::Dense::new(&self.view())))
+            })
+            .as_deref();
+        TrieView {
+            dense,
+            ..self.view()
         }
     }
 }
@@ -250,6 +272,8 @@ pub(crate) struct TrieView<'a> {
     pub(crate) starts: Option<&'a [u64; 1024]>,
     /// Walk over variation selectors as if they were not there (they stay in the key's text).
     pub(crate) skip_vs: bool,
+    /// The per-code-point table for dense scans (see [`Trie::dense_view`]).
+    pub(crate) dense: Option<&'a crate::dense::Dense>,
 }
 
 /// The first two UTF-8 bytes of every character that starts a key, as up to four ranges

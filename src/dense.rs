@@ -1,0 +1,264 @@
+//! The scan of a trie whose keys start with most characters of a text (the ST and TS
+//! dictionaries: nearly every Chinese character starts a key), written for the positions where
+//! one character's table entry and a pair filter decide.
+//!
+//! With such a trie the general scan branches at every character on facts that change from
+//! one character to the next (does a longer key start here, does the character change), and
+//! those branches are mispredicted about once a character. Here a per-code-point table holds,
+//! for each character, what the trie makes of it alone as ready UTF-8 bytes (or "itself") and
+//! whether a longer key starts with it. A character whose longer keys the pair filter rules
+//! out with the next character is written with one four-byte store, changed or not, and the
+//! only branch that depends on the text is the rare one to the general scan (a longer key may
+//! start, a value of more than one character, an IDS operator, a run of ASCII).
+
+use crate::trie::{decode, TrieView};
+use crate::trie_build::VALUE_INLINE;
+
+/// In an entry: the character's output in bytes 0..4 (UTF-8, first byte lowest), its length
+/// in bits 32..35 (0: the character is written as it is).
+const LEN_SHIFT: u32 = 32;
+/// In an entry: the table does not decide the character (a value of more than one character
+/// or of priority class 0, an IDS operator).
+const OPEN: u64 = 1 << 36;
+
+/// The per-code-point table of one trie (see the module).
+#[derive(Debug, Clone)]
+pub(crate) struct Dense {
+    /// Block for code point >> 8 (block 0: every entry 0).
+    hi: Box<[u16]>,
+    /// 256 entries per block.
+    lo: Box<[u64]>,
+}
+
+impl Dense {
+    /// The table of `v`'s keys.
+    pub(crate) fn new(v: &TrieView<'_>) -> Dense {
+        assert_eq!(v.root_hi.len(), 0x1100, "a block per 256 code points");
+        let mut hi = vec![0u16; v.root_hi.len()];
+        let mut lo = vec![0u64; 256];
+        let mut block_entries = [0u64; 256];
+        for (h, &block) in v.root_hi.iter().enumerate() {
+            let ids = h == 0x2F;
+            if block == 0 && !ids {
+                continue;
+            }
+            for (l, slot) in block_entries.iter_mut().enumerate() {
+                let c = (h as u32) << 8 | l as u32;
+                let (_, val) = v.root_entry(c);
+                *slot = entry(c, val);
+            }
+            if block_entries.iter().any(|&e| e != 0) {
+                hi[h] = u16::try_from(lo.len() / 256).expect("fewer than 65,536 blocks");
+                lo.extend_from_slice(&block_entries);
+            }
+        }
+        Dense {
+            hi: hi.into_boxed_slice(),
+            lo: lo.into_boxed_slice(),
+        }
+    }
+
+    /// The entry of `c`, a character (below U+110000).
+    #[inline(always)]
+    fn entry(&self, c: u32) -> u64 {
+        debug_assert!(c < 0x11_0000);
+        // SAFETY: `hi` has an entry per 256 code points below U+110000, each a block of `lo`.
+        unsafe {
+            let block = *self.hi.get_unchecked((c >> 8) as usize);
+            *self
+                .lo
+                .get_unchecked(usize::from(block) << 8 | (c & 0xFF) as usize)
+        }
+    }
+}
+
+/// The entry of `c` with value word `val` (see the image layout).
+fn entry(c: u32, val: u32) -> u64 {
+    if c & !0xF == 0x2FF0 || val != 0 && (val & VALUE_INLINE == 0 || val >> 24 == 0) {
+        return OPEN;
+    }
+    if val == 0 {
+        return 0;
+    }
+    let out = char::from_u32(val & 0x1F_FFFF).unwrap_or('\u{FFFD}');
+    let mut utf8 = [0u8; 4];
+    let len = out.encode_utf8(&mut utf8).len();
+    u64::from(u32::from_le_bytes(utf8)) | (len as u64) << LEN_SHIFT
+}
+
+/// The four bytes from `i` as a little-endian word, and the character that starts there
+/// with its length.
+///
+/// # Safety
+/// `i + 4 <= bytes.len()`, and `i` is a character boundary of valid UTF-8.
+#[inline(always)]
+unsafe fn decode_word(bytes: &[u8], i: usize) -> (u32, u32, usize) {
+    debug_assert!(i + 4 <= bytes.len());
+    let w = u32::from_le(bytes.as_ptr().add(i).cast::<u32>().read_unaligned());
+    let b0 = w & 0xFF;
+    let (c, len) = if b0 < 0x80 {
+        (b0, 1)
+    } else if b0 < 0xE0 {
+        ((b0 & 0x1F) << 6 | (w >> 8 & 0x3F), 2)
+    } else if b0 < 0xF0 {
+        (
+            (b0 & 0x0F) << 12 | (w >> 2 & 0x3F << 6) | (w >> 16 & 0x3F),
+            3,
+        )
+    } else {
+        decode(bytes, i)
+    };
+    (w, c, len)
+}
+
+/// Bytes of input per stretch between two reservations of output.
+const STRETCH: usize = 4096;
+
+/// Converts the characters of `text` from `i` (where the scan stands fresh) as long as the
+/// table decides them, appending to `out`; returns where it stopped: before `end - 8`, at a
+/// character the general scan has to take (see the module), or at the first of four ASCII
+/// bytes (which the general scan skips as a run). The scan stands fresh there.
+pub(crate) fn run(
+    v: &TrieView<'_>,
+    dense: &Dense,
+    text: &str,
+    i: usize,
+    end: usize,
+    out: &mut String,
+) -> usize {
+    run_body(v, dense, text, i, end, out)
+}
+
+#[inline(always)]
+fn run_body(
+    v: &TrieView<'_>,
+    dense: &Dense,
+    text: &str,
+    mut i: usize,
+    end: usize,
+    out: &mut String,
+) -> usize {
+    let bytes = &text.as_bytes()[..end];
+    if end < 8 || i >= end - 8 {
+        return i;
+    }
+    let limit = end - 8;
+    // SAFETY: only whole characters are added to the string's length: each store writes one
+    // character's bytes (its output's, or its own) at the end, then the length grows by that
+    // character's length; the bytes after it are spare capacity.
+    let vec = unsafe { out.as_mut_vec() };
+    // SAFETY (every `decode_word` below): `i < limit` and `next <= i + 4`, so `next + 4 <= end`.
+    let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
+    'stretches: while i < limit {
+        let stop = limit.min(i + STRETCH);
+        vec.reserve(4 * STRETCH + 4);
+        let base = vec.as_mut_ptr();
+        let mut o = vec.len();
+        while i < stop {
+            let e = dense.entry(c);
+            let next = i + len;
+            let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
+            // Only pairs that start a key of two or more characters are in the filter: a
+            // character with no such key passes only by a false positive.
+            if (e & OPEN != 0) | v.pair_may(c, d) | (w & 0x8080_8080 == 0) {
+                // SAFETY: see above; `o` counts whole characters.
+                unsafe { vec.set_len(o) };
+                break 'stretches;
+            }
+            let e_len = (e >> LEN_SHIFT & 7) as usize;
+            let (word, n) = if e_len == 0 {
+                (w, len)
+            } else {
+                (e as u32, e_len)
+            };
+            // SAFETY: `o + 4 <= vec.capacity()`: at most `STRETCH` characters of at most four
+            // bytes each have been written since the reservation.
+            unsafe { base.add(o).cast::<u32>().write_unaligned(word.to_le()) };
+            o += n;
+            i = next;
+            (w, c, len) = (dw, d, d_len);
+        }
+        // SAFETY: see above.
+        unsafe { vec.set_len(o) };
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::builtin_engine;
+    use crate::convert::{convert_trie_segments, Matcher};
+    use crate::Config;
+
+    #[test]
+    fn the_table_scan_equals_the_general_scan() {
+        // Texts of keys, their first characters, values, runs of ASCII (some starting a key, as
+        // in SQL注入), IDS, and characters of two and four bytes, cut at every length near the
+        // end (the table scan stops eight bytes before it): converted with and without the
+        // table, with and without segments fused into the step.
+        let mut seed = 0x9E37_79B9_7F4A_7C15;
+        let mut tries = 0;
+        for config in Config::ALL {
+            let engine = builtin_engine(config, true);
+            let steps = engine.normalization.iter().chain(&engine.segmentation);
+            for m in steps.chain(&engine.chain) {
+                let Matcher::Trie(t) = m else { continue };
+                let dense = t.dense_view();
+                if dense.dense.is_none() {
+                    continue;
+                }
+                tries += 1;
+                let mut pool: Vec<String> = [
+                    "，",
+                    "。",
+                    "\n",
+                    " ",
+                    "abcdefgh ",
+                    "SQL",
+                    "PN",
+                    "é",
+                    "𠮷",
+                    "⿰氵青",
+                    "⿱",
+                    "〇",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                for (i, (k, v)) in t.entries().into_iter().enumerate() {
+                    if i % 11 == 0 || k.chars().count() > 1 && i % 5 == 0 {
+                        let cut = k.char_indices().nth(1).map_or(k.len(), |(j, _)| j);
+                        pool.push(k[..cut].to_string());
+                        pool.push(k);
+                        pool.push(v);
+                    }
+                }
+                for round in 0..30 {
+                    let text = crate::compose::tests::text(&pool, 100 + round, &mut seed);
+                    for cut in (0..=12).map(|k| text.len().saturating_sub(k)) {
+                        let Some(text) = text.get(..cut) else {
+                            continue;
+                        };
+                        for fused in [false, true] {
+                            let run = |v| {
+                                let mut out = String::new();
+                                convert_trie_segments(
+                                    v,
+                                    text,
+                                    &[text.len()],
+                                    &mut out,
+                                    None,
+                                    fused,
+                                );
+                                out
+                            };
+                            assert!(run(&dense) == run(&t.view()), "{}: {text:?}", config.name());
+                        }
+                    }
+                }
+            }
+        }
+        // The ST and TS characters and phrases, in the configs that use them.
+        assert!(tries >= 4, "{tries}");
+    }
+}
