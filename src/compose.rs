@@ -31,6 +31,7 @@
 //! IDS can span the cut.
 
 use crate::convert::{merged_lead_steps, skip_from};
+use crate::dense::decode_word;
 use crate::ids;
 use crate::trie::{beats, decode, AsciiSkip, TrieView};
 use crate::trie_build::{ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
@@ -66,6 +67,22 @@ const PAIR_FIRST: u64 = 1 << 62;
 /// In a table entry: a key of two or more characters of the second step starts with the
 /// first step's character `x`.
 const PAIR_SECOND: u64 = 1 << 61;
+/// In a table entry: the first step's character for the character alone (`x`), from this bit.
+const X_SHIFT: u32 = 35;
+/// In a table entry: the length of the second step's character for `x` alone (`y`), whose
+/// UTF-8 bytes are bytes 0..4 of the entry (first byte lowest).
+const Y_LEN_SHIFT: u32 = 32;
+
+/// The first step's character for `c` alone, by `c`'s table entry.
+#[inline(always)]
+fn x_of(entry: u64, c: u32) -> u32 {
+    if entry == 0 {
+        c
+    } else {
+        (entry >> X_SHIFT & 0x1F_FFFF) as u32
+    }
+}
+
 /// In a table entry: not decided by the table (an IDS operator, a value of more than one
 /// character, a priority-class-0 key of one character where the segmentation is fused).
 const OPEN: u64 = 1 << 60;
@@ -124,8 +141,8 @@ impl Table {
     }
 
     /// The summary of `c`: 0 when `c` is in no key (every phase leaves it as it is); else the
-    /// flags, the first step's character for `c` alone (`x`, bits 21..42) and the second step's
-    /// for `x` alone (bits 0..21).
+    /// flags, the first step's character for `c` alone (`x`, see [`X_SHIFT`]) and the second
+    /// step's for `x` alone (`y`, as UTF-8, see [`Y_LEN_SHIFT`]).
     #[inline(always)]
     fn entry(&self, c: u32) -> u64 {
         let block = self.hi.get((c >> 8) as usize).copied().unwrap_or(0);
@@ -210,7 +227,15 @@ impl Chain<'_> {
         if is_ids(c) || is_ids(x) {
             flags |= OPEN;
         }
-        flags | u64::from(x) << 21 | u64::from(y)
+        let mut utf8 = [0u8; 4];
+        let y_len = char::from_u32(y)
+            .unwrap_or('\u{FFFD}')
+            .encode_utf8(&mut utf8)
+            .len();
+        flags
+            | u64::from(x) << X_SHIFT
+            | (y_len as u64) << Y_LEN_SHIFT
+            | u64::from(u32::from_le_bytes(utf8))
     }
 }
 
@@ -260,6 +285,11 @@ pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut St
     let mut i = 0;
     let mut value = String::new();
     while i < end {
+        // Most positions: the table and the pair filters decide; below, one where they do not.
+        i = run(chain, table, bytes, i, out);
+        if i >= end {
+            break;
+        }
         // Characters that start no key of any phase (ASCII, mostly): unchanged.
         let skipped = skip_from(bytes, i, lead_step, table.ascii_skip, None);
         if skipped != i {
@@ -290,16 +320,87 @@ pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut St
                 }
             }
         }
-        // Every character is written as it comes (no branch on whether it changed): the
-        // second step's character for it, or itself (entry 0).
-        let y = if entry == 0 {
-            c
+        // The second step's character for it, or itself (entry 0).
+        if entry == 0 {
+            out.push_str(&text[i..next]);
         } else {
-            (entry & 0x1F_FFFF) as u32
-        };
-        out.push(char::from_u32(y).unwrap_or('\u{FFFD}'));
+            let y = (entry as u32).to_le_bytes();
+            out.push(char::from_u32(decode(&y, 0).0).unwrap_or('\u{FFFD}'));
+        }
         i = next;
     }
+}
+
+/// Bytes of input per stretch between two reservations of output in [`run`].
+const STRETCH: usize = 4096;
+
+/// Converts the characters of `bytes` (valid UTF-8) from `i`, where every phase stands fresh, as
+/// long as the table and the pair filters decide them with no walk, appending to `out`;
+/// returns where it stopped: before the last 12 bytes, at the first of four ASCII bytes (a run
+/// to skip), or at a character [`decide`] has to take. Every phase stands fresh there.
+///
+/// A character `c` followed by `d` and `e` is decided when it is not [`OPEN`], the first
+/// phases' pair filters rule out a longer key at `c` `d`, and, if the second step has longer
+/// keys that start with `x` (`c` through the first step), `d` is not open, the filters rule out
+/// a longer key of the first phases at `d` `e` (so the first step takes `d` alone and writes its
+/// `x`), and the second step's filter rules out a key at the two `x`. These are the conditions
+/// under which [`decide`] answers [`Decided::Alone`], or stronger ones.
+fn run(chain: &Chain<'_>, table: &Table, bytes: &[u8], mut i: usize, out: &mut String) -> usize {
+    let end = bytes.len();
+    if end < 12 || i >= end - 12 {
+        return i;
+    }
+    let limit = end - 12;
+    let pair_first = |c: u32, d: u32| {
+        chain.seg.as_ref().is_some_and(|s| s.pair_may(c, d)) | chain.first.pair_may(c, d)
+    };
+    // SAFETY: only whole characters are added to the string's length: each store writes one
+    // character's bytes (its output's, or its own) at the end, then the length grows by that
+    // character's length; the bytes after it are spare capacity.
+    let vec = unsafe { out.as_mut_vec() };
+    // SAFETY (every `decode_word` below): the characters decoded start at most 8 bytes after
+    // `i < limit`, so 4 bytes from each are in `bytes`.
+    let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
+    let (mut dw, mut d, mut d_len) = unsafe { decode_word(bytes, i + len) };
+    let (mut c_entry, mut d_entry) = (table.entry(c), table.entry(d));
+    let mut c_pair = pair_first(c, d);
+    'stretches: while i < limit {
+        let stop = limit.min(i + STRETCH);
+        vec.reserve(4 * STRETCH + 4);
+        let base = vec.as_mut_ptr();
+        let mut o = vec.len();
+        while i < stop {
+            let next = i + len;
+            let (ew, e, e_len) = unsafe { decode_word(bytes, next + d_len) };
+            let d_pair = pair_first(d, e);
+            let second = (c_entry & PAIR_SECOND != 0)
+                & ((d_entry & OPEN != 0)
+                    | d_pair
+                    | chain.second.pair_may(x_of(c_entry, c), x_of(d_entry, d)));
+            if (c_entry & OPEN != 0) | c_pair | second | (w & 0x8080_8080 == 0) {
+                // SAFETY: see above; `o` counts whole characters.
+                unsafe { vec.set_len(o) };
+                break 'stretches;
+            }
+            let y_len = (c_entry >> Y_LEN_SHIFT & 7) as usize;
+            let (word, n) = if y_len == 0 {
+                (w, len)
+            } else {
+                (c_entry as u32, y_len)
+            };
+            // SAFETY: `o + 4 <= vec.capacity()`: at most `STRETCH` characters of at most four
+            // bytes each have been written since the reservation.
+            unsafe { base.add(o).cast::<u32>().write_unaligned(word.to_le()) };
+            o += n;
+            i = next;
+            (w, c, len, c_entry, c_pair) = (dw, d, d_len, d_entry, d_pair);
+            (dw, d, d_len) = (ew, e, e_len);
+            d_entry = table.entry(d);
+        }
+        // SAFETY: see above.
+        unsafe { vec.set_len(o) };
+    }
+    i
 }
 
 /// What happens at a position the table alone does not decide.
@@ -388,12 +489,8 @@ fn second_alone(
             return chain.segment_at(bytes, d, after);
         }
     }
-    let x = (entry >> 21 & 0x1F_FFFF) as u32;
-    let y = if d_entry == 0 {
-        d
-    } else {
-        (d_entry >> 21 & 0x1F_FFFF) as u32
-    };
+    let x = x_of(entry, 0);
+    let y = x_of(d_entry, d);
     if !chain.second.pair_may(x, y) {
         return Decided::Alone;
     }
@@ -433,11 +530,7 @@ fn second_alone(
         {
             return Decided::Window;
         }
-        z = if f_entry == 0 {
-            f
-        } else {
-            (f_entry >> 21 & 0x1F_FFFF) as u32
-        };
+        z = x_of(f_entry, f);
     }
 }
 

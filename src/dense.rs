@@ -92,7 +92,7 @@ fn entry(c: u32, val: u32) -> u64 {
 /// # Safety
 /// `i + 4 <= bytes.len()`, and `i` is a character boundary of valid UTF-8.
 #[inline(always)]
-unsafe fn decode_word(bytes: &[u8], i: usize) -> (u32, u32, usize) {
+pub(crate) unsafe fn decode_word(bytes: &[u8], i: usize) -> (u32, u32, usize) {
     debug_assert!(i + 4 <= bytes.len());
     let w = u32::from_le(bytes.as_ptr().add(i).cast::<u32>().read_unaligned());
     let b0 = w & 0xFF;
