@@ -33,7 +33,7 @@
 use crate::convert::{merged_lead_steps, skip_from};
 use crate::dense::decode_word;
 use crate::ids;
-use crate::trie::{beats, decode, AsciiSkip, TrieView};
+use crate::trie::{beats, decode, AsciiSkip, PairFilter, TrieView};
 use crate::trie_build::{ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 
 /// The phases of a composed chain, as tries.
@@ -59,6 +59,12 @@ pub(crate) struct Table {
     lead_step: [u8; 256],
     /// How runs of ASCII are skipped, by that table.
     ascii_skip: AsciiSkip,
+    /// The pair filter of the segmentation's keys and the first step's (see
+    /// [`PairFilter::union`]), and its size as a power of two.
+    first_pairs: Vec<u32>,
+    first_pair_bits: u32,
+    /// Some entry has [`PAIR_SECOND`].
+    pair_second: bool,
 }
 
 /// In a table entry: a key of two or more characters of the segmentation or the first step
@@ -76,11 +82,8 @@ const Y_LEN_SHIFT: u32 = 32;
 /// The first step's character for `c` alone, by `c`'s table entry.
 #[inline(always)]
 fn x_of(entry: u64, c: u32) -> u32 {
-    if entry == 0 {
-        c
-    } else {
-        (entry >> X_SHIFT & 0x1F_FFFF) as u32
-    }
+    // Entry 0 has no `x` bits: then `c`.
+    (entry >> X_SHIFT & 0x1F_FFFF) as u32 | c & u32::from(entry == 0).wrapping_neg()
 }
 
 /// In a table entry: not decided by the table (an IDS operator, a value of more than one
@@ -132,11 +135,19 @@ impl Table {
                 .map(|v| *v.lead_step),
         );
         let ascii_skip = AsciiSkip::of(&lead_step);
+        let first = chain.first.pair_filter();
+        let (first_pairs, first_pair_bits) = match &chain.seg {
+            Some(seg) => first.union(seg.pair_filter()),
+            None => first.union(first),
+        };
         Table {
+            pair_second: lo.iter().any(|&e| e & PAIR_SECOND != 0),
             hi,
             lo,
             lead_step,
             ascii_skip,
+            first_pairs,
+            first_pair_bits,
         }
     }
 
@@ -145,8 +156,15 @@ impl Table {
     /// step's for `x` alone (`y`, as UTF-8, see [`Y_LEN_SHIFT`]).
     #[inline(always)]
     fn entry(&self, c: u32) -> u64 {
-        let block = self.hi.get((c >> 8) as usize).copied().unwrap_or(0);
-        self.lo[(block as usize) << 8 | (c & 0xFF) as usize]
+        debug_assert!(c < 0x11_0000);
+        // SAFETY: `hi` has an entry per 256 code points below U+110000 (`c` is a character),
+        // each a block of `lo`.
+        unsafe {
+            let block = *self.hi.get_unchecked((c >> 8) as usize);
+            *self
+                .lo
+                .get_unchecked((block as usize) << 8 | (c & 0xFF) as usize)
+        }
     }
 }
 
@@ -345,25 +363,43 @@ const STRETCH: usize = 4096;
 /// a longer key of the first phases at `d` `e` (so the first step takes `d` alone and writes its
 /// `x`), and the second step's filter rules out a key at the two `x`. These are the conditions
 /// under which [`decide`] answers [`Decided::Alone`], or stronger ones.
-fn run(chain: &Chain<'_>, table: &Table, bytes: &[u8], mut i: usize, out: &mut String) -> usize {
+fn run(chain: &Chain<'_>, table: &Table, bytes: &[u8], i: usize, out: &mut String) -> usize {
+    if table.pair_second {
+        run_with::<true>(chain, table, bytes, i, out)
+    } else {
+        run_with::<false>(chain, table, bytes, i, out)
+    }
+}
+
+/// [`run`], where `SECOND` says whether the second step has keys of two or more characters
+/// that start with some character the first step writes (s2tw and s2hk have none).
+#[inline(always)]
+fn run_with<const SECOND: bool>(
+    chain: &Chain<'_>,
+    table: &Table,
+    bytes: &[u8],
+    mut i: usize,
+    out: &mut String,
+) -> usize {
     let end = bytes.len();
     if end < 12 || i >= end - 12 {
         return i;
     }
     let limit = end - 12;
-    let pair_first = |c: u32, d: u32| {
-        chain.seg.as_ref().is_some_and(|s| s.pair_may(c, d)) | chain.first.pair_may(c, d)
-    };
+    let first = PairFilter::new(&table.first_pairs, table.first_pair_bits);
+    let second = chain.second.pair_filter();
     // SAFETY: only whole characters are added to the string's length: each store writes one
     // character's bytes (its output's, or its own) at the end, then the length grows by that
     // character's length; the bytes after it are spare capacity.
     let vec = unsafe { out.as_mut_vec() };
     // SAFETY (every `decode_word` below): the characters decoded start at most 8 bytes after
     // `i < limit`, so 4 bytes from each are in `bytes`.
-    let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
+    let (mut w, c, mut len) = unsafe { decode_word(bytes, i) };
     let (mut dw, mut d, mut d_len) = unsafe { decode_word(bytes, i + len) };
-    let (mut c_entry, mut d_entry) = (table.entry(c), table.entry(d));
-    let mut c_pair = pair_first(c, d);
+    let mut c_entry = table.entry(c);
+    let mut x = x_of(c_entry, c);
+    let mut d_entry = table.entry(d);
+    let mut c_pair = first.may(c, d);
     'stretches: while i < limit {
         let stop = limit.min(i + STRETCH);
         vec.reserve(4 * STRETCH + 4);
@@ -372,12 +408,14 @@ fn run(chain: &Chain<'_>, table: &Table, bytes: &[u8], mut i: usize, out: &mut S
         while i < stop {
             let next = i + len;
             let (ew, e, e_len) = unsafe { decode_word(bytes, next + d_len) };
-            let d_pair = pair_first(d, e);
-            let second = (c_entry & PAIR_SECOND != 0)
-                & ((d_entry & OPEN != 0)
-                    | d_pair
-                    | chain.second.pair_may(x_of(c_entry, c), x_of(d_entry, d)));
-            if (c_entry & OPEN != 0) | c_pair | second | (w & 0x8080_8080 == 0) {
+            let d_pair = first.may(d, e);
+            let d_x = x_of(d_entry, d);
+            let open = (c_entry & OPEN != 0) | c_pair | (w & 0x8080_8080 == 0);
+            if open
+                || SECOND
+                    && c_entry & PAIR_SECOND != 0
+                    && ((d_entry & OPEN != 0) | d_pair | second.may(x, d_x))
+            {
                 // SAFETY: see above; `o` counts whole characters.
                 unsafe { vec.set_len(o) };
                 break 'stretches;
@@ -393,7 +431,7 @@ fn run(chain: &Chain<'_>, table: &Table, bytes: &[u8], mut i: usize, out: &mut S
             unsafe { base.add(o).cast::<u32>().write_unaligned(word.to_le()) };
             o += n;
             i = next;
-            (w, c, len, c_entry, c_pair) = (dw, d, d_len, d_entry, d_pair);
+            (w, len, c_entry, c_pair, x) = (dw, d_len, d_entry, d_pair, d_x);
             (dw, d, d_len) = (ew, e, e_len);
             d_entry = table.entry(d);
         }

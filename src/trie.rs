@@ -249,6 +249,45 @@ impl Trie {
     }
 }
 
+/// A pair filter (see the image layout): `1 << bits` words.
+#[derive(Clone, Copy)]
+pub(crate) struct PairFilter<'a> {
+    words: &'a [u32],
+    bits: u32,
+}
+
+impl<'a> PairFilter<'a> {
+    /// The filter of `words`, `1 << bits` of them.
+    #[inline(always)]
+    pub(crate) fn new(words: &'a [u32], bits: u32) -> PairFilter<'a> {
+        assert_eq!(words.len(), 1 << bits, "a pair filter of 1 << bits words");
+        PairFilter { words, bits }
+    }
+
+    /// Whether some key of two or more characters may start with `a` `b` (false: none does).
+    #[inline(always)]
+    pub(crate) fn may(self, a: u32, b: u32) -> bool {
+        let (word, mask) = pair_hash(a, b, self.bits);
+        // SAFETY: `pair_hash` gives a word below `1 << bits`, the filter's length (checked in
+        // `new`).
+        unsafe { *self.words.get_unchecked(word) & mask == mask }
+    }
+
+    /// A filter of the pairs of both `self` and `other` (a pair either may hold may be in
+    /// it): the larger size, the smaller filter's words repeated over the larger's.
+    pub(crate) fn union(self, other: PairFilter<'_>) -> (Vec<u32>, u32) {
+        let bits = self.bits.max(other.bits);
+        let words = (0..1usize << bits)
+            .map(|j| {
+                // The word index is the hash's top bits: word `j` of the larger filter lies in
+                // word `j >> (bits - b)` of one of `b` bits.
+                self.words[j >> (bits - self.bits)] | other.words[j >> (bits - other.bits)]
+            })
+            .collect();
+        (words, bits)
+    }
+}
+
 /// A borrowed view of a [`Trie`] with every section as a plain slice.
 #[derive(Clone, Copy)]
 pub(crate) struct TrieView<'a> {
@@ -488,8 +527,13 @@ impl<'a> TrieView<'a> {
     /// Whether some key of two or more characters may start with `a` `b` (false: none does).
     #[inline(always)]
     pub(crate) fn pair_may(&self, a: u32, b: u32) -> bool {
-        let (word, mask) = pair_hash(a, b, self.pair_bits);
-        self.pairs[word] & mask == mask
+        self.pair_filter().may(a, b)
+    }
+
+    /// The pair filter, for loops that keep it in registers.
+    #[inline(always)]
+    pub(crate) fn pair_filter(&self) -> PairFilter<'a> {
+        PairFilter::new(self.pairs, self.pair_bits)
     }
 
     /// The value of a node's value word (nonzero; see the image layout).
