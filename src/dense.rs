@@ -96,15 +96,16 @@ pub(crate) unsafe fn decode_word(bytes: &[u8], i: usize) -> (u32, u32, usize) {
     debug_assert!(i + 4 <= bytes.len());
     let w = u32::from_le(bytes.as_ptr().add(i).cast::<u32>().read_unaligned());
     let b0 = w & 0xFF;
-    let (c, len) = if b0 < 0x80 {
-        (b0, 1)
-    } else if b0 < 0xE0 {
-        ((b0 & 0x1F) << 6 | (w >> 8 & 0x3F), 2)
-    } else if b0 < 0xF0 {
+    // Chinese text is mostly characters of three bytes: those first.
+    let (c, len) = if b0 & 0xF0 == 0xE0 {
         (
             (b0 & 0x0F) << 12 | (w >> 2 & 0x3F << 6) | (w >> 16 & 0x3F),
             3,
         )
+    } else if b0 < 0x80 {
+        (b0, 1)
+    } else if b0 < 0xE0 {
+        ((b0 & 0x1F) << 6 | (w >> 8 & 0x3F), 2)
     } else {
         decode(bytes, i)
     };
@@ -143,6 +144,7 @@ fn run_body(
         return i;
     }
     let limit = end - 8;
+    let pairs = v.pair_filter();
     // SAFETY: only whole characters are added to the string's length: each store writes one
     // character's bytes (its output's, or its own) at the end, then the length grows by that
     // character's length; the bytes after it are spare capacity.
@@ -160,7 +162,7 @@ fn run_body(
             let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
             // Only pairs that start a key of two or more characters are in the filter: a
             // character with no such key passes only by a false positive.
-            if (e & OPEN != 0) | v.pair_may(c, d) | (w & 0x8080_8080 == 0) {
+            if (e & OPEN != 0) | pairs.may(c, d) | (w & 0x8080_8080 == 0) {
                 // SAFETY: see above; `o` counts whole characters.
                 unsafe { vec.set_len(o) };
                 break 'stretches;
