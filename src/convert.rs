@@ -465,6 +465,9 @@ fn convert_trie(v: &TrieView<'_>, text: &str, segment_ends: &[usize], out: &mut 
                 out.out.push_str(&text[copied..i]);
                 i = crate::dense::run(v, dense, text, i, end, out.out);
                 copied = i;
+                if i == end {
+                    break;
+                }
             }
             let skipped = skip_from(bytes, i, lead_step, ascii_skip, starts);
             if skipped != i {

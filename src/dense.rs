@@ -12,7 +12,7 @@
 //! start, a value of more than one character, an IDS operator, a run of ASCII).
 
 use crate::trie::{decode, TrieView};
-use crate::trie_build::VALUE_INLINE;
+use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 
 /// In an entry: the character's output in bytes 0..4 (UTF-8, first byte lowest), its length
 /// in bits 32..35 (0: the character is written as it is).
@@ -123,18 +123,6 @@ pub(crate) fn run(
     v: &TrieView<'_>,
     dense: &Dense,
     text: &str,
-    i: usize,
-    end: usize,
-    out: &mut String,
-) -> usize {
-    run_body(v, dense, text, i, end, out)
-}
-
-#[inline(always)]
-fn run_body(
-    v: &TrieView<'_>,
-    dense: &Dense,
-    text: &str,
     mut i: usize,
     end: usize,
     out: &mut String,
@@ -147,25 +135,48 @@ fn run_body(
     let pairs = v.pair_filter();
     // SAFETY: only whole characters are added to the string's length: each store writes one
     // character's bytes (its output's, or its own) at the end, then the length grows by that
-    // character's length; the bytes after it are spare capacity.
+    // character's length; the bytes after it are spare capacity. Values of keys are appended
+    // whole (they are text).
     let vec = unsafe { out.as_mut_vec() };
-    // SAFETY (every `decode_word` below): `i < limit` and `next <= i + 4`, so `next + 4 <= end`.
-    let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
     'stretches: while i < limit {
         let stop = limit.min(i + STRETCH);
         vec.reserve(4 * STRETCH + 4);
         let base = vec.as_mut_ptr();
         let mut o = vec.len();
-        while i < stop {
+        // SAFETY (every `decode_word` below): `i < limit` and `next <= i + 4`, so
+        // `next + 4 <= end`.
+        let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
+        loop {
             let e = dense.entry(c);
             let next = i + len;
             let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
-            // Only pairs that start a key of two or more characters are in the filter: a
-            // character with no such key passes only by a false positive.
-            if (e & OPEN != 0) | pairs.may(c, d) | (w & 0x8080_8080 == 0) {
+            if (e & OPEN != 0) | (w & 0x8080_8080 == 0) {
                 // SAFETY: see above; `o` counts whole characters.
                 unsafe { vec.set_len(o) };
                 break 'stretches;
+            }
+            // Only pairs that start a key of two or more characters are in the filter: a
+            // character with no such key passes only by a false positive.
+            if pairs.may(c, d) {
+                let (root, _) = v.root_entry(c);
+                if root & ROOT_LONGER != 0 {
+                    // SAFETY: see above.
+                    unsafe { vec.set_len(o) };
+                    // The walk starts from the character's own value: it finds the key of
+                    // one character too, and no key means the character stays.
+                    match v.walk(root & ROOT_NODE, bytes, next) {
+                        Some((key_end, val)) => {
+                            v.resolve(val)
+                                .with_str(|s| vec.extend_from_slice(s.as_bytes()));
+                            i = key_end;
+                        }
+                        None => {
+                            vec.extend_from_slice(&bytes[i..next]);
+                            i = next;
+                        }
+                    }
+                    continue 'stretches;
+                }
             }
             let e_len = (e >> LEN_SHIFT & 7) as usize;
             let (word, n) = if e_len == 0 {
@@ -178,6 +189,9 @@ fn run_body(
             unsafe { base.add(o).cast::<u32>().write_unaligned(word.to_le()) };
             o += n;
             i = next;
+            if i >= stop {
+                break;
+            }
             (w, c, len) = (dw, d, d_len);
         }
         // SAFETY: see above.
