@@ -740,7 +740,7 @@ impl Engine {
         match (m, ends) {
             (Matcher::Trie(t), ends) if !self.attach_vs => {
                 let v = if text.len() >= DENSE_MIN_BYTES && ends.is_none() {
-                    t.dense_view()
+                    t.view_for(text)
                 } else {
                     t.view()
                 };

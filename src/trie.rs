@@ -53,9 +53,8 @@ pub(crate) struct Trie {
     starts: Option<Box<[u64; 1024]>>,
     /// Made on first use: only normalization steps need them.
     start_ranges: std::sync::OnceLock<Option<StartRanges>>,
-    /// Made on first use by a long text, for a trie without a start bitmap (see
-    /// [`crate::dense`]).
-    dense: std::sync::OnceLock<Option<Box<crate::dense::Dense>>>,
+    /// Made on first use by a long text (see [`Trie::view_for`]).
+    dense: std::sync::OnceLock<Box<crate::dense::Dense>>,
     root_lo: usize,
     node_rec: usize,
     edge_rec: usize,
@@ -231,20 +230,26 @@ impl Trie {
         }
     }
 
-    /// The view with the per-code-point table of [`crate::dense`], where keys start with too
-    /// many characters for a start bitmap (made on first use).
+    /// The view for converting `text`, with the per-code-point table of [`crate::dense`] where
+    /// keys start at many of the text's characters: always where keys start with too many
+    /// characters for a start bitmap, else where a sample of the text says so (see
+    /// [`crate::dense::pays`]). The table is made on first use.
+    pub(crate) fn view_for(&self, text: &str) -> TrieView<'_> {
+        if self.starts.is_some() && !crate::dense::pays(&self.view(), text) {
+            return self.view();
+        }
+        self.dense_view()
+    }
+
+    /// The view with the per-code-point table of [`crate::dense`] (made on first use).
     pub(crate) fn dense_view(&self) -> TrieView<'_> {
+        let view = self.view();
         let dense = self
             .dense
-            .get_or_init(|| {
-                self.starts
-                    .is_none()
-                    .then(|| Box::new(crate::dense::Dense::new(&self.view())))
-            })
-            .as_deref();
+            .get_or_init(|| Box::new(crate::dense::Dense::new(&view)));
         TrieView {
-            dense,
-            ..self.view()
+            dense: Some(dense),
+            ..view
         }
     }
 }
@@ -311,7 +316,7 @@ pub(crate) struct TrieView<'a> {
     pub(crate) starts: Option<&'a [u64; 1024]>,
     /// Walk over variation selectors as if they were not there (they stay in the key's text).
     pub(crate) skip_vs: bool,
-    /// The per-code-point table for dense scans (see [`Trie::dense_view`]).
+    /// The per-code-point table for dense scans (see [`Trie::view_for`]).
     pub(crate) dense: Option<&'a crate::dense::Dense>,
 }
 
@@ -429,7 +434,7 @@ fn lead_steps(trie: &Trie) -> [u8; 256] {
 }
 
 /// The characters keys start with, in code point order.
-fn key_starts<'a>(v: &'a TrieView<'a>) -> impl Iterator<Item = char> + 'a {
+pub(crate) fn key_starts<'a>(v: &'a TrieView<'a>) -> impl Iterator<Item = char> + 'a {
     v.root_hi
         .iter()
         .enumerate()
