@@ -304,7 +304,7 @@ pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut St
     let mut value = String::new();
     while i < end {
         // Most positions: the table and the pair filters decide; below, one where they do not.
-        i = run(chain, table, bytes, i, out);
+        i = run(chain, table, bytes, i, out, &mut value);
         if i >= end {
             break;
         }
@@ -363,11 +363,18 @@ const STRETCH: usize = 4096;
 /// a longer key of the first phases at `d` `e` (so the first step takes `d` alone and writes its
 /// `x`), and the second step's filter rules out a key at the two `x`. These are the conditions
 /// under which [`decide`] answers [`Decided::Alone`], or stronger ones.
-fn run(chain: &Chain<'_>, table: &Table, bytes: &[u8], i: usize, out: &mut String) -> usize {
+fn run(
+    chain: &Chain<'_>,
+    table: &Table,
+    bytes: &[u8],
+    i: usize,
+    out: &mut String,
+    value: &mut String,
+) -> usize {
     if table.pair_second {
-        run_with::<true>(chain, table, bytes, i, out)
+        run_with::<true>(chain, table, bytes, i, out, value)
     } else {
-        run_with::<false>(chain, table, bytes, i, out)
+        run_with::<false>(chain, table, bytes, i, out, value)
     }
 }
 
@@ -380,6 +387,7 @@ fn run_with<const SECOND: bool>(
     bytes: &[u8],
     mut i: usize,
     out: &mut String,
+    value: &mut String,
 ) -> usize {
     let end = bytes.len();
     if end < 12 || i >= end - 12 {
@@ -388,37 +396,60 @@ fn run_with<const SECOND: bool>(
     let limit = end - 12;
     let first = PairFilter::new(&table.first_pairs, table.first_pair_bits);
     let second = chain.second.pair_filter();
-    // SAFETY: only whole characters are added to the string's length: each store writes one
-    // character's bytes (its output's, or its own) at the end, then the length grows by that
-    // character's length; the bytes after it are spare capacity.
-    let vec = unsafe { out.as_mut_vec() };
-    // SAFETY (every `decode_word` below): the characters decoded start at most 8 bytes after
-    // `i < limit`, so 4 bytes from each are in `bytes`.
-    let (mut w, c, mut len) = unsafe { decode_word(bytes, i) };
-    let (mut dw, mut d, mut d_len) = unsafe { decode_word(bytes, i + len) };
-    let mut c_entry = table.entry(c);
-    let mut x = x_of(c_entry, c);
-    let mut d_entry = table.entry(d);
-    let mut c_pair = first.may(c, d);
     'stretches: while i < limit {
+        // SAFETY: only whole characters are added to the string's length: each store writes
+        // one character's bytes (its output's, or its own) at the end, then the length grows
+        // by that character's length; the bytes after it are spare capacity.
+        let vec = unsafe { out.as_mut_vec() };
         let stop = limit.min(i + STRETCH);
         vec.reserve(4 * STRETCH + 4);
         let base = vec.as_mut_ptr();
         let mut o = vec.len();
+        // SAFETY (every `decode_word` below): the characters decoded start at most 8 bytes
+        // after `i < limit`, so 4 bytes from each are in `bytes`.
+        let (mut w, c, mut len) = unsafe { decode_word(bytes, i) };
+        let (mut dw, mut d, mut d_len) = unsafe { decode_word(bytes, i + len) };
+        let mut c_entry = table.entry(c);
+        let mut x = x_of(c_entry, c);
+        let mut d_entry = table.entry(d);
+        let mut c_pair = first.may(c, d);
         while i < stop {
             let next = i + len;
             let (ew, e, e_len) = unsafe { decode_word(bytes, next + d_len) };
             let d_pair = first.may(d, e);
             let d_x = x_of(d_entry, d);
-            let open = (c_entry & OPEN != 0) | c_pair | (w & 0x8080_8080 == 0);
-            if open
-                || SECOND
+            let hard = (c_entry & OPEN != 0)
+                | (w & 0x8080_8080 == 0)
+                | (SECOND
                     && c_entry & PAIR_SECOND != 0
-                    && ((d_entry & OPEN != 0) | d_pair | second.may(x, d_x))
-            {
+                    && ((d_entry & OPEN != 0) | d_pair | second.may(x, d_x)));
+            if hard | c_pair {
                 // SAFETY: see above; `o` counts whole characters.
                 unsafe { vec.set_len(o) };
-                break 'stretches;
+                if hard || !chain.fused {
+                    break 'stretches;
+                }
+                // Only the pair filter stops here, and the segmentation is fused into the
+                // first step: walk it (as `decide` would).
+                let c = unsafe { decode_word(bytes, i) }.1;
+                let (root, _) = chain.first.root_entry(c);
+                if root & ROOT_LONGER != 0 {
+                    match chain.first.walk(root & ROOT_NODE, bytes, next) {
+                        Some((key_end, val)) if val >> 24 == 0 => {
+                            // A segment of its own, which the second step converts alone.
+                            value.clear();
+                            chain.first.resolve(val).push_to(value);
+                            crate::convert::convert_trie_into(&chain.second, value, out);
+                            i = key_end;
+                            continue 'stretches;
+                        }
+                        // Keys of the other classes are single characters: the table's.
+                        Some((key_end, _)) if key_end == next => {}
+                        None => {}
+                        Some(_) => break 'stretches,
+                    }
+                }
+                // The first step takes `c` alone, and the second step `x` (not `hard`).
             }
             let y_len = (c_entry >> Y_LEN_SHIFT & 7) as usize;
             let (word, n) = if y_len == 0 {
