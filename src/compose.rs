@@ -426,14 +426,17 @@ fn run_with<const SECOND: bool>(
             if hard | c_pair {
                 // SAFETY: see above; `o` counts whole characters.
                 unsafe { vec.set_len(o) };
-                if hard || !chain.fused {
+                if hard {
                     break 'stretches;
                 }
-                // Only the pair filter stops here, and the segmentation is fused into the
-                // first step: walk it (as `decide` would).
+                // Only the pair filter stops here: walk the first phases (as `decide` would).
                 let c = unsafe { decode_word(bytes, i) }.1;
                 let (root, _) = chain.first.root_entry(c);
-                if root & ROOT_LONGER != 0 {
+                if !chain.fused {
+                    if chain.longer_first(bytes, c, next) {
+                        break 'stretches;
+                    }
+                } else if root & ROOT_LONGER != 0 {
                     match chain.first.walk(root & ROOT_NODE, bytes, next) {
                         Some((key_end, val)) if val >> 24 == 0 => {
                             // A segment of its own, which the second step converts alone.
