@@ -50,6 +50,9 @@ pub(crate) struct Chain<'a> {
 /// The per-character summary of a composed chain (see [`Table::entry`]), made once per engine.
 #[derive(Debug)]
 pub(crate) struct Table {
+    /// The entries of the BMP, one load each, and one more for every character beyond: open
+    /// (see [`Table::bmp_entry`]).
+    flat: Box<[u64]>,
     /// Block number for code point >> 8 (block 0: no character of any key).
     hi: Vec<u32>,
     /// 256 entries per block.
@@ -140,8 +143,18 @@ impl Table {
             Some(seg) => first.union(seg.pair_filter()),
             None => first.union(first),
         };
+        // Zeroed memory comes from the allocator untouched: only the blocks written here and
+        // those a text reads are ever paged in.
+        let mut flat = vec![0u64; 0x1_0001];
+        for (h, &block) in hi.iter().enumerate().take(0x100) {
+            if block != 0 {
+                flat[h << 8..][..256].copy_from_slice(&lo[(block as usize) << 8..][..256]);
+            }
+        }
+        flat[0x1_0000] = OPEN;
         Table {
             pair_second: lo.iter().any(|&e| e & PAIR_SECOND != 0),
+            flat: flat.into_boxed_slice(),
             hi,
             lo,
             lead_step,
@@ -149,6 +162,14 @@ impl Table {
             first_pairs,
             first_pair_bits,
         }
+    }
+
+    /// The entry of `c` if it is in the BMP, else an open entry (which sends the character to
+    /// [`decide`]).
+    #[inline(always)]
+    fn bmp_entry(&self, c: u32) -> u64 {
+        // SAFETY: `flat` has 0x10001 entries.
+        unsafe { *self.flat.get_unchecked(c.min(0x1_0000) as usize) }
     }
 
     /// The summary of `c`: 0 when `c` is in no key (every phase leaves it as it is); else the
@@ -409,9 +430,9 @@ fn run_with<const SECOND: bool>(
         // after `i < limit`, so 4 bytes from each are in `bytes`.
         let (mut w, c, mut len) = unsafe { decode_word(bytes, i) };
         let (mut dw, mut d, mut d_len) = unsafe { decode_word(bytes, i + len) };
-        let mut c_entry = table.entry(c);
+        let mut c_entry = table.bmp_entry(c);
         let mut x = x_of(c_entry, c);
-        let mut d_entry = table.entry(d);
+        let mut d_entry = table.bmp_entry(d);
         let mut c_pair = first.may(c, d);
         while i < stop {
             let next = i + len;
@@ -467,7 +488,7 @@ fn run_with<const SECOND: bool>(
             i = next;
             (w, len, c_entry, c_pair, x) = (dw, d_len, d_entry, d_pair, d_x);
             (dw, d, d_len) = (ew, e, e_len);
-            d_entry = table.entry(d);
+            d_entry = table.bmp_entry(d);
         }
         // SAFETY: see above.
         unsafe { vec.set_len(o) };

@@ -24,51 +24,38 @@ const OPEN: u64 = 1 << 36;
 /// The per-code-point table of one trie (see the module).
 #[derive(Debug, Clone)]
 pub(crate) struct Dense {
-    /// Block for code point >> 8 (block 0: every entry 0).
-    hi: Box<[u16]>,
-    /// 256 entries per block.
-    lo: Box<[u64]>,
+    /// An entry per BMP code point, and one more for every character beyond (open: the
+    /// general scan takes those).
+    entries: Box<[u64]>,
 }
 
 impl Dense {
     /// The table of `v`'s keys.
     pub(crate) fn new(v: &TrieView<'_>) -> Dense {
-        assert_eq!(v.root_hi.len(), 0x1100, "a block per 256 code points");
-        let mut hi = vec![0u16; v.root_hi.len()];
-        let mut lo = vec![0u64; 256];
-        let mut block_entries = [0u64; 256];
-        for (h, &block) in v.root_hi.iter().enumerate() {
-            let ids = h == 0x2F;
-            if block == 0 && !ids {
+        // Zeroed memory comes from the allocator untouched: only the blocks written below and
+        // those a text reads are ever paged in.
+        let mut entries = vec![0u64; 0x1_0001];
+        for (h, &block) in v.root_hi.iter().enumerate().take(0x100) {
+            if block == 0 && h != 0x2F {
                 continue;
             }
-            for (l, slot) in block_entries.iter_mut().enumerate() {
-                let c = (h as u32) << 8 | l as u32;
+            for l in 0..256 {
+                let c = (h as u32) << 8 | l;
                 let (_, val) = v.root_entry(c);
-                *slot = entry(c, val);
-            }
-            if block_entries.iter().any(|&e| e != 0) {
-                hi[h] = u16::try_from(lo.len() / 256).expect("fewer than 65,536 blocks");
-                lo.extend_from_slice(&block_entries);
+                entries[c as usize] = entry(c, val);
             }
         }
+        entries[0x1_0000] = OPEN;
         Dense {
-            hi: hi.into_boxed_slice(),
-            lo: lo.into_boxed_slice(),
+            entries: entries.into_boxed_slice(),
         }
     }
 
-    /// The entry of `c`, a character (below U+110000).
+    /// The entry of `c`, a character.
     #[inline(always)]
     fn entry(&self, c: u32) -> u64 {
-        debug_assert!(c < 0x11_0000);
-        // SAFETY: `hi` has an entry per 256 code points below U+110000, each a block of `lo`.
-        unsafe {
-            let block = *self.hi.get_unchecked((c >> 8) as usize);
-            *self
-                .lo
-                .get_unchecked(usize::from(block) << 8 | (c & 0xFF) as usize)
-        }
+        // SAFETY: `entries` has 0x10001 entries.
+        unsafe { *self.entries.get_unchecked(c.min(0x1_0000) as usize) }
     }
 }
 
