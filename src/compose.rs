@@ -325,9 +325,11 @@ pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut St
     let mut value = String::new();
     while i < end {
         // Most positions: the table and the pair filters decide; below, one where they do not.
-        i = run(chain, table, bytes, i, out, &mut value);
-        if i >= end {
-            break;
+        if crate::dense::worth_entering(bytes, i) {
+            i = run(chain, table, bytes, i, out, &mut value);
+            if i >= end {
+                break;
+            }
         }
         // Characters that start no key of any phase (ASCII, mostly): unchanged.
         let skipped = skip_from(bytes, i, lead_step, table.ascii_skip, None);

@@ -73,6 +73,17 @@ fn entry(c: u32, val: u32) -> u64 {
     u64::from(u32::from_le_bytes(utf8)) | (len as u64) << LEN_SHIFT
 }
 
+/// Whether a table loop is worth entering at `i`: the eight bytes from there are all beyond
+/// ASCII (the loops stop at ASCII, and entering one costs about as much as a few characters
+/// of the position-by-position scans).
+#[inline(always)]
+pub(crate) fn worth_entering(bytes: &[u8], i: usize) -> bool {
+    bytes.get(i..i + 8).is_some_and(|b| {
+        u64::from_le_bytes(b.try_into().expect("eight bytes")) & 0x8080_8080_8080_8080
+            == 0x8080_8080_8080_8080
+    })
+}
+
 /// Bytes of a text sampled by [`pays`].
 const SAMPLE: usize = 4096;
 
