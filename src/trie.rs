@@ -219,8 +219,10 @@ impl Trie {
             nodes: &w[self.node_rec..self.node_rec + NODE_WORDS * (self.nodes + 1)],
             edges: &w[self.edge_rec..self.edge_rec + 2 * self.edges],
             val_off: &w[self.val_off..self.val_off + self.values + 1],
-            pairs: &w[self.pairs..self.pairs + self.words[8] as usize],
-            pair_bits: self.words[8].trailing_zeros(),
+            pairs: PairFilter::new(
+                &w[self.pairs..self.pairs + self.words[8] as usize],
+                self.words[8].trailing_zeros(),
+            ),
             values_text: &self.values_text,
             lead_step: &self.lead_step,
             ascii_skip: self.ascii_skip,
@@ -304,8 +306,7 @@ pub(crate) struct TrieView<'a> {
     edges: &'a [u32],
     val_off: &'a [u32],
     /// The pair filter (see the image layout) and its size as a power of two.
-    pairs: &'a [u32],
-    pair_bits: u32,
+    pairs: PairFilter<'a>,
     values_text: &'a str,
     /// Per byte: 0 if a character that starts with it may start a key (or is an IDS
     /// operator), else the length of such a character, to skip it without a lookup.
@@ -538,7 +539,7 @@ impl<'a> TrieView<'a> {
     /// The pair filter, for loops that keep it in registers.
     #[inline(always)]
     pub(crate) fn pair_filter(&self) -> PairFilter<'a> {
-        PairFilter::new(self.pairs, self.pair_bits)
+        self.pairs
     }
 
     /// The value of a node's value word (nonzero; see the image layout).
