@@ -430,22 +430,22 @@ fn run_with<const SECOND: bool>(
         let mut o = vec.len();
         // SAFETY (every `decode_word` below): the characters decoded start at most 8 bytes
         // after `i < limit`, so 4 bytes from each are in `bytes`.
-        let (mut w, c, mut len) = unsafe { decode_word(bytes, i) };
+        let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
         let (mut dw, mut d, mut d_len) = unsafe { decode_word(bytes, i + len) };
         let mut c_entry = table.bmp_entry(c);
-        let mut x = x_of(c_entry, c);
         let mut d_entry = table.bmp_entry(d);
         let mut c_pair = first.may(c, d);
         while i < stop {
             let next = i + len;
             let (ew, e, e_len) = unsafe { decode_word(bytes, next + d_len) };
             let d_pair = first.may(d, e);
-            let d_x = x_of(d_entry, d);
             let hard = (c_entry & OPEN != 0)
                 | (w & 0x8080_8080 == 0)
                 | (SECOND
                     && c_entry & PAIR_SECOND != 0
-                    && ((d_entry & OPEN != 0) | d_pair | second.may(x, d_x)));
+                    && ((d_entry & OPEN != 0)
+                        | d_pair
+                        | second.may(x_of(c_entry, c), x_of(d_entry, d))));
             if hard | c_pair {
                 // SAFETY: see above; `o` counts whole characters.
                 unsafe { vec.set_len(o) };
@@ -453,7 +453,6 @@ fn run_with<const SECOND: bool>(
                     break 'stretches;
                 }
                 // Only the pair filter stops here: walk the first phases (as `decide` would).
-                let c = unsafe { decode_word(bytes, i) }.1;
                 let (root, _) = chain.first.root_entry(c);
                 if !chain.fused {
                     if chain.longer_first(bytes, c, next) {
@@ -488,7 +487,7 @@ fn run_with<const SECOND: bool>(
             unsafe { base.add(o).cast::<u32>().write_unaligned(word.to_le()) };
             o += n;
             i = next;
-            (w, len, c_entry, c_pair, x) = (dw, d_len, d_entry, d_pair, d_x);
+            (w, c, len, c_entry, c_pair) = (dw, d, d_len, d_entry, d_pair);
             (dw, d, d_len) = (ew, e, e_len);
             d_entry = table.bmp_entry(d);
         }
