@@ -345,11 +345,7 @@ pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut St
             match decide(chain, table, bytes, c, next, entry) {
                 Decided::Alone => {}
                 Decided::Phrase(key_end, val) => {
-                    // A class-0 key where the segmentation is fused: a segment of its own,
-                    // which the second step converts alone.
-                    value.clear();
-                    chain.first.resolve(val).push_to(&mut value);
-                    crate::convert::convert_trie_into(&chain.second, &value, out);
+                    phrase(chain, val, out, &mut value);
                     i = key_end;
                     continue;
                 }
@@ -376,16 +372,18 @@ pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut St
 const STRETCH: usize = 4096;
 
 /// Converts the characters of `bytes` (valid UTF-8) from `i`, where every phase stands fresh, as
-/// long as the table and the pair filters decide them with no walk, appending to `out`;
-/// returns where it stopped: before the last 12 bytes, at the first of four ASCII bytes (a run
-/// to skip), or at a character [`decide`] has to take. Every phase stands fresh there.
+/// long as the table and the pair filters decide them, appending to `out`; returns where it
+/// stopped: before the last 12 bytes, at the first of four ASCII bytes (a run to skip), or at
+/// a character [`decide`] has to take. Every phase stands fresh there.
 ///
 /// A character `c` followed by `d` and `e` is decided when it is not [`OPEN`], the first
-/// phases' pair filters rule out a longer key at `c` `d`, and, if the second step has longer
-/// keys that start with `x` (`c` through the first step), `d` is not open, the filters rule out
-/// a longer key of the first phases at `d` `e` (so the first step takes `d` alone and writes its
-/// `x`), and the second step's filter rules out a key at the two `x`. These are the conditions
-/// under which [`decide`] answers [`Decided::Alone`], or stronger ones.
+/// phases' pair filters rule out a longer key at `c` `d` (or a walk of the first phases finds
+/// none, or a phrase of the first step's priority class 0 where the segmentation is fused into
+/// it), and, if the second step has longer keys that start with `x` (`c` through the first
+/// step), `d` is not open, the filters rule out a longer key of the first phases at `d` `e`
+/// (so the first step takes `d` alone and writes its `x`), and the second step's filter rules
+/// out a key at the two `x`. These are the conditions under which [`decide`] answers
+/// [`Decided::Alone`] (or [`Decided::Phrase`]), or stronger ones.
 fn run(
     chain: &Chain<'_>,
     table: &Table,
@@ -394,17 +392,79 @@ fn run(
     out: &mut String,
     value: &mut String,
 ) -> usize {
-    if table.pair_second {
-        run_with::<true>(chain, table, bytes, i, out, value)
+    if !table.pair_second {
+        run_one_ahead::<false>(chain, table, bytes, i, out, value)
+    } else if chain.second.starts.is_some() {
+        // Few characters start the second step's keys (s2tw, s2twp, s2hk, s2hkp): the test
+        // looks further ahead only for them.
+        run_one_ahead::<true>(chain, table, bytes, i, out, value)
     } else {
-        run_with::<false>(chain, table, bytes, i, out, value)
+        // The second step is the TS dictionary (tw2s, tw2sp, hk2s, hk2sp): nearly every
+        // character starts one of its keys, and the loop keeps the next character's answers.
+        run_two_ahead(chain, table, bytes, i, out, value)
     }
 }
 
-/// [`run`], where `SECOND` says whether the second step has keys of two or more characters
-/// that start with some character the first step writes (s2tw and s2hk have none).
+/// What [`pair_stop`] found.
+enum PairStop {
+    /// The first phases take the character alone.
+    Alone,
+    /// A phrase of the first step's priority class 0 (the segmentation fused into it): its
+    /// end and value word.
+    Phrase(usize, u32),
+    /// [`decide`] has to take the character.
+    Decide,
+}
+
+/// Where only the first phases' pair filter stops a table loop at `c` (which ends at `next`):
+/// walks the first phases as [`decide`] would.
 #[inline(always)]
-fn run_with<const SECOND: bool>(
+fn pair_stop(chain: &Chain<'_>, bytes: &[u8], c: u32, next: usize) -> PairStop {
+    if !chain.fused {
+        return if chain.longer_first(bytes, c, next) {
+            PairStop::Decide
+        } else {
+            PairStop::Alone
+        };
+    }
+    let (root, _) = chain.first.root_entry(c);
+    if root & ROOT_LONGER == 0 {
+        return PairStop::Alone;
+    }
+    match chain.first.walk(root & ROOT_NODE, bytes, next) {
+        Some((key_end, val)) if val >> 24 == 0 => PairStop::Phrase(key_end, val),
+        // Keys of the other classes are single characters: the table's.
+        Some((key_end, _)) if key_end == next => PairStop::Alone,
+        None => PairStop::Alone,
+        Some(_) => PairStop::Decide,
+    }
+}
+
+/// Writes a phrase of the first step's priority class 0 with value word `val` (the
+/// segmentation fused into the first step): a segment of its own, which the second step
+/// converts alone.
+fn phrase(chain: &Chain<'_>, val: u32, out: &mut String, value: &mut String) {
+    value.clear();
+    chain.first.resolve(val).push_to(value);
+    crate::convert::convert_trie_into(&chain.second, value, out);
+}
+
+/// The bytes a table loop writes for a character decided alone: the table's (the second
+/// step's character as UTF-8) or the character's own `w`, `len` bytes (entry 0).
+#[inline(always)]
+fn alone_bytes(entry: u64, w: u32, len: usize) -> (u32, usize) {
+    let y_len = (entry >> Y_LEN_SHIFT & 7) as usize;
+    if y_len == 0 {
+        (w, len)
+    } else {
+        (entry as u32, y_len)
+    }
+}
+
+/// [`run`] looking one character ahead, and two for characters with longer second-step keys
+/// where `SECOND`.
+#[inline(always)]
+fn run_one_ahead<const SECOND: bool>(
     chain: &Chain<'_>,
     table: &Table,
     bytes: &[u8],
@@ -431,6 +491,77 @@ fn run_with<const SECOND: bool>(
         // SAFETY (every `decode_word` below): the characters decoded start at most 8 bytes
         // after `i < limit`, so 4 bytes from each are in `bytes`.
         let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
+        loop {
+            let c_entry = table.bmp_entry(c);
+            let next = i + len;
+            let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
+            let mut hard = (c_entry & OPEN != 0) | (w & 0x8080_8080 == 0);
+            if SECOND && c_entry & PAIR_SECOND != 0 {
+                let d_entry = table.bmp_entry(d);
+                let e = unsafe { decode_word(bytes, next + d_len) }.1;
+                hard |= (d_entry & OPEN != 0)
+                    | first.may(d, e)
+                    | second.may(x_of(c_entry, c), x_of(d_entry, d));
+            }
+            if hard | first.may(c, d) {
+                // SAFETY: see above; `o` counts whole characters.
+                unsafe { vec.set_len(o) };
+                if hard {
+                    break 'stretches;
+                }
+                match pair_stop(chain, bytes, c, next) {
+                    PairStop::Alone => {}
+                    PairStop::Phrase(key_end, val) => {
+                        phrase(chain, val, out, value);
+                        i = key_end;
+                        continue 'stretches;
+                    }
+                    PairStop::Decide => break 'stretches,
+                }
+            }
+            let (word, n) = alone_bytes(c_entry, w, len);
+            // SAFETY: `o + 4 <= vec.capacity()`: at most `STRETCH` characters of at most four
+            // bytes each have been written since the reservation.
+            unsafe { base.add(o).cast::<u32>().write_unaligned(word.to_le()) };
+            o += n;
+            i = next;
+            if i >= stop {
+                break;
+            }
+            (w, c, len) = (dw, d, d_len);
+        }
+        // SAFETY: see above.
+        unsafe { vec.set_len(o) };
+    }
+    i
+}
+
+/// [`run`] keeping the next character's entry and pair test from one character to the next.
+#[inline(always)]
+fn run_two_ahead(
+    chain: &Chain<'_>,
+    table: &Table,
+    bytes: &[u8],
+    mut i: usize,
+    out: &mut String,
+    value: &mut String,
+) -> usize {
+    let end = bytes.len();
+    if end < 12 || i >= end - 12 {
+        return i;
+    }
+    let limit = end - 12;
+    let first = PairFilter::new(&table.first_pairs, table.first_pair_bits);
+    let second = chain.second.pair_filter();
+    'stretches: while i < limit {
+        // SAFETY: as in `run_one_ahead`.
+        let vec = unsafe { out.as_mut_vec() };
+        let stop = limit.min(i + STRETCH);
+        vec.reserve(4 * STRETCH + 4);
+        let base = vec.as_mut_ptr();
+        let mut o = vec.len();
+        // SAFETY (every `decode_word` below): as in `run_one_ahead`.
+        let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
         let (mut dw, mut d, mut d_len) = unsafe { decode_word(bytes, i + len) };
         let mut c_entry = table.bmp_entry(c);
         let mut d_entry = table.bmp_entry(d);
@@ -441,8 +572,7 @@ fn run_with<const SECOND: bool>(
             let d_pair = first.may(d, e);
             let hard = (c_entry & OPEN != 0)
                 | (w & 0x8080_8080 == 0)
-                | (SECOND
-                    && c_entry & PAIR_SECOND != 0
+                | (c_entry & PAIR_SECOND != 0
                     && ((d_entry & OPEN != 0)
                         | d_pair
                         | second.may(x_of(c_entry, c), x_of(d_entry, d))));
@@ -452,38 +582,18 @@ fn run_with<const SECOND: bool>(
                 if hard {
                     break 'stretches;
                 }
-                // Only the pair filter stops here: walk the first phases (as `decide` would).
-                let (root, _) = chain.first.root_entry(c);
-                if !chain.fused {
-                    if chain.longer_first(bytes, c, next) {
-                        break 'stretches;
+                match pair_stop(chain, bytes, c, next) {
+                    PairStop::Alone => {}
+                    PairStop::Phrase(key_end, val) => {
+                        phrase(chain, val, out, value);
+                        i = key_end;
+                        continue 'stretches;
                     }
-                } else if root & ROOT_LONGER != 0 {
-                    match chain.first.walk(root & ROOT_NODE, bytes, next) {
-                        Some((key_end, val)) if val >> 24 == 0 => {
-                            // A segment of its own, which the second step converts alone.
-                            value.clear();
-                            chain.first.resolve(val).push_to(value);
-                            crate::convert::convert_trie_into(&chain.second, value, out);
-                            i = key_end;
-                            continue 'stretches;
-                        }
-                        // Keys of the other classes are single characters: the table's.
-                        Some((key_end, _)) if key_end == next => {}
-                        None => {}
-                        Some(_) => break 'stretches,
-                    }
+                    PairStop::Decide => break 'stretches,
                 }
-                // The first step takes `c` alone, and the second step `x` (not `hard`).
             }
-            let y_len = (c_entry >> Y_LEN_SHIFT & 7) as usize;
-            let (word, n) = if y_len == 0 {
-                (w, len)
-            } else {
-                (c_entry as u32, y_len)
-            };
-            // SAFETY: `o + 4 <= vec.capacity()`: at most `STRETCH` characters of at most four
-            // bytes each have been written since the reservation.
+            let (word, n) = alone_bytes(c_entry, w, len);
+            // SAFETY: as in `run_one_ahead`.
             unsafe { base.add(o).cast::<u32>().write_unaligned(word.to_le()) };
             o += n;
             i = next;
