@@ -31,7 +31,7 @@
 //! IDS can span the cut.
 
 use crate::convert::{merged_lead_steps, skip_from};
-use crate::dense::decode_word;
+use crate::dense::{decode_word, Stretch, STRETCH};
 use crate::ids;
 use crate::trie::{beats, decode, AsciiSkip, PairFilter, TrieView};
 use crate::trie_build::{ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
@@ -368,9 +368,6 @@ pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut St
     }
 }
 
-/// Bytes of input per stretch between two reservations of output in [`run`].
-const STRETCH: usize = 4096;
-
 /// Converts the characters of `bytes` (valid UTF-8) from `i`, where every phase stands fresh, as
 /// long as the table and the pair filters decide them, appending to `out`; returns where it
 /// stopped: before the last 12 bytes, at the first of four ASCII bytes (a run to skip), or at
@@ -416,10 +413,13 @@ enum PairStop {
     Decide,
 }
 
-/// Where only the first phases' pair filter stops a table loop at `c` (which ends at `next`):
-/// walks the first phases as [`decide`] would.
+/// Where a table loop stops at `c` (which ends at `next`): unless the stop is `hard` (not
+/// the first phases' pair filter alone), walks the first phases as [`decide`] would.
 #[inline(always)]
-fn pair_stop(chain: &Chain<'_>, bytes: &[u8], c: u32, next: usize) -> PairStop {
+fn pair_stop(chain: &Chain<'_>, bytes: &[u8], c: u32, next: usize, hard: bool) -> PairStop {
+    if hard {
+        return PairStop::Decide;
+    }
     if !chain.fused {
         return if chain.longer_first(bytes, c, next) {
             PairStop::Decide
@@ -480,14 +480,8 @@ fn run_one_ahead<const SECOND: bool>(
     let first = PairFilter::new(&table.first_pairs, table.first_pair_bits);
     let second = chain.second.pair_filter();
     'stretches: while i < limit {
-        // SAFETY: only whole characters are added to the string's length: each store writes
-        // one character's bytes (its output's, or its own) at the end, then the length grows
-        // by that character's length; the bytes after it are spare capacity.
-        let vec = unsafe { out.as_mut_vec() };
         let stop = limit.min(i + STRETCH);
-        vec.reserve(4 * STRETCH + 4);
-        let base = vec.as_mut_ptr();
-        let mut o = vec.len();
+        let mut stretch = Stretch::new(out);
         // SAFETY (every `decode_word` below): the characters decoded start at most 8 bytes
         // after `i < limit`, so 4 bytes from each are in `bytes`.
         let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
@@ -504,14 +498,10 @@ fn run_one_ahead<const SECOND: bool>(
                     | second.may(x_of(c_entry, c), x_of(d_entry, d));
             }
             if hard | first.may(c, d) {
-                // SAFETY: see above; `o` counts whole characters.
-                unsafe { vec.set_len(o) };
-                if hard {
-                    break 'stretches;
-                }
-                match pair_stop(chain, bytes, c, next) {
+                match pair_stop(chain, bytes, c, next, hard) {
                     PairStop::Alone => {}
                     PairStop::Phrase(key_end, val) => {
+                        drop(stretch);
                         phrase(chain, val, out, value);
                         i = key_end;
                         continue 'stretches;
@@ -520,18 +510,13 @@ fn run_one_ahead<const SECOND: bool>(
                 }
             }
             let (word, n) = alone_bytes(c_entry, w, len);
-            // SAFETY: `o + 4 <= vec.capacity()`: at most `STRETCH` characters of at most four
-            // bytes each have been written since the reservation.
-            unsafe { base.add(o).cast::<u32>().write_unaligned(word.to_le()) };
-            o += n;
+            stretch.push(word, n);
             i = next;
             if i >= stop {
                 break;
             }
             (w, c, len) = (dw, d, d_len);
         }
-        // SAFETY: see above.
-        unsafe { vec.set_len(o) };
     }
     i
 }
@@ -554,12 +539,8 @@ fn run_two_ahead(
     let first = PairFilter::new(&table.first_pairs, table.first_pair_bits);
     let second = chain.second.pair_filter();
     'stretches: while i < limit {
-        // SAFETY: as in `run_one_ahead`.
-        let vec = unsafe { out.as_mut_vec() };
         let stop = limit.min(i + STRETCH);
-        vec.reserve(4 * STRETCH + 4);
-        let base = vec.as_mut_ptr();
-        let mut o = vec.len();
+        let mut stretch = Stretch::new(out);
         // SAFETY (every `decode_word` below): as in `run_one_ahead`.
         let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
         let (mut dw, mut d, mut d_len) = unsafe { decode_word(bytes, i + len) };
@@ -577,14 +558,10 @@ fn run_two_ahead(
                         | d_pair
                         | second.may(x_of(c_entry, c), x_of(d_entry, d))));
             if hard | c_pair {
-                // SAFETY: see above; `o` counts whole characters.
-                unsafe { vec.set_len(o) };
-                if hard {
-                    break 'stretches;
-                }
-                match pair_stop(chain, bytes, c, next) {
+                match pair_stop(chain, bytes, c, next, hard) {
                     PairStop::Alone => {}
                     PairStop::Phrase(key_end, val) => {
+                        drop(stretch);
                         phrase(chain, val, out, value);
                         i = key_end;
                         continue 'stretches;
@@ -593,16 +570,12 @@ fn run_two_ahead(
                 }
             }
             let (word, n) = alone_bytes(c_entry, w, len);
-            // SAFETY: as in `run_one_ahead`.
-            unsafe { base.add(o).cast::<u32>().write_unaligned(word.to_le()) };
-            o += n;
+            stretch.push(word, n);
             i = next;
             (w, c, len, c_entry, c_pair) = (dw, d, d_len, d_entry, d_pair);
             (dw, d, d_len) = (ew, e, e_len);
             d_entry = table.bmp_entry(d);
         }
-        // SAFETY: see above.
-        unsafe { vec.set_len(o) };
     }
     i
 }

@@ -136,8 +136,58 @@ pub(crate) unsafe fn decode_word(bytes: &[u8], i: usize) -> (u32, u32, usize) {
     (w, c, len)
 }
 
-/// Bytes of input per stretch between two reservations of output.
-const STRETCH: usize = 4096;
+/// Bytes of input per stretch of a table loop (see [`Stretch`]).
+pub(crate) const STRETCH: usize = 4096;
+
+/// The output of a table loop over a stretch of at most [`STRETCH`] characters: each is
+/// stored as four bytes at the end of the string, in capacity reserved for the stretch, and
+/// counted by its length. The string's length is set to the count when the stretch ends
+/// (is dropped), so the string only ever holds whole characters.
+pub(crate) struct Stretch<'a> {
+    vec: &'a mut Vec<u8>,
+    base: *mut u8,
+    len: usize,
+}
+
+impl<'a> Stretch<'a> {
+    /// A stretch appending to `out`.
+    #[inline(always)]
+    pub(crate) fn new(out: &'a mut String) -> Stretch<'a> {
+        // SAFETY: the string's length is only ever set to `len`, the end of the last whole
+        // character stored (see `push`); what lies after it is spare capacity.
+        let vec = unsafe { out.as_mut_vec() };
+        vec.reserve(4 * STRETCH + 4);
+        Stretch {
+            base: vec.as_mut_ptr(),
+            len: vec.len(),
+            vec,
+        }
+    }
+
+    /// Appends a character of `n` bytes (1 to 4), held in `word` (first byte lowest; the
+    /// bytes after the character are overwritten by the next one or left as spare capacity).
+    /// At most [`STRETCH`] characters per stretch.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, word: u32, n: usize) {
+        debug_assert!(self.len + 4 <= self.vec.capacity());
+        // SAFETY: at most `STRETCH` characters of at most four bytes each are stored after
+        // `new` reserved `4 * STRETCH + 4` bytes: the four bytes are within capacity.
+        unsafe {
+            self.base
+                .add(self.len)
+                .cast::<u32>()
+                .write_unaligned(word.to_le())
+        };
+        self.len += n;
+    }
+}
+
+impl Drop for Stretch<'_> {
+    fn drop(&mut self) {
+        // SAFETY: see `new`.
+        unsafe { self.vec.set_len(self.len) };
+    }
+}
 
 /// Converts the characters of `text` from `i` (where the scan stands fresh) as long as the
 /// table decides them, appending to `out`; returns where it stopped: before `end - 8`, at a
@@ -157,16 +207,9 @@ pub(crate) fn run(
     }
     let limit = end - 8;
     let pairs = v.pair_filter();
-    // SAFETY: only whole characters are added to the string's length: each store writes one
-    // character's bytes (its output's, or its own) at the end, then the length grows by that
-    // character's length; the bytes after it are spare capacity. Values of keys are appended
-    // whole (they are text).
-    let vec = unsafe { out.as_mut_vec() };
     'stretches: while i < limit {
         let stop = limit.min(i + STRETCH);
-        vec.reserve(4 * STRETCH + 4);
-        let base = vec.as_mut_ptr();
-        let mut o = vec.len();
+        let mut stretch = Stretch::new(out);
         // SAFETY (every `decode_word` below): `i < limit` and `next <= i + 4`, so
         // `next + 4 <= end`.
         let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
@@ -175,8 +218,6 @@ pub(crate) fn run(
             let next = i + len;
             let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
             if (e & OPEN != 0) | (w & 0x8080_8080 == 0) {
-                // SAFETY: see above; `o` counts whole characters.
-                unsafe { vec.set_len(o) };
                 break 'stretches;
             }
             // Only pairs that start a key of two or more characters are in the filter: a
@@ -184,18 +225,16 @@ pub(crate) fn run(
             if pairs.may(c, d) {
                 let (root, _) = v.root_entry(c);
                 if root & ROOT_LONGER != 0 {
-                    // SAFETY: see above.
-                    unsafe { vec.set_len(o) };
+                    drop(stretch);
                     // The walk starts from the character's own value: it finds the key of
                     // one character too, and no key means the character stays.
                     match v.walk(root & ROOT_NODE, bytes, next) {
                         Some((key_end, val)) => {
-                            v.resolve(val)
-                                .with_str(|s| vec.extend_from_slice(s.as_bytes()));
+                            v.resolve(val).push_to(out);
                             i = key_end;
                         }
                         None => {
-                            vec.extend_from_slice(&bytes[i..next]);
+                            out.push_str(&text[i..next]);
                             i = next;
                         }
                     }
@@ -208,18 +247,13 @@ pub(crate) fn run(
             } else {
                 (e as u32, e_len)
             };
-            // SAFETY: `o + 4 <= vec.capacity()`: at most `STRETCH` characters of at most four
-            // bytes each have been written since the reservation.
-            unsafe { base.add(o).cast::<u32>().write_unaligned(word.to_le()) };
-            o += n;
+            stretch.push(word, n);
             i = next;
             if i >= stop {
                 break;
             }
             (w, c, len) = (dw, d, d_len);
         }
-        // SAFETY: see above.
-        unsafe { vec.set_len(o) };
     }
     i
 }
