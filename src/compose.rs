@@ -389,17 +389,37 @@ fn run(
     out: &mut String,
     value: &mut String,
 ) -> usize {
-    if !table.pair_second {
-        run_one_ahead::<false>(chain, table, bytes, i, out, value)
-    } else if chain.second.starts.is_some() {
-        // Few characters start the second step's keys (s2tw, s2twp, s2hk, s2hkp): the test
-        // looks further ahead only for them.
-        run_one_ahead::<true>(chain, table, bytes, i, out, value)
-    } else {
-        // The second step is the TS dictionary (tw2s, tw2sp, hk2s, hk2sp): nearly every
-        // character starts one of its keys, and the loop keeps the next character's answers.
-        run_two_ahead(chain, table, bytes, i, out, value)
+    let end = bytes.len();
+    if end < 12 || i >= end - 12 {
+        return i;
     }
+    let l = Loop {
+        chain,
+        table,
+        bytes,
+        limit: end - 12,
+        first: PairFilter::new(&table.first_pairs, table.first_pair_bits),
+        second: chain.second.pair_filter(),
+    };
+    if table.pair_second {
+        l.scan::<true>(i, out, value)
+    } else {
+        l.scan::<false>(i, out, value)
+    }
+}
+
+/// What the table loop of [`run`] reads.
+struct Loop<'a> {
+    chain: &'a Chain<'a>,
+    table: &'a Table,
+    bytes: &'a [u8],
+    /// The loop stops before this offset: 12 bytes before the end (every character it decodes
+    /// starts at most 8 bytes after a character before the limit, and 4 bytes are read from
+    /// each).
+    limit: usize,
+    /// The first phases' pair filter and the second step's.
+    first: PairFilter<'a>,
+    second: PairFilter<'a>,
 }
 
 /// What [`pair_stop`] found.
@@ -461,123 +481,59 @@ fn alone_bytes(entry: u64, w: u32, len: usize) -> (u32, usize) {
     }
 }
 
-/// [`run`] looking one character ahead, and two for characters with longer second-step keys
-/// where `SECOND`.
-#[inline(always)]
-fn run_one_ahead<const SECOND: bool>(
-    chain: &Chain<'_>,
-    table: &Table,
-    bytes: &[u8],
-    mut i: usize,
-    out: &mut String,
-    value: &mut String,
-) -> usize {
-    let end = bytes.len();
-    if end < 12 || i >= end - 12 {
-        return i;
-    }
-    let limit = end - 12;
-    let first = PairFilter::new(&table.first_pairs, table.first_pair_bits);
-    let second = chain.second.pair_filter();
-    'stretches: while i < limit {
-        let stop = limit.min(i + STRETCH);
-        let mut stretch = Stretch::new(out);
-        // SAFETY (every `decode_word` below): the characters decoded start at most 8 bytes
-        // after `i < limit`, so 4 bytes from each are in `bytes`.
-        let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
-        loop {
-            let c_entry = table.bmp_entry(c);
-            let next = i + len;
-            let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
-            let mut hard = (c_entry & OPEN != 0) | (w & 0x8080_8080 == 0);
-            if SECOND && c_entry & PAIR_SECOND != 0 {
-                let d_entry = table.bmp_entry(d);
-                let e = unsafe { decode_word(bytes, next + d_len) }.1;
-                hard |= (d_entry & OPEN != 0)
-                    | first.may(d, e)
-                    | second.may(x_of(c_entry, c), x_of(d_entry, d));
-            }
-            if hard | first.may(c, d) {
-                match pair_stop(chain, bytes, c, next, hard) {
-                    PairStop::Alone => {}
-                    PairStop::Phrase(key_end, val) => {
-                        drop(stretch);
-                        phrase(chain, val, out, value);
-                        i = key_end;
-                        continue 'stretches;
-                    }
-                    PairStop::Decide => break 'stretches,
+impl Loop<'_> {
+    /// [`run`]'s loop: it looks one character ahead, and two for characters with longer
+    /// second-step keys, where `SECOND` says some character has them.
+    #[inline(always)]
+    fn scan<const SECOND: bool>(
+        &self,
+        mut i: usize,
+        out: &mut String,
+        value: &mut String,
+    ) -> usize {
+        let (chain, table, bytes, limit) = (self.chain, self.table, self.bytes, self.limit);
+        let (first, second) = (self.first, self.second);
+        'stretches: while i < limit {
+            let stop = limit.min(i + STRETCH);
+            let mut stretch = Stretch::new(out);
+            // SAFETY (every `decode_word` below): the characters decoded start at most 8 bytes
+            // after `i < limit`, so 4 bytes from each are in `bytes`.
+            let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
+            loop {
+                let c_entry = table.bmp_entry(c);
+                let next = i + len;
+                let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
+                let mut hard = (c_entry & OPEN != 0) | (w & 0x8080_8080 == 0);
+                if SECOND && c_entry & PAIR_SECOND != 0 {
+                    let d_entry = table.bmp_entry(d);
+                    let e = unsafe { decode_word(bytes, next + d_len) }.1;
+                    hard |= (d_entry & OPEN != 0)
+                        | first.may(d, e)
+                        | second.may(x_of(c_entry, c), x_of(d_entry, d));
                 }
-            }
-            let (word, n) = alone_bytes(c_entry, w, len);
-            stretch.push(word, n);
-            i = next;
-            if i >= stop {
-                break;
-            }
-            (w, c, len) = (dw, d, d_len);
-        }
-    }
-    i
-}
-
-/// [`run`] keeping the next character's entry and pair test from one character to the next.
-#[inline(always)]
-fn run_two_ahead(
-    chain: &Chain<'_>,
-    table: &Table,
-    bytes: &[u8],
-    mut i: usize,
-    out: &mut String,
-    value: &mut String,
-) -> usize {
-    let end = bytes.len();
-    if end < 12 || i >= end - 12 {
-        return i;
-    }
-    let limit = end - 12;
-    let first = PairFilter::new(&table.first_pairs, table.first_pair_bits);
-    let second = chain.second.pair_filter();
-    'stretches: while i < limit {
-        let stop = limit.min(i + STRETCH);
-        let mut stretch = Stretch::new(out);
-        // SAFETY (every `decode_word` below): as in `run_one_ahead`.
-        let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
-        let (mut dw, mut d, mut d_len) = unsafe { decode_word(bytes, i + len) };
-        let mut c_entry = table.bmp_entry(c);
-        let mut d_entry = table.bmp_entry(d);
-        let mut c_pair = first.may(c, d);
-        while i < stop {
-            let next = i + len;
-            let (ew, e, e_len) = unsafe { decode_word(bytes, next + d_len) };
-            let d_pair = first.may(d, e);
-            let hard = (c_entry & OPEN != 0)
-                | (w & 0x8080_8080 == 0)
-                | (c_entry & PAIR_SECOND != 0
-                    && ((d_entry & OPEN != 0)
-                        | d_pair
-                        | second.may(x_of(c_entry, c), x_of(d_entry, d))));
-            if hard | c_pair {
-                match pair_stop(chain, bytes, c, next, hard) {
-                    PairStop::Alone => {}
-                    PairStop::Phrase(key_end, val) => {
-                        drop(stretch);
-                        phrase(chain, val, out, value);
-                        i = key_end;
-                        continue 'stretches;
+                if hard | first.may(c, d) {
+                    match pair_stop(chain, bytes, c, next, hard) {
+                        PairStop::Alone => {}
+                        PairStop::Phrase(key_end, val) => {
+                            drop(stretch);
+                            phrase(chain, val, out, value);
+                            i = key_end;
+                            continue 'stretches;
+                        }
+                        PairStop::Decide => break 'stretches,
                     }
-                    PairStop::Decide => break 'stretches,
                 }
+                let (word, n) = alone_bytes(c_entry, w, len);
+                stretch.push(word, n);
+                i = next;
+                if i >= stop {
+                    break;
+                }
+                (w, c, len) = (dw, d, d_len);
             }
-            let (word, n) = alone_bytes(c_entry, w, len);
-            stretch.push(word, n);
-            i = next;
-            (w, c, len, c_entry, c_pair) = (dw, d, d_len, d_entry, d_pair);
-            (dw, d, d_len) = (ew, e, e_len);
-            d_entry = table.bmp_entry(d);
         }
+        i
     }
-    i
 }
 
 /// What happens at a position the table alone does not decide.
