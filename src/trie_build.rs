@@ -39,7 +39,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 /// First word of every trie image.
-pub const MAGIC: u32 = 0x3954_4A46; // "FJT9"
+pub const MAGIC: u32 = 0x4131_4A46; // "FJ1A"
 /// Words in the header.
 pub const HEADER_WORDS: usize = 9;
 /// Words in `root_hi`: one per 256 code points.
@@ -59,10 +59,11 @@ pub fn edge_hash(c: u32, size: usize) -> usize {
 /// and a mask of two bits in it (both set when some key starts with `a` `b`).
 #[inline(always)]
 pub fn pair_hash(a: u32, b: u32, bits: u32) -> (usize, u32) {
-    let h = (u64::from(a).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(b))
-        .wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    let word = (h >> 32 >> (32 - bits)) as usize;
-    (word, 1 << (h >> 20 & 31) | 1 << (h >> 25 & 31))
+    // One multiplication of both characters; the product's top bits depend on every bit of
+    // both: its top `bits` bits (at most 22) pick the word, the ten below them the two bits.
+    let h = (u64::from(a) << 32 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let top = h >> (54 - bits);
+    ((top >> 10) as usize, 1 << (top & 31) | 1 << (top >> 5 & 31))
 }
 
 /// In a root entry's first word: the character occurs in a key.
@@ -337,6 +338,10 @@ impl TrieBuilder {
             .max(1)
             .next_power_of_two()
             .trailing_zeros();
+        assert!(
+            pair_bits <= 22,
+            "a pair filter of at most 1 << 22 words (see pair_hash)"
+        );
         let mut pairs = vec![0u32; 1 << pair_bits];
         for &(a, b) in &pairs_of_keys {
             let (word, mask) = pair_hash(a, b, pair_bits);
