@@ -15,7 +15,7 @@
 //! flatten, a tree of them.
 
 use crate::ids;
-use crate::trie::{decode, is_variation_selector, AsciiSkip, Trie, TrieView, Value};
+use crate::trie::{decode, is_variation_selector, AsciiSkip, StartRanges, Trie, TrieView, Value};
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 
 /// A compiled dictionary or dictionary group.
@@ -961,24 +961,14 @@ pub(crate) fn merged_lead_steps(tables: impl IntoIterator<Item = [u8; 256]>) -> 
 fn starts_any(steps: &[&Matcher], text: &str) -> bool {
     if let [Matcher::Trie(t)] = steps {
         if let Some(ranges) = t.start_ranges() {
-            // Candidates by their first two bytes, a block at a time; then the root table.
-            let view = t.view();
-            let bytes = text.as_bytes();
-            let mut found = false;
-            crate::bytes::each(
-                bytes,
-                0,
-                |x, y, _| {
-                    ranges.iter().fold(false, |hit, &(lead, first, more)| {
-                        hit | ((x == lead) & (y.wrapping_sub(first) <= more))
-                    })
-                },
-                |i| {
-                    found = view.root(decode(bytes, i).0) != 0;
-                    !found
-                },
-            );
-            return found;
+            // Only the ranges in use (unused ones have lead byte FF), as many as there are.
+            return match ranges.iter().filter(|r| r.0 != 0xFF).count() {
+                0 => false,
+                1 => starts_in::<1>(t, ranges, text),
+                2 => starts_in::<2>(t, ranges, text),
+                3 => starts_in::<3>(t, ranges, text),
+                _ => starts_in::<4>(t, ranges, text),
+            };
         }
     }
     let lead = merged_lead_steps(steps.iter().map(|m| m.lead_step()));
@@ -1011,6 +1001,29 @@ fn starts_any(steps: &[&Matcher], text: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether a key of `t` starts in `text`, with the first `N` of its start ranges in use:
+/// candidates by their first two bytes, a block at a time, then the root table.
+fn starts_in<const N: usize>(t: &Trie, ranges: &StartRanges, text: &str) -> bool {
+    let ranges: [(u8, u8, u8); N] = ranges[..N].try_into().expect("N ranges");
+    let view = t.view();
+    let bytes = text.as_bytes();
+    let mut found = false;
+    crate::bytes::each(
+        bytes,
+        0,
+        |x, y, _| {
+            ranges.iter().fold(false, |hit, &(lead, first, more)| {
+                hit | ((x == lead) & (y.wrapping_sub(first) <= more))
+            })
+        },
+        |i| {
+            found = view.root(decode(bytes, i).0) != 0;
+            !found
+        },
+    );
+    found
 }
 
 /// The last offset (at least `min`, above 0) where `text` can be cut without changing the
