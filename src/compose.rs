@@ -90,8 +90,9 @@ fn x_of(entry: u64, c: u32) -> u32 {
 }
 
 /// In a table entry: not decided by the table (an IDS operator, a value of more than one
-/// character, a priority-class-0 key of one character where the segmentation is fused).
-const OPEN: u64 = 1 << 60;
+/// character, a priority-class-0 key of one character where the segmentation is fused; in
+/// [`Table::bmp_entry`], a character beyond the BMP). The sign bit: one test.
+const OPEN: u64 = 1 << 63;
 
 impl Table {
     /// The summary of every character in a key of any phase.

@@ -1,15 +1,18 @@
-//! The scan of a trie whose keys start with most characters of a text (the ST and TS
-//! dictionaries: nearly every Chinese character starts a key), written for the positions where
-//! one character's table entry and a pair filter decide.
+//! The scan of a trie whose keys start at many of a text's characters (the ST and TS
+//! dictionaries start a key at nearly every Chinese character; tw2t's at a third of those of
+//! Traditional text), written for the positions where one character's table entry and a pair
+//! filter decide.
 //!
 //! With such a trie the general scan branches at every character on facts that change from
 //! one character to the next (does a longer key start here, does the character change), and
 //! those branches are mispredicted about once a character. Here a per-code-point table holds,
-//! for each character, what the trie makes of it alone as ready UTF-8 bytes (or "itself") and
-//! whether a longer key starts with it. A character whose longer keys the pair filter rules
-//! out with the next character is written with one four-byte store, changed or not, and the
-//! only branch that depends on the text is the rare one to the general scan (a longer key may
-//! start, a value of more than one character, an IDS operator, a run of ASCII).
+//! for each BMP character, what the trie makes of it alone as ready UTF-8 bytes (or "itself").
+//! The pair filter is asked with the next character at every character (a character that
+//! starts no longer key passes it only by a false positive); where it rules out a longer key,
+//! the character is written with one four-byte store, changed or not. The branches that depend
+//! on the text are the rare ones: to walk the trie where the filter lets the pair through, and
+//! back to the general scan (a value of more than one character, an IDS operator, a character
+//! beyond the BMP, a run of ASCII).
 
 use crate::trie::{decode, TrieView};
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
@@ -18,8 +21,9 @@ use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 /// in bits 32..35 (0: the character is written as it is).
 const LEN_SHIFT: u32 = 32;
 /// In an entry: the table does not decide the character (a value of more than one character
-/// or of priority class 0, an IDS operator).
-const OPEN: u64 = 1 << 36;
+/// or of priority class 0, an IDS operator, a character beyond the BMP). The sign bit: one
+/// test.
+const OPEN: u64 = 1 << 63;
 
 /// The per-code-point table of one trie (see the module).
 #[derive(Debug, Clone)]
