@@ -89,7 +89,7 @@ pub(crate) fn worth_entering(bytes: &[u8], i: usize) -> bool {
 }
 
 /// Bytes of a text sampled by [`pays`].
-const SAMPLE: usize = 4096;
+const SAMPLE: usize = 1024;
 
 /// Whether the table scan pays for `text` with the trie `v`, which has a start bitmap: keys
 /// start at a quarter or more of the characters beyond ASCII in the text's first

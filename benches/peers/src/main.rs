@@ -12,17 +12,29 @@ use std::time::{Duration, Instant};
 use fanjian::{Config, Converter};
 use zhconv::Variant;
 
-fn median(f: &mut dyn FnMut() -> String) -> (Duration, String) {
-    let out = f(); // warm up (and load lazily built tables)
-    let mut times: Vec<Duration> = (0..5)
-        .map(|_| {
-            let t = Instant::now();
+/// Runs every converter once (a warm-up that also builds lazily made tables, and gives its
+/// output), then `ROUNDS` rounds of one timed run each, the converters one after the other in
+/// every round, so that they all meet the same load on a noisy machine; returns each one's
+/// median time and output.
+fn medians(fs: &mut [&mut dyn FnMut() -> String]) -> Vec<(Duration, String)> {
+    const ROUNDS: usize = 7;
+    let outs: Vec<String> = fs.iter_mut().map(|f| f()).collect();
+    let mut times = vec![Vec::with_capacity(ROUNDS); fs.len()];
+    for _ in 0..ROUNDS {
+        for (f, t) in fs.iter_mut().zip(&mut times) {
+            let start = Instant::now();
             std::hint::black_box(f());
-            t.elapsed()
+            t.push(start.elapsed());
+        }
+    }
+    times
+        .into_iter()
+        .zip(outs)
+        .map(|(mut t, out)| {
+            t.sort();
+            (t[ROUNDS / 2], out)
         })
-        .collect();
-    times.sort();
-    (times[2], out)
+        .collect()
 }
 
 fn differing_lines(got: &str, want: &str) -> f64 {
@@ -56,28 +68,45 @@ fn main() {
         if only.as_ref().is_some_and(|only| !only.contains(&name)) {
             continue;
         }
-        let (corpus, text) = if name.starts_with('s') { ("simplified", &simplified) } else { ("traditional", &traditional) };
+        let (corpus, text) = if name.starts_with('s') {
+            ("simplified", &simplified)
+        } else {
+            ("traditional", &traditional)
+        };
         let mb = text.len() as f64 / 1e6;
         let fanjian = Converter::new(config);
-        let (t, want) = median(&mut || fanjian.convert(text).into_owned());
-        let mut line = format!("{name} {corpus} {:.1}", mb / t.as_secs_f64());
-        let mut peer = |f: Option<&mut dyn FnMut() -> String>| match f {
-            Some(f) => {
-                let (t, got) = median(f);
-                line.push_str(&format!(" {:.1} {:.1}", mb / t.as_secs_f64(), differing_lines(&got, &want)));
-            }
-            None => line.push_str(" - -"),
-        };
-        match zhconv_variant(config) {
-            Some(v) => peer(Some(&mut || zhconv::zhconv(text, v))),
-            None => peer(None),
-        }
         let file = format!("{name}.json");
-        match ferrous_opencc::config::BuiltinConfig::from_filename(&file).ok().and_then(|c| ferrous_opencc::OpenCC::from_config(c).ok()) {
-            Some(cc) => peer(Some(&mut || cc.convert(text))),
-            None => peer(None),
+        let ferrous = ferrous_opencc::config::BuiltinConfig::from_filename(&file)
+            .ok()
+            .and_then(|c| ferrous_opencc::OpenCC::from_config(c).ok());
+        let variant = zhconv_variant(config);
+        // fanjian, then the peers that have this conversion, timed round by round together.
+        let mut run_fanjian = || fanjian.convert(text).into_owned();
+        let mut run_zhconv = || zhconv::zhconv(text, variant.expect("checked"));
+        let mut run_ferrous = || ferrous.as_ref().expect("checked").convert(text);
+        let mut run_fmmseg = || fmmseg.convert(text, name, false);
+        let mut fs: Vec<&mut dyn FnMut() -> String> = vec![&mut run_fanjian];
+        let has = [variant.is_some(), ferrous.is_some(), true];
+        if has[0] {
+            fs.push(&mut run_zhconv);
         }
-        peer(Some(&mut || fmmseg.convert(text, name, false)));
+        if has[1] {
+            fs.push(&mut run_ferrous);
+        }
+        fs.push(&mut run_fmmseg);
+        let mut results = medians(&mut fs).into_iter();
+        let (t, want) = results.next().expect("fanjian's");
+        let mut line = format!("{name} {corpus} {:.1}", mb / t.as_secs_f64());
+        for present in has {
+            match present.then(|| results.next().expect("a peer's")) {
+                Some((t, got)) => line.push_str(&format!(
+                    " {:.1} {:.1}",
+                    mb / t.as_secs_f64(),
+                    differing_lines(&got, &want)
+                )),
+                None => line.push_str(" - -"),
+            }
+        }
         println!("{line}");
     }
 }
