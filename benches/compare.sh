@@ -45,9 +45,10 @@ for line in """$peers""".strip().splitlines():
             cells.append(f"{mbps:.1f} ({fj / mbps:.2f}×, {diff:.1f}% lines differ)")
     rows.append(f"| {config} | {corpus} | {fj:.1f} | " + " | ".join(cells) + " |")
 table = "\n".join(rows)
-head = (f"Measured {datetime.date.today()} on {machine}, single thread; in parentheses fanjian's "
-        "speed as a multiple of the peer's, and the share of lines where the peer's output differs "
-        "from OpenCC 1.4.2 (fanjian's differs in none).")
+head = (f"Measured {datetime.date.today()} on {machine}, single thread, in memory (the Rust "
+        "converters: medians of seven rounds, each round timing every converter once, one after "
+        "the other); in parentheses fanjian's speed as a multiple of the peer's, and the share of "
+        "lines where the peer's output differs from OpenCC 1.4.2 (fanjian's differs in none).")
 print(head + "\n\n" + table)
 if update:
     readme = open("README.md", encoding="utf-8").read()
