@@ -20,6 +20,11 @@ use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 /// In an entry: the character's output in bytes 0..4 (UTF-8, first byte lowest), its length
 /// in bits 32..35 (0: the character is written as it is).
 const LEN_SHIFT: u32 = 32;
+/// In an entry: the trie's node for keys that start with the character, from this bit
+/// ([`NODE_BITS`] bits; 0 when no key of two or more characters starts with it).
+const NODE_SHIFT: u32 = 35;
+/// See [`NODE_SHIFT`].
+const NODE_BITS: u32 = 28;
 /// In an entry: the table does not decide the character (a value of more than one character
 /// or of priority class 0, an IDS operator, a character beyond the BMP). The sign bit: one
 /// test.
@@ -45,8 +50,14 @@ impl Dense {
             }
             for l in 0..256 {
                 let c = (h as u32) << 8 | l;
-                let (_, val) = v.root_entry(c);
-                entries[c as usize] = entry(c, val);
+                let (root, val) = v.root_entry(c);
+                let node = if root & ROOT_LONGER != 0 {
+                    root & ROOT_NODE
+                } else {
+                    0
+                };
+                assert!(node < 1 << NODE_BITS, "nodes fit in an entry");
+                entries[c as usize] = entry(c, val) | u64::from(node) << NODE_SHIFT;
             }
         }
         entries[0x1_0000] = OPEN;
@@ -227,12 +238,12 @@ pub(crate) fn run(
             // Only pairs that start a key of two or more characters are in the filter: a
             // character with no such key passes only by a false positive.
             if pairs.may(c, d) {
-                let (root, _) = v.root_entry(c);
-                if root & ROOT_LONGER != 0 {
+                let node = (e >> NODE_SHIFT) as u32 & ((1 << NODE_BITS) - 1);
+                if node != 0 {
                     drop(stretch);
                     // The walk starts from the character's own value: it finds the key of
                     // one character too, and no key means the character stays.
-                    match v.walk(root & ROOT_NODE, bytes, next) {
+                    match v.walk_with(node, bytes, next, d, next + d_len) {
                         Some((key_end, val)) => {
                             v.resolve(val).push_to(out);
                             i = key_end;

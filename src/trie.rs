@@ -621,9 +621,44 @@ impl<'a> TrieView<'a> {
     /// longest. Returns the end of the key and its value word (priority in the top byte; see
     /// [`TrieView::resolve`]).
     #[inline(always)]
-    pub(crate) fn walk(&self, mut node: u32, bytes: &[u8], mut pos: usize) -> Option<(usize, u32)> {
-        let mut best = self.node_value(node);
-        let mut best_end = pos;
+    pub(crate) fn walk(&self, node: u32, bytes: &[u8], pos: usize) -> Option<(usize, u32)> {
+        self.walk_on(node, bytes, pos, self.node_value(node), pos)
+    }
+
+    /// [`TrieView::walk`] with the next character `d` already decoded: it ends at `d_end`.
+    #[inline(always)]
+    pub(crate) fn walk_with(
+        &self,
+        node: u32,
+        bytes: &[u8],
+        pos: usize,
+        d: u32,
+        d_end: usize,
+    ) -> Option<(usize, u32)> {
+        let best = self.node_value(node);
+        if self.skip_vs && is_variation_selector(d) {
+            return self.walk_on(node, bytes, pos, best, pos);
+        }
+        match self.step(node, d) {
+            0 => (best != 0).then_some((pos, best)),
+            child => match self.node_value(child) {
+                v if beats(v, best) => self.walk_on(child, bytes, d_end, v, d_end),
+                _ => self.walk_on(child, bytes, d_end, best, pos),
+            },
+        }
+    }
+
+    /// The rest of a walk at `node`, for the character ending at `bytes[pos]`, with the best
+    /// key so far (`best`, 0 for none) ending at `best_end`.
+    #[inline(always)]
+    fn walk_on(
+        &self,
+        mut node: u32,
+        bytes: &[u8],
+        mut pos: usize,
+        mut best: u32,
+        mut best_end: usize,
+    ) -> Option<(usize, u32)> {
         while pos < bytes.len() {
             let (c, len) = decode(bytes, pos);
             if self.skip_vs && is_variation_selector(c) {
