@@ -434,10 +434,18 @@ enum PairStop {
     Decide,
 }
 
-/// Where a table loop stops at `c` (which ends at `next`): unless the stop is `hard` (not
-/// the first phases' pair filter alone), walks the first phases as [`decide`] would.
+/// Where a table loop stops at `c` (which ends at `next`, followed by `d` of `d_len` bytes):
+/// unless the stop is `hard` (not the first phases' pair filter alone), walks the first
+/// phases as [`decide`] would.
 #[inline(always)]
-fn pair_stop(chain: &Chain<'_>, bytes: &[u8], c: u32, next: usize, hard: bool) -> PairStop {
+fn pair_stop(
+    chain: &Chain<'_>,
+    bytes: &[u8],
+    c: u32,
+    next: usize,
+    (d, d_len): (u32, usize),
+    hard: bool,
+) -> PairStop {
     if hard {
         return PairStop::Decide;
     }
@@ -452,7 +460,10 @@ fn pair_stop(chain: &Chain<'_>, bytes: &[u8], c: u32, next: usize, hard: bool) -
     if root & ROOT_LONGER == 0 {
         return PairStop::Alone;
     }
-    match chain.first.walk(root & ROOT_NODE, bytes, next) {
+    match chain
+        .first
+        .walk_with(root & ROOT_NODE, bytes, next, d, next + d_len)
+    {
         Some((key_end, val)) if val >> 24 == 0 => PairStop::Phrase(key_end, val),
         // Keys of the other classes are single characters: the table's.
         Some((key_end, _)) if key_end == next => PairStop::Alone,
@@ -513,7 +524,7 @@ impl Loop<'_> {
                         | second.may(x_of(c_entry, c), x_of(d_entry, d));
                 }
                 if hard | first.may(c, d) {
-                    match pair_stop(chain, bytes, c, next, hard) {
+                    match pair_stop(chain, bytes, c, next, (d, d_len), hard) {
                         PairStop::Alone => {}
                         PairStop::Phrase(key_end, val) => {
                             drop(stretch);
