@@ -44,7 +44,8 @@ pub struct StreamOptions {
     /// `threads`). The first read takes at least 64 KiB, to detect the encoding.
     pub buffer_size: usize,
     /// Convert each read in up to this many pieces in parallel, on the current rayon thread
-    /// pool (0 or 1: one thread). The output is the same bytes.
+    /// pool (0 or 1: one thread), and write a read's output while the next one converts. The
+    /// output is the same bytes.
     pub threads: usize,
     /// Stop with [`StreamError::Binary`] at a NUL character: the input is not text.
     pub reject_binary: bool,
@@ -218,6 +219,8 @@ pub fn convert_stream(
     let mut decoded = String::new();
     let mut converted = String::new();
     let mut encoded = Vec::new();
+    // With threads: the output of the last read, written while the next one converts.
+    let mut written_later = Vec::new();
     let mut bytes_in = n as u64;
     let mut bytes_out = 0u64;
     if write_bom {
@@ -276,9 +279,24 @@ pub fn convert_stream(
             normalizer.before_in(text, &mut before)
         };
         converted.clear();
-        stream.push(text, &mut converted);
-        if eof {
-            stream.finish(&mut converted);
+        let mut convert = || {
+            stream.push(text, &mut converted);
+            if eof {
+                stream.finish(&mut converted);
+            }
+        };
+        if written_later.is_empty() {
+            convert();
+        } else {
+            // With threads, the last read's output is written while this one converts.
+            let mut write = Ok(());
+            rayon::in_place_scope(|scope| {
+                scope.spawn(|_| convert());
+                write = writer.write_all(&written_later);
+            });
+            write?;
+            bytes_out += written_later.len() as u64;
+            written_later.clear();
         }
         let converted: &str = if eof && normalizer.has_after() {
             let mut done = normalizer.after_in(&converted, &mut after).to_string();
@@ -297,8 +315,12 @@ pub fn convert_stream(
                 .map_err(StreamError::Encode)?;
             &encoded
         };
-        writer.write_all(out)?;
-        bytes_out += out.len() as u64;
+        if options.threads > 1 && !eof {
+            written_later.extend_from_slice(out);
+        } else {
+            writer.write_all(out)?;
+            bytes_out += out.len() as u64;
+        }
         if eof {
             break;
         }

@@ -228,3 +228,73 @@ fn malformed_utf8_anywhere_same_error_and_same_lossy_output_for_every_buffer_siz
         );
     }
 }
+
+#[test]
+fn threads_write_each_read_while_the_next_converts_with_the_same_bytes() {
+    // Several reads of ~1.9 MB of Classical Chinese, converted in pieces on two and three
+    // threads, each read's output written while the next converts: the bytes, their order and
+    // the report are those of one thread; GB18030 output too (encoded after conversion).
+    let text = std::fs::read_to_string("tests/data/zuozhuan.txt").unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    for config in [Config::S2t, Config::S2twp] {
+        let c = Converter::new(config);
+        for to in [
+            OutputEncoding::Utf8,
+            OutputEncoding::Encoding(Encoding::Gb18030),
+        ] {
+            let run = |threads: usize, buffer_size: usize| {
+                let options = StreamOptions {
+                    threads,
+                    buffer_size,
+                    to,
+                    ..StreamOptions::default()
+                };
+                let mut out = Vec::new();
+                let report = pool
+                    .install(|| convert_stream(&c, text.as_bytes(), &mut out, &options))
+                    .unwrap();
+                assert_eq!(report.bytes_out, out.len() as u64);
+                assert_eq!(report.bytes_in, text.len() as u64);
+                out
+            };
+            let one = run(1, 0);
+            for (threads, buffer_size) in [(2, 0), (3, 300_000), (2, 70_000)] {
+                assert!(
+                    run(threads, buffer_size) == one,
+                    "{config} {to:?} threads {threads} buffer {buffer_size}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failing_writer_stops_threaded_streaming_with_its_error() {
+    struct FailAfter(usize);
+    impl std::io::Write for FailAfter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if buf.len() > self.0 {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let text = std::fs::read_to_string("tests/data/zuozhuan.txt").unwrap();
+    let c = Converter::new(Config::S2t);
+    for limit in [0, 100_000, 1_000_000] {
+        let options = StreamOptions {
+            threads: 2,
+            buffer_size: 200_000,
+            ..StreamOptions::default()
+        };
+        let err = convert_stream(&c, text.as_bytes(), FailAfter(limit), &options).unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{limit}: {err}");
+    }
+}
