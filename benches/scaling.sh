@@ -2,13 +2,15 @@
 # Thread scaling of batch conversion, next to OpenCC 1.4.2's command line over the same files.
 #
 # usage: bash benches/scaling.sh [CONFIG]      (default s2t)
-# env:   FILES (default 2000), BIG_MB (default 200), THREADS (default: nproc)
+# env:   FILES (default 2000), BIG_MB (default 200), THREADS (default: nproc), OPENCC=0 to leave
+#        out OpenCC's command line (about five minutes here)
 #
 # Builds a tree under target/scaling/: FILES files of log-uniform sizes from 1 KB to 5 MB and one
 # BIG_MB file, cut from OpenCC's benchmark text (tests/data/zuozhuan.txt); then converts it with
-# fanjian --output-dir at -j1 and -jTHREADS, and with a loop of OpenCC's native `opencc` command
-# (from the oracle virtual environment .ci/run creates). Prints MB/s, the speedup and the speedup
-# per core; checks that fanjian's outputs at both thread counts are identical.
+# fanjian --output-dir at -j1 and -jTHREADS (medians of three rounds, with the inputs in the file
+# cache), and with a loop of OpenCC's native `opencc` command (from the oracle virtual environment
+# .ci/run creates). Prints MB/s, the speedup and the speedup per core; checks that fanjian's
+# outputs at both thread counts are identical.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${1:-s2t}
@@ -52,16 +54,25 @@ run() { # seconds for one command
   start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N)
   awk -v s="$start" -v e="$end" 'BEGIN {printf "%.2f", e - s}'
 }
-rm -rf "$dir/out1" "$dir/outN"
-t1=$(run "$fj" -q -j1 -c "$config" --output-dir "$dir/out1" "$dir/in")
-tn=$(run "$fj" -q -j"$threads" -c "$config" --output-dir "$dir/outN" "$dir/in")
-diff -r -q "$dir/out1" "$dir/outN" >/dev/null || { echo "outputs at -j1 and -j$threads differ" >&2; exit 1; }
-big1=$(run "$fj" -q -j1 -c "$config" -i "$dir/in/big.txt" -o "$dir/big1.txt")
-bign=$(run "$fj" -q -j"$threads" -c "$config" -i "$dir/in/big.txt" -o "$dir/bigN.txt")
-cmp -s "$dir/big1.txt" "$dir/bigN.txt" || { echo "the big file differs at -j$threads" >&2; exit 1; }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+# The inputs in the file cache first, then three rounds of the four runs, one after the other
+# (this machine's speed drifts): the medians.
+find "$dir/in" -type f -name '*.txt' -exec cat {} + >/dev/null
+t1s=() tns=() big1s=() bigns=()
+for round in 1 2 3; do
+  rm -rf "$dir/out1" "$dir/outN"
+  t1s+=("$(run "$fj" -q -j1 -c "$config" --output-dir "$dir/out1" "$dir/in")")
+  tns+=("$(run "$fj" -q -j"$threads" -c "$config" --output-dir "$dir/outN" "$dir/in")")
+  diff -r -q "$dir/out1" "$dir/outN" >/dev/null || { echo "outputs at -j1 and -j$threads differ" >&2; exit 1; }
+  big1s+=("$(run "$fj" -q -j1 -c "$config" -i "$dir/in/big.txt" -o "$dir/big1.txt")")
+  bigns+=("$(run "$fj" -q -j"$threads" -c "$config" -i "$dir/in/big.txt" -o "$dir/bigN.txt")")
+  cmp -s "$dir/big1.txt" "$dir/bigN.txt" || { echo "the big file differs at -j$threads" >&2; exit 1; }
+done
+t1=$(median "${t1s[@]}") tn=$(median "${tns[@]}")
+big1=$(median "${big1s[@]}") bign=$(median "${bigns[@]}")
 
 opencc=$(ls target/oracle-venv/lib/python3*/site-packages/opencc/clib/bin/opencc 2>/dev/null | head -1 || true)
-if [ -n "$opencc" ]; then
+if [ -n "$opencc" ] && [ "${OPENCC:-1}" != 0 ]; then
   share=$(dirname "$opencc")/../share/opencc
   cfg=$config.json; [ -f "$share/$cfg" ] && cfg=$share/$cfg
   loop() { find "$dir/in" -type f -name '*.txt' | while read -r f; do "$opencc" -c "$cfg" -i "$f" -o /dev/null; done; }
