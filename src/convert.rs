@@ -460,7 +460,7 @@ fn convert_trie(v: &TrieView<'_>, text: &str, segment_ends: &[usize], out: &mut 
         let mut copied = start;
         let mut i = start;
         while i < end {
-            if let (Some(dense), true) = (v.dense, crate::dense::worth_entering(bytes, i)) {
+            if let Some(dense) = v.dense.filter(|_| crate::dense::worth_entering(bytes, i)) {
                 // The table decides most positions; this loop takes one where it does not
                 // (and ASCII, which it skips in runs).
                 out.out.push_str(&text[copied..i]);
