@@ -720,6 +720,19 @@ pub(crate) mod tests {
         out
     }
 
+    /// Adds to `pool` every `every.0`-th entry of `t` and every `every.1`-th of its keys of two or
+    /// more characters: the key, its first character and its value.
+    pub(crate) fn key_pieces(t: &crate::trie::Trie, every: (usize, usize), pool: &mut Vec<String>) {
+        for (i, (k, v)) in t.entries().into_iter().enumerate() {
+            if i % every.0 == 0 || k.chars().count() > 1 && i % every.1 == 0 {
+                let cut = k.char_indices().nth(1).map_or(k.len(), |(j, _)| j);
+                pool.push(k[..cut].to_string());
+                pool.push(k);
+                pool.push(v);
+            }
+        }
+    }
+
     /// A text of `n` pieces drawn from `pool` by a fixed pseudo-random sequence.
     pub(crate) fn text(pool: &[String], n: usize, seed: &mut u64) -> String {
         let mut t = String::new();
@@ -751,14 +764,7 @@ pub(crate) mod tests {
                         .collect();
                 for m in engine.segmentation.iter().chain(&engine.chain) {
                     let Matcher::Trie(t) = m else { continue };
-                    for (i, (k, v)) in t.entries().into_iter().enumerate() {
-                        if i % 7 == 0 || k.chars().count() > 1 && i % 3 == 0 {
-                            let cut = k.char_indices().nth(1).map_or(k.len(), |(j, _)| j);
-                            pool.push(k[..cut].to_string());
-                            pool.push(k);
-                            pool.push(v);
-                        }
-                    }
+                    key_pieces(t, (7, 3), &mut pool);
                 }
                 for round in 0..40 {
                     let t = text(&pool, 200 + round, &mut seed);

@@ -334,14 +334,7 @@ mod tests {
                 .iter()
                 .map(|s| s.to_string())
                 .collect();
-                for (i, (k, v)) in t.entries().into_iter().enumerate() {
-                    if i % 11 == 0 || k.chars().count() > 1 && i % 5 == 0 {
-                        let cut = k.char_indices().nth(1).map_or(k.len(), |(j, _)| j);
-                        pool.push(k[..cut].to_string());
-                        pool.push(k);
-                        pool.push(v);
-                    }
-                }
+                crate::compose::tests::key_pieces(t, (11, 5), &mut pool);
                 for round in 0..30 {
                     let text = crate::compose::tests::text(&pool, 100 + round, &mut seed);
                     for cut in (0..=12).map(|k| text.len().saturating_sub(k)) {
