@@ -56,8 +56,13 @@ impl Dense {
                 } else {
                     0
                 };
-                assert!(node < 1 << NODE_BITS, "nodes fit in an entry");
-                entries[c as usize] = entry(c, val) | u64::from(node) << NODE_SHIFT;
+                entries[c as usize] = if node < 1 << NODE_BITS {
+                    entry(c, val) | u64::from(node) << NODE_SHIFT
+                } else {
+                    // A node beyond the entry's bits (a dictionary of over 268 million nodes):
+                    // the general scan takes the character.
+                    OPEN
+                };
             }
         }
         entries[0x1_0000] = OPEN;
