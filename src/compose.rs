@@ -165,6 +165,13 @@ impl Table {
         }
     }
 
+    /// Whether a key of two or more characters of the segmentation or the first step may
+    /// start with `c` `d` (their union filter).
+    #[inline(always)]
+    fn pair_first(&self, c: u32, d: u32) -> bool {
+        PairFilter::new(&self.first_pairs, self.first_pair_bits).may(c, d)
+    }
+
     /// The entry of `c` if it is in the BMP, else an open entry (which sends the character to
     /// [`decide`]).
     #[inline(always)]
@@ -191,13 +198,6 @@ impl Table {
 }
 
 impl Chain<'_> {
-    /// Whether a key of two or more characters of the segmentation or the first step may
-    /// start with `c` `d`.
-    #[inline(always)]
-    fn pair_first(&self, c: u32, d: u32) -> bool {
-        self.seg.as_ref().is_some_and(|s| s.pair_may(c, d)) || self.first.pair_may(c, d)
-    }
-
     /// Whether a key of two or more characters of the segmentation or the first step (the key
     /// the step takes, by its priority classes) matches at the character `c` that ends at
     /// `next`. Wherever the answer is no, both take `c` alone.
@@ -576,7 +576,7 @@ fn decide(
     let d = (next < end).then(|| decode(bytes, next));
     if entry & PAIR_FIRST != 0 {
         if let Some((d, _)) = d {
-            if chain.pair_first(c, d) {
+            if table.pair_first(c, d) {
                 if !chain.fused {
                     if chain.longer_first(bytes, c, next) {
                         return Decided::Window;
@@ -628,7 +628,7 @@ fn second_alone(
     if d_entry & PAIR_FIRST != 0 {
         // Whether the first step takes `d` alone depends on the character after it.
         if after < bytes.len()
-            && chain.pair_first(d, decode(bytes, after).0)
+            && table.pair_first(d, decode(bytes, after).0)
             && chain.longer_first(bytes, d, after)
         {
             return chain.segment_at(bytes, d, after);
@@ -670,7 +670,7 @@ fn second_alone(
         let q = p + f_len;
         if f_entry & PAIR_FIRST != 0
             && q < bytes.len()
-            && chain.pair_first(f, decode(bytes, q).0)
+            && table.pair_first(f, decode(bytes, q).0)
             && chain.longer_first(bytes, f, q)
         {
             return Decided::Window;
