@@ -430,13 +430,12 @@ enum PairStop {
     /// A phrase of the first step's priority class 0 (the segmentation fused into it): its
     /// end and value word.
     Phrase(usize, u32),
-    /// [`decide`] has to take the character.
+    /// A longer key of the first phases may match: the passes take the position.
     Decide,
 }
 
-/// Where a table loop stops at `c` (which ends at `next`, followed by `d` of `d_len` bytes):
-/// unless the stop is `hard` (not the first phases' pair filter alone), walks the first
-/// phases as [`decide`] would.
+/// Where the first phases' pair filter lets `c` (which ends at `next`) and `d` (of `d_len`
+/// bytes) through: walks the first phases.
 #[inline(always)]
 fn pair_stop(
     chain: &Chain<'_>,
@@ -444,11 +443,7 @@ fn pair_stop(
     c: u32,
     next: usize,
     (d, d_len): (u32, usize),
-    hard: bool,
 ) -> PairStop {
-    if hard {
-        return PairStop::Decide;
-    }
     if !chain.fused {
         return if chain.longer_first(bytes, c, next) {
             PairStop::Decide
@@ -523,8 +518,11 @@ impl Loop<'_> {
                         | first.may(d, e)
                         | second.may(x_of(c_entry, c), x_of(d_entry, d));
                 }
-                if hard | first.may(c, d) {
-                    match pair_stop(chain, bytes, c, next, (d, d_len), hard) {
+                if hard {
+                    break 'stretches;
+                }
+                if first.may(c, d) {
+                    match pair_stop(chain, bytes, c, next, (d, d_len)) {
                         PairStop::Alone => {}
                         PairStop::Phrase(key_end, val) => {
                             drop(stretch);
@@ -572,38 +570,19 @@ fn decide(
     if entry & OPEN != 0 {
         return Decided::Window;
     }
-    let end = bytes.len();
-    let d = (next < end).then(|| decode(bytes, next));
-    if entry & PAIR_FIRST != 0 {
-        if let Some((d, _)) = d {
-            if table.pair_first(c, d) {
-                if !chain.fused {
-                    if chain.longer_first(bytes, c, next) {
-                        return Decided::Window;
-                    }
-                    // Most pairs that pass start no key that matches here.
-                    return second_alone(chain, table, bytes, next, d, entry);
-                }
-                let node = chain.first.root_entry(c).0 & ROOT_NODE;
-                return match chain.first.walk(node, bytes, next) {
-                    Some((key_end, val)) if val >> 24 == 0 => Decided::Phrase(key_end, val),
-                    // Keys of the other classes are single characters (see `Engine::fused`):
-                    // the table's.
-                    Some((key_end, _)) if key_end == next => {
-                        second_alone(chain, table, bytes, next, d, entry)
-                    }
-                    None => second_alone(chain, table, bytes, next, d, entry),
-                    _ => Decided::Window,
-                };
-            }
+    if next >= bytes.len() {
+        return Decided::Alone;
+    }
+    let (d, d_len) = decode(bytes, next);
+    if entry & PAIR_FIRST != 0 && table.pair_first(c, d) {
+        match pair_stop(chain, bytes, c, next, (d, d_len)) {
+            // Most pairs that pass start no key that matches here.
+            PairStop::Alone => {}
+            PairStop::Phrase(key_end, val) => return Decided::Phrase(key_end, val),
+            PairStop::Decide => return Decided::Window,
         }
     }
-    match d {
-        Some((d, _)) if entry & PAIR_SECOND != 0 => {
-            second_alone(chain, table, bytes, next, d, entry)
-        }
-        _ => Decided::Alone,
-    }
+    second_alone(chain, table, bytes, next, (d, d_len), entry)
 }
 
 /// Whether the second step takes the first step's character of `entry` alone, followed by
@@ -614,14 +593,14 @@ fn second_alone(
     table: &Table,
     bytes: &[u8],
     next: usize,
-    d: u32,
+    (d, d_len): (u32, usize),
     entry: u64,
 ) -> Decided {
     if entry & PAIR_SECOND == 0 {
         return Decided::Alone;
     }
     let d_entry = table.entry(d);
-    let after = next + decode(bytes, next).1;
+    let after = next + d_len;
     if d_entry & OPEN != 0 {
         return chain.segment_at(bytes, d, after);
     }
