@@ -31,7 +31,7 @@
 //! IDS can span the cut.
 
 use crate::convert::{merged_lead_steps, skip_from};
-use crate::dense::{decode_word, Stretch, STRETCH};
+use crate::dense::{decode_word, written, Stretch, STRETCH};
 use crate::ids;
 use crate::trie::{beats, decode, AsciiSkip, PairFilter, TrieView};
 use crate::trie_build::{ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
@@ -78,9 +78,6 @@ const PAIR_FIRST: u64 = 1 << 62;
 const PAIR_SECOND: u64 = 1 << 61;
 /// In a table entry: the first step's character for the character alone (`x`), from this bit.
 const X_SHIFT: u32 = 35;
-/// In a table entry: the length of the second step's character for `x` alone (`y`), whose
-/// UTF-8 bytes are bytes 0..4 of the entry (first byte lowest).
-const Y_LEN_SHIFT: u32 = 32;
 
 /// The first step's character for `c` alone, by `c`'s table entry.
 #[inline(always)]
@@ -182,7 +179,7 @@ impl Table {
 
     /// The summary of `c`: 0 when `c` is in no key (every phase leaves it as it is); else the
     /// flags, the first step's character for `c` alone (`x`, see [`X_SHIFT`]) and the second
-    /// step's for `x` alone (`y`, as UTF-8, see [`Y_LEN_SHIFT`]).
+    /// step's for `x` alone (`y`, in the table loops' output layout: see [`crate::dense::output`]).
     #[inline(always)]
     fn entry(&self, c: u32) -> u64 {
         debug_assert!(c < 0x11_0000);
@@ -267,15 +264,7 @@ impl Chain<'_> {
         if is_ids(c) || is_ids(x) {
             flags |= OPEN;
         }
-        let mut utf8 = [0u8; 4];
-        let y_len = char::from_u32(y)
-            .unwrap_or('\u{FFFD}')
-            .encode_utf8(&mut utf8)
-            .len();
-        flags
-            | u64::from(x) << X_SHIFT
-            | (y_len as u64) << Y_LEN_SHIFT
-            | u64::from(u32::from_le_bytes(utf8))
+        flags | u64::from(x) << X_SHIFT | crate::dense::output(y)
     }
 }
 
@@ -476,18 +465,6 @@ fn phrase(chain: &Chain<'_>, val: u32, out: &mut String, value: &mut String) {
     crate::convert::convert_trie_into(&chain.second, value, out);
 }
 
-/// The bytes a table loop writes for a character decided alone: the table's (the second
-/// step's character as UTF-8) or the character's own `w`, `len` bytes (entry 0).
-#[inline(always)]
-fn alone_bytes(entry: u64, w: u32, len: usize) -> (u32, usize) {
-    let y_len = (entry >> Y_LEN_SHIFT & 7) as usize;
-    if y_len == 0 {
-        (w, len)
-    } else {
-        (entry as u32, y_len)
-    }
-}
-
 impl Loop<'_> {
     /// [`run`]'s loop: it looks one character ahead, and two for characters with longer
     /// second-step keys, where `SECOND` says some character has them.
@@ -533,7 +510,7 @@ impl Loop<'_> {
                         PairStop::Decide => break 'stretches,
                     }
                 }
-                let (word, n) = alone_bytes(c_entry, w, len);
+                let (word, n) = written(c_entry, w, len);
                 stretch.push(word, n);
                 i = next;
                 if i >= stop {

@@ -17,8 +17,9 @@
 use crate::trie::{decode, TrieView};
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 
-/// In an entry: the character's output in bytes 0..4 (UTF-8, first byte lowest), its length
-/// in bits 32..35 (0: the character is written as it is).
+/// In an entry (of this table and of the composed chains' one): the character's output in
+/// bytes 0..4 (UTF-8, first byte lowest), its length in bits 32..35 (0: the character is
+/// written as it is); see [`output`] and [`written`].
 const LEN_SHIFT: u32 = 32;
 /// In an entry: the trie's node for keys that start with the character, from this bit
 /// ([`NODE_BITS`] bits; 0 when no key of two or more characters starts with it).
@@ -87,10 +88,27 @@ fn entry(c: u32, val: u32) -> u64 {
     if val == 0 {
         return 0;
     }
-    let out = char::from_u32(val & 0x1F_FFFF).unwrap_or('\u{FFFD}');
+    output(val & 0x1F_FFFF)
+}
+
+/// The output part of an entry (bits 0..35) for the character `c`.
+pub(crate) fn output(c: u32) -> u64 {
     let mut utf8 = [0u8; 4];
-    let len = out.encode_utf8(&mut utf8).len();
+    let len = char::from_u32(c)
+        .unwrap_or('\u{FFFD}')
+        .encode_utf8(&mut utf8)
+        .len();
     u64::from(u32::from_le_bytes(utf8)) | (len as u64) << LEN_SHIFT
+}
+
+/// What a table loop writes for a character decided alone, by its entry: the entry's output,
+/// or (output length 0) the character's own `len` bytes, which start `w`.
+#[inline(always)]
+pub(crate) fn written(entry: u64, w: u32, len: usize) -> (u32, usize) {
+    match (entry >> LEN_SHIFT & 7) as usize {
+        0 => (w, len),
+        n => (entry as u32, n),
+    }
 }
 
 /// Whether a table loop is worth entering at `i`: the eight bytes from there are all beyond
@@ -261,12 +279,7 @@ pub(crate) fn run(
                     continue 'stretches;
                 }
             }
-            let e_len = (e >> LEN_SHIFT & 7) as usize;
-            let (word, n) = if e_len == 0 {
-                (w, len)
-            } else {
-                (e as u32, e_len)
-            };
+            let (word, n) = written(e, w, len);
             stretch.push(word, n);
             i = next;
             if i >= stop {
