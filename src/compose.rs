@@ -53,7 +53,7 @@ pub(crate) struct Table {
     /// The entries of the BMP, one load each, and one more for every character beyond: open
     /// (see [`Table::bmp_entry`]).
     flat: Box<[u64]>,
-    /// Block number for code point >> 8 (block 0: no character of any key).
+    /// Beyond the BMP: block number for code point >> 8 (block 0: no character of any key).
     hi: Vec<u32>,
     /// 256 entries per block.
     lo: Vec<u64>,
@@ -94,6 +94,9 @@ const OPEN: u64 = 1 << 63;
 impl Table {
     /// The summary of every character in a key of any phase.
     pub(crate) fn new(chain: &Chain<'_>) -> Table {
+        // Zeroed memory comes from the allocator untouched: only the entries written here and
+        // those a text reads are ever paged in.
+        let mut flat = vec![0u64; 0x1_0001];
         let mut hi = vec![0u32; 0x1100];
         let mut lo = vec![0u64; 256];
         for v in chain.seg.iter().chain([&chain.first, &chain.second]) {
@@ -107,27 +110,26 @@ impl Table {
                         continue;
                     }
                     let c = (h as u32) << 8 | l;
-                    if hi[h] == 0 {
-                        hi[h] = (lo.len() / 256) as u32;
-                        lo.resize(lo.len() + 256, 0);
-                    }
-                    let slot = (hi[h] as usize) << 8 | l as usize;
-                    if lo[slot] == 0 {
-                        lo[slot] = chain.summary(c);
+                    let entry = if c < 0x1_0000 {
+                        &mut flat[c as usize]
+                    } else {
+                        if hi[h] == 0 {
+                            hi[h] = (lo.len() / 256) as u32;
+                            lo.resize(lo.len() + 256, 0);
+                        }
+                        &mut lo[(hi[h] as usize) << 8 | l as usize]
+                    };
+                    if *entry == 0 {
+                        *entry = chain.summary(c);
                     }
                 }
             }
         }
         // IDS operators, in keys or not.
-        let block = (lo.len() / 256) as u32;
-        if hi[0x2F] == 0 {
-            hi[0x2F] = block;
-            lo.resize(lo.len() + 256, 0);
-        }
         for c in 0x2FF0..=0x2FFFu32 {
-            let slot = (hi[0x2F] as usize) << 8 | (c & 0xFF) as usize;
-            lo[slot] = chain.summary(c);
+            flat[c as usize] = chain.summary(c);
         }
+        flat[0x1_0000] = OPEN;
         let lead_step = merged_lead_steps(
             chain
                 .seg
@@ -141,17 +143,8 @@ impl Table {
             Some(seg) => first.union(seg.pair_filter()),
             None => first.union(first),
         };
-        // Zeroed memory comes from the allocator untouched: only the blocks written here and
-        // those a text reads are ever paged in.
-        let mut flat = vec![0u64; 0x1_0001];
-        for (h, &block) in hi.iter().enumerate().take(0x100) {
-            if block != 0 {
-                flat[h << 8..][..256].copy_from_slice(&lo[(block as usize) << 8..][..256]);
-            }
-        }
-        flat[0x1_0000] = OPEN;
         Table {
-            pair_second: lo.iter().any(|&e| e & PAIR_SECOND != 0),
+            pair_second: flat.iter().chain(&lo).any(|&e| e & PAIR_SECOND != 0),
             flat: flat.into_boxed_slice(),
             hi,
             lo,
@@ -162,11 +155,17 @@ impl Table {
         }
     }
 
+    /// The union pair filter of the segmentation and the first step.
+    #[inline(always)]
+    fn first_filter(&self) -> PairFilter<'_> {
+        PairFilter::new(&self.first_pairs, self.first_pair_bits)
+    }
+
     /// Whether a key of two or more characters of the segmentation or the first step may
     /// start with `c` `d` (their union filter).
     #[inline(always)]
     fn pair_first(&self, c: u32, d: u32) -> bool {
-        PairFilter::new(&self.first_pairs, self.first_pair_bits).may(c, d)
+        self.first_filter().may(c, d)
     }
 
     /// The entry of `c` if it is in the BMP, else an open entry (which sends the character to
@@ -183,6 +182,9 @@ impl Table {
     #[inline(always)]
     fn entry(&self, c: u32) -> u64 {
         debug_assert!(c < 0x11_0000);
+        if c < 0x1_0000 {
+            return self.bmp_entry(c);
+        }
         // SAFETY: `hi` has an entry per 256 code points below U+110000 (`c` is a character),
         // each a block of `lo`.
         unsafe {
@@ -388,7 +390,7 @@ fn run(
         table,
         bytes,
         limit: end - 12,
-        first: PairFilter::new(&table.first_pairs, table.first_pair_bits),
+        first: table.first_filter(),
         second: chain.second.pair_filter(),
     };
     if table.pair_second {
