@@ -125,9 +125,9 @@ pub(crate) fn worth_entering(bytes: &[u8], i: usize) -> bool {
 /// Bytes of a text sampled by [`pays`].
 const SAMPLE: usize = 1024;
 
-/// Whether the table scan pays for `text` with the trie `v`, which has a start bitmap: keys
-/// start at a quarter or more of the characters beyond ASCII in the text's first
-/// [`SAMPLE`] bytes. (Where they start at fewer, the general scan's skipping wins: with
+/// Whether the table scan pays for `text` with the trie `v`: always where keys start with
+/// too many characters for a start bitmap; with one, where keys start at a quarter or more
+/// of the characters beyond ASCII in the text's first [`SAMPLE`] bytes. (Where they start at fewer, the general scan's skipping wins: with
 /// Traditional text t2tw's keys start at 7% of them, hk2t's at 16%, and the table scan
 /// takes 7–10% more time; tw2t's at 35%, and it takes 22% less.)
 pub(crate) fn pays(v: &TrieView<'_>, text: &str) -> bool {

@@ -237,7 +237,7 @@ impl Trie {
     /// characters for a start bitmap, else where a sample of the text says so (see
     /// [`crate::dense::pays`]). The table is made on first use.
     pub(crate) fn view_for(&self, text: &str) -> TrieView<'_> {
-        if self.starts.is_some() && !crate::dense::pays(&self.view(), text) {
+        if !crate::dense::pays(&self.view(), text) {
             return self.view();
         }
         self.dense_view()
