@@ -409,7 +409,7 @@ fn skip_inert_ascii(bytes: &[u8], mut i: usize, lead_step: &[u8; 256]) -> usize 
 }
 
 /// Texts from this length on are converted with a trie's per-code-point table where it has
-/// one (see [`crate::dense`]; making it takes about 0.1 ms).
+/// one (see [`crate::dense`]; making it takes about 0.2 ms).
 const DENSE_MIN_BYTES: usize = 16 * 1024;
 
 /// What a conversion pass writes: the converted text, and, when asked, where each segment's

@@ -6,99 +6,335 @@
 //! With such a trie the general scan branches at every character on facts that change from
 //! one character to the next (does a longer key start here, does the character change), and
 //! those branches are mispredicted about once a character. Here a per-code-point table holds,
-//! for each BMP character, what the trie makes of it alone as ready UTF-8 bytes (or "itself").
-//! The pair filter is asked with the next character at every character (a character that
-//! starts no longer key passes it only by a false positive); where it rules out a longer key,
-//! the character is written with one four-byte store, changed or not. The branches that depend
-//! on the text are the rare ones: to walk the trie where the filter lets the pair through, and
-//! back to the general scan (a value of more than one character, an IDS operator, a character
-//! beyond the BMP, a run of ASCII).
+//! for each BMP character, what the trie makes of it alone as ready UTF-8 bytes (its own
+//! bytes where it stays). The pair filter is asked with the next character at every character
+//! (a character that starts no longer key passes it only by a false positive); where it rules
+//! out a longer key, the character is written with one store, changed or not.
+//!
+//! Where the filter lets a pair through (9% of the characters of Classical Chinese for s2t),
+//! the pair's outcome is looked up in the pairs this thread has learned ([`Pairs`]): whether
+//! the pair is a key that wins (its value, up to eight bytes, replaces both characters) and
+//! which characters continue a key after it. The outcome is chosen without a branch; the trie
+//! is walked only where the character after the pair continues a key (0.5% of the
+//! characters), or for a pair not yet learned. Walking the trie there instead cost half of the
+//! scan's time: a mispredicted branch and a chain of dependent loads through the trie's
+//! nodes, edges and values at each of those 9%. The other branches that depend on the text
+//! are the rare ones: back to the general scan (a value of more than one character, an IDS
+//! operator, a character beyond the BMP, a run of ASCII).
 
 use crate::trie::{decode, TrieView};
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
+use std::hint::select_unpredictable;
 
 /// In an entry (of this table and of the composed chains' one): the character's output in
-/// bytes 0..4 (UTF-8, first byte lowest), its length in bits 32..35 (0: the character is
-/// written as it is); see [`output`] and [`written`].
+/// bytes 0..4 (UTF-8, first byte lowest), its length in bits 32..35; see [`output`]. In this
+/// table the length is never 0 but for the characters the table does not decide (see
+/// [`Dense`]); in the composed chains' 0 means the character is written as it is (see
+/// [`written`]).
 const LEN_SHIFT: u32 = 32;
 /// In an entry: the trie's node for keys that start with the character, from this bit
 /// ([`NODE_BITS`] bits; 0 when no key of two or more characters starts with it).
 const NODE_SHIFT: u32 = 35;
 /// See [`NODE_SHIFT`].
 const NODE_BITS: u32 = 28;
-/// In an entry: the table does not decide the character (a value of more than one character
-/// or of priority class 0, an IDS operator, a character beyond the BMP). The sign bit: one
-/// test.
-const OPEN: u64 = 1 << 63;
+/// The bits of an entry's output length.
+const LEN_MASK: u64 = 7 << LEN_SHIFT;
 
 /// The per-code-point table of one trie (see the module).
 #[derive(Debug, Clone)]
 pub(crate) struct Dense {
-    /// An entry per BMP code point, and one more for every character beyond (open: the
-    /// general scan takes those).
+    /// An entry per code point: its output (the character's own bytes where it stays) and
+    /// node. Output length 0 marks a character the table does not decide, left to the general
+    /// scan: a value of more than one character or of priority class 0, an IDS operator, a
+    /// character beyond the BMP (whose entries are never written: zeroed memory that is
+    /// never paged in).
     entries: Box<[u64]>,
+    /// This table's own number, naming its [`Pairs`] in each thread's memo.
+    id: u64,
+}
+
+/// What the walk finds over pairs of characters that start keys of two or more characters,
+/// learned pair by pair as a text brings them: a pair the filter lets through is then decided
+/// with one lookup instead of a walk through the trie's nodes. (A table of every pair of a
+/// dictionary would touch all of the trie's second level to be made: for STPhrases, megabytes
+/// of memory and milliseconds before the first character; a text brings a few thousand pairs.)
+/// Each thread keeps its own, per table, in [`MEMOS`].
+#[derive(Debug, Default)]
+struct Pairs {
+    /// Open addressing, linear probing; a free slot is all zero (see [`FREE`]).
+    slots: Box<[PairSlot]>,
+    /// The hash's shift: `32 - log2(slots / 2)` (the hash picks a pair of slots).
+    shift: u32,
+    /// Slots in use.
+    used: usize,
+}
+
+thread_local! {
+    /// Per table (by [`Dense::id`]), the pairs this thread has learned.
+    static MEMOS: std::cell::RefCell<Vec<(u64, Pairs)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Numbers for [`Dense::id`].
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// One slot of [`Pairs`].
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(32))]
+struct PairSlot {
+    /// The first character in the top 16 bits, the second in the low 16 ([`FREE`] in a free
+    /// slot).
+    key: u32,
+    /// The output length in bytes (bits 0..4) and flags ([`PAIR_BOTH`], [`PAIR_LONGER`],
+    /// [`PAIR_WALK`], [`PAIR_MANY`], [`PAIR_KNOWN`]); from bit 8 the character that
+    /// continues a key after the pair (see [`PAIR_MANY`]).
+    meta: u32,
+    /// With [`PAIR_BOTH`]: the value of the pair's key, UTF-8, first byte lowest.
+    out: u64,
+    /// With [`PAIR_MANY`]: a filter of the characters that continue a key after the pair
+    /// (see [`third_bit`]).
+    thirds: u64,
+}
+
+/// The key of a free slot: all of a free slot is zero (the table is zeroed memory, paged in
+/// where written or read). A pair that starts no key is known by a slot of its own too (one
+/// of two NULs is never looked up: a free slot reads as unknown).
+const FREE: u32 = 0;
+/// In a pair's meta: the pair is a key that wins over the first character's own (the slot's
+/// output replaces both characters); without it the first character is decided alone.
+const PAIR_BOTH: u32 = 1 << 4;
+/// In a pair's meta: keys continue after the pair with a character that passes the filter in
+/// bits 16..32.
+const PAIR_LONGER: u32 = 1 << 5;
+/// In a pair's meta: the walk decides (a value longer than eight bytes, a free slot).
+const PAIR_WALK: u32 = 1 << 6;
+/// In a pair's meta, with [`PAIR_LONGER`]: keys continue after the pair with more than one
+/// character, which pass the filter in the slot's `thirds`; without it, with the one
+/// character from [`THIRD_SHIFT`].
+const PAIR_MANY: u32 = 1 << 7;
+/// See [`PAIR_MANY`] (21 bits).
+const THIRD_SHIFT: u32 = 8;
+/// In a pair's meta: the slot holds a pair (a free slot is all zero).
+const PAIR_KNOWN: u32 = 1 << 31;
+/// The most pairs a thread learns per table (a table of 32 MiB); beyond, pairs not yet known
+/// are walked.
+const MAX_PAIRS: usize = 1 << 19;
+
+/// The slot of a pair the walk decides.
+const WALK: PairSlot = PairSlot {
+    key: FREE,
+    meta: PAIR_KNOWN | PAIR_WALK,
+    out: 0,
+    thirds: 0,
+};
+
+/// `n` free slots, from zeroed memory.
+fn zeroed_slots(n: usize) -> Box<[PairSlot]> {
+    let layout = std::alloc::Layout::array::<PairSlot>(n).expect("a table within memory");
+    // SAFETY: `layout` has a nonzero size (`n > 0`, slots of 32 bytes); a slot of zero bytes
+    // is a valid `PairSlot` (integers only), so the memory holds `n` of them, owned by the
+    // box with the layout it was allocated with.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout).cast::<PairSlot>();
+        if ptr.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, n))
+    }
+}
+
+/// The bit of the character `c` in a pair's filter of the characters after it.
+#[inline(always)]
+fn third_bit(c: u32) -> u32 {
+    (u64::from(c).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as u32
+}
+
+impl Pairs {
+    /// What the walk finds over the pair `c` `d` (BMP characters; `node` is `c`'s).
+    fn walked(v: &TrieView<'_>, c: u32, node: u32, d: u32) -> PairSlot {
+        let (mut meta, mut out, mut thirds) = (PAIR_KNOWN, 0, 0);
+        let child = v.step(node, d);
+        if child != 0 {
+            let value = v.node_value(child);
+            if crate::trie::beats(value, v.node_value(node)) {
+                let mut utf8 = [0u8; 4];
+                let text = match v.resolve(value) {
+                    crate::trie::Value::Text(s) => s.as_bytes(),
+                    crate::trie::Value::Char(c) => c.encode_utf8(&mut utf8).as_bytes(),
+                };
+                if text.len() <= 8 {
+                    let mut bytes = [0u8; 8];
+                    bytes[..text.len()].copy_from_slice(text);
+                    out = u64::from_le_bytes(bytes);
+                    meta |= PAIR_BOTH | text.len() as u32;
+                } else {
+                    meta |= PAIR_WALK;
+                }
+            }
+            for (k, (e, _)) in v.children(child).enumerate() {
+                thirds |= 1 << third_bit(e);
+                meta |= match k {
+                    0 => PAIR_LONGER | e << THIRD_SHIFT,
+                    _ => PAIR_MANY,
+                };
+            }
+        }
+        PairSlot {
+            key: c << 16 | d,
+            meta,
+            out,
+            thirds,
+        }
+    }
+
+    /// Learns the pair `c` `d` (see [`Pairs::walked`]) and returns its slot.
+    #[cold]
+    #[inline(never)]
+    fn learn(&mut self, v: &TrieView<'_>, c: u32, node: u32, d: u32) -> PairSlot {
+        let slot = Pairs::walked(v, c, node, d);
+        if slot.key == FREE || self.used >= MAX_PAIRS {
+            return slot;
+        }
+        if 2 * (self.used + 1) > self.slots.len() {
+            let size = (2 * self.slots.len()).max(1024);
+            let old = std::mem::replace(&mut self.slots, zeroed_slots(size));
+            self.shift = 33 - self.slots.len().trailing_zeros();
+            for s in old.iter().filter(|s| s.key != FREE) {
+                self.put(*s);
+            }
+        }
+        self.put(slot);
+        self.used += 1;
+        slot
+    }
+
+    /// Stores `slot` in the first free slot from its home on.
+    fn put(&mut self, slot: PairSlot) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(slot.key);
+        while self.slots[at].key != FREE {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+    }
+
+    /// The first slot to look at for `key` (the first of a pair of slots).
+    #[inline(always)]
+    fn home(&self, key: u32) -> usize {
+        2 * (key.wrapping_mul(0x9E37_79B9) >> self.shift) as usize
+    }
+
+    /// The slot of the pair `c` `d` (BMP characters); not [`PAIR_KNOWN`] where the pair is
+    /// not learned yet.
+    #[inline(always)]
+    fn get(&self, c: u32, d: u32) -> PairSlot {
+        let key = c << 16 | d;
+        let mask = self.slots.len().wrapping_sub(1);
+        if self.slots.is_empty() {
+            return PairSlot::default();
+        }
+        let mut at = self.home(key);
+        loop {
+            // The slots are looked at two by two, without a branch between the two: a key
+            // is nearly always in the pair of slots of its home.
+            // SAFETY: `at` is even and masked to the table's power-of-two length.
+            let (first, second) = unsafe {
+                (
+                    self.slots.get_unchecked(at),
+                    self.slots.get_unchecked(at + 1),
+                )
+            };
+            let slot = select_unpredictable(first.key == key, first, second);
+            if slot.key == key {
+                return *slot;
+            }
+            // A key is stored in the first free slot from its home on: where the second
+            // slot is free, the key is not in the table.
+            if second.key == FREE {
+                return PairSlot::default();
+            }
+            at = (at + 2) & mask;
+        }
+    }
 }
 
 impl Dense {
     /// The table of `v`'s keys.
     pub(crate) fn new(v: &TrieView<'_>) -> Dense {
-        // Zeroed memory comes from the allocator untouched: only the blocks written below and
-        // those a text reads are ever paged in.
-        let mut entries = vec![0u64; 0x1_0001];
+        // Zeroed memory comes from the allocator untouched: only the BMP entries written
+        // below and those a text reads are ever paged in.
+        let mut entries = vec![0u64; 0x11_0000];
         for (h, &block) in v.root_hi.iter().enumerate().take(0x100) {
-            if block == 0 && h != 0x2F {
-                continue;
-            }
             for l in 0..256 {
                 let c = (h as u32) << 8 | l;
-                let (root, val) = v.root_entry(c);
-                let node = if root & ROOT_LONGER != 0 {
-                    root & ROOT_NODE
+                entries[c as usize] = if block == 0 && h != 0x2F {
+                    // No key has a character of this block.
+                    own(c)
                 } else {
-                    0
-                };
-                entries[c as usize] = if node < 1 << NODE_BITS {
-                    entry(c, val) | u64::from(node) << NODE_SHIFT
-                } else {
-                    // A node beyond the entry's bits (a dictionary of over 268 million nodes):
-                    // the general scan takes the character.
-                    OPEN
+                    let (root, val) = v.root_entry(c);
+                    let node = if root & ROOT_LONGER != 0 {
+                        root & ROOT_NODE
+                    } else {
+                        0
+                    };
+                    if node < 1 << NODE_BITS {
+                        entry(c, val) | u64::from(node) << NODE_SHIFT
+                    } else {
+                        // A node beyond the entry's bits (a dictionary of over 268 million
+                        // nodes): the general scan takes the character.
+                        0
+                    }
                 };
             }
         }
-        entries[0x1_0000] = OPEN;
         Dense {
             entries: entries.into_boxed_slice(),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
-    }
-
-    /// The entry of `c`, a character.
-    #[inline(always)]
-    fn entry(&self, c: u32) -> u64 {
-        // SAFETY: `entries` has 0x10001 entries.
-        unsafe { *self.entries.get_unchecked(c.min(0x1_0000) as usize) }
     }
 }
 
-/// The entry of `c` with value word `val` (see the image layout).
+/// The entry of `c` with value word `val` (see the image layout), without its node.
 fn entry(c: u32, val: u32) -> u64 {
     if c & !0xF == 0x2FF0 || val != 0 && (val & VALUE_INLINE == 0 || val >> 24 == 0) {
-        return OPEN;
+        return 0;
     }
     if val == 0 {
-        return 0;
+        return own(c);
     }
     output(val & 0x1F_FFFF)
 }
 
+/// The entry of a BMP character written as it is: its own bytes (0, undecided, for a
+/// surrogate, which valid text never holds).
+fn own(c: u32) -> u64 {
+    if (0xD800..0xE000).contains(&c) {
+        0
+    } else {
+        output(c)
+    }
+}
+
 /// The output part of an entry (bits 0..35) for the character `c`.
 pub(crate) fn output(c: u32) -> u64 {
-    let mut utf8 = [0u8; 4];
-    let len = char::from_u32(c)
-        .unwrap_or('\u{FFFD}')
-        .encode_utf8(&mut utf8)
-        .len();
-    u64::from(u32::from_le_bytes(utf8)) | (len as u64) << LEN_SHIFT
+    let (utf8, len) = if c < 0x80 {
+        (c, 1)
+    } else if c < 0x800 {
+        (0xC0 | c >> 6 | (0x80 | c & 0x3F) << 8, 2)
+    } else if c < 0x1_0000 {
+        (
+            0xE0 | c >> 12 | (0x80 | c >> 6 & 0x3F) << 8 | (0x80 | c & 0x3F) << 16,
+            3,
+        )
+    } else {
+        (
+            0xF0 | c >> 18
+                | (0x80 | c >> 12 & 0x3F) << 8
+                | (0x80 | c >> 6 & 0x3F) << 16
+                | (0x80 | c & 0x3F) << 24,
+            4,
+        )
+    };
+    u64::from(utf8) | len << LEN_SHIFT
 }
 
 /// What a table loop writes for a character decided alone, by its entry: the entry's output,
@@ -148,6 +384,26 @@ pub(crate) fn pays(v: &TrieView<'_>, text: &str) -> bool {
     wide > 0 && 4 * at_start >= wide
 }
 
+/// Whether keys of two or more characters start at half or more of the characters beyond
+/// ASCII in the first [`SAMPLE`] bytes of `text` (ST's at 78% of those of Classical Chinese;
+/// TS's at 10% of those of Cantonese). Where they do, the table loop asks the pair filter at
+/// every character, and one branch follows both answers; where they do not, it asks only at
+/// the characters that start keys, and a branch that mostly goes one way skips the others.
+pub(crate) fn busy(dense: &Dense, text: &str) -> bool {
+    let mut end = SAMPLE.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let (mut wide, mut at_start) = (0usize, 0usize);
+    for c in text[..end].chars().map(u32::from).filter(|&c| c >= 0x80) {
+        wide += 1;
+        if dense.entries[c as usize] >> NODE_SHIFT != 0 {
+            at_start += 1;
+        }
+    }
+    2 * at_start >= wide
+}
+
 /// The four bytes from `i` as a little-endian word, and the character that starts there
 /// with its length.
 ///
@@ -194,7 +450,7 @@ impl<'a> Stretch<'a> {
         // SAFETY: the string's length is only ever set to `len`, the end of the last whole
         // character stored (see `push`); what lies after it is spare capacity.
         let vec = unsafe { out.as_mut_vec() };
-        vec.reserve(4 * STRETCH + 4);
+        vec.reserve(4 * STRETCH + 8);
         Stretch {
             base: vec.as_mut_ptr(),
             len: vec.len(),
@@ -209,11 +465,30 @@ impl<'a> Stretch<'a> {
     pub(crate) fn push(&mut self, word: u32, n: usize) {
         debug_assert!(self.len + 4 <= self.vec.capacity());
         // SAFETY: at most `STRETCH` characters of at most four bytes each are stored after
-        // `new` reserved `4 * STRETCH + 4` bytes: the four bytes are within capacity.
+        // `new` reserved `4 * STRETCH + 8` bytes: the four bytes are within capacity.
         unsafe {
             self.base
                 .add(self.len)
                 .cast::<u32>()
+                .write_unaligned(word.to_le())
+        };
+        self.len += n;
+    }
+}
+
+impl Stretch<'_> {
+    /// Appends `n` bytes (0 to 8) held in `word` (first byte lowest; the bytes after them are
+    /// overwritten by the next or left as spare capacity), standing for at least `n / 4`
+    /// characters of the stretch (see [`Stretch::push`]).
+    #[inline(always)]
+    pub(crate) fn push8(&mut self, word: u64, n: usize) {
+        debug_assert!(self.len + 8 <= self.vec.capacity());
+        // SAFETY: as in `push`, with the eight bytes `new` reserves beyond four per
+        // character.
+        unsafe {
+            self.base
+                .add(self.len)
+                .cast::<u64>()
                 .write_unaligned(word.to_le())
         };
         self.len += n;
@@ -235,14 +510,43 @@ pub(crate) fn run(
     v: &TrieView<'_>,
     dense: &Dense,
     text: &str,
+    i: usize,
+    end: usize,
+    out: &mut String,
+) -> usize {
+    if end < 8 || i >= end - 8 {
+        return i;
+    }
+    MEMOS.with(|memos| {
+        let mut memos = memos.borrow_mut();
+        let at = match memos.iter().position(|(id, _)| *id == dense.id) {
+            Some(at) => at,
+            None => {
+                memos.push((dense.id, Pairs::default()));
+                memos.len() - 1
+            }
+        };
+        let memo = &mut memos[at].1;
+        if v.dense_busy {
+            run_with::<true>(v, dense, memo, text, i, end, out)
+        } else {
+            run_with::<false>(v, dense, memo, text, i, end, out)
+        }
+    })
+}
+
+/// [`run`] with the pairs this thread has learned for the table, for a text where keys start
+/// at most characters (`BUSY`) or not (see [`busy`]).
+fn run_with<const BUSY: bool>(
+    v: &TrieView<'_>,
+    dense: &Dense,
+    memo: &mut Pairs,
+    text: &str,
     mut i: usize,
     end: usize,
     out: &mut String,
 ) -> usize {
     let bytes = &text.as_bytes()[..end];
-    if end < 8 || i >= end - 8 {
-        return i;
-    }
     let limit = end - 8;
     let pairs = v.pair_filter();
     'stretches: while i < limit {
@@ -252,43 +556,140 @@ pub(crate) fn run(
         // `next + 4 <= end`.
         let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
         loop {
-            let e = dense.entry(c);
+            // SAFETY: `entries` has an entry for every code point.
+            let e = unsafe { *dense.entries.get_unchecked(c as usize) };
             let next = i + len;
             let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
-            if (e & OPEN != 0) | (w & 0x8080_8080 == 0) {
+            if (e & LEN_MASK == 0) | (w & 0x8080_8080 == 0) {
                 break 'stretches;
             }
             // Only pairs that start a key of two or more characters are in the filter: a
-            // character with no such key passes only by a false positive.
-            if pairs.may(c, d) {
-                let node = (e >> NODE_SHIFT) as u32 & ((1 << NODE_BITS) - 1);
-                if node != 0 {
-                    drop(stretch);
-                    // The walk starts from the character's own value: it finds the key of
-                    // one character too, and no key means the character stays.
-                    match v.walk_with(node, bytes, next, d, next + d_len) {
-                        Some((key_end, val)) => {
-                            v.resolve(val).push_to(out);
-                            i = key_end;
-                        }
-                        None => {
-                            out.push_str(&text[i..next]);
-                            i = next;
-                        }
+            // character with no such key passes only by a false positive. (Where keys start
+            // at most characters, one branch for both tests: whether a key starts with the
+            // character follows the text as little as the filter's answer does.)
+            let node = (e >> NODE_SHIFT) as u32 & ((1 << NODE_BITS) - 1);
+            let (mut word, mut n, mut to) = (e & 0xFFFF_FFFF, (e >> LEN_SHIFT & 7) as usize, next);
+            // The character at `to`.
+            let mut after = (dw, d, d_len);
+            let event = if BUSY {
+                pairs.miss(c, d) | u32::from(node == 0) == 0
+            } else {
+                node != 0 && pairs.may(c, d)
+            };
+            if event {
+                let d_end = next + d_len;
+                match pair(v, memo, bytes, c, node, d, d_end) {
+                    Some(Outcome {
+                        both,
+                        out,
+                        len,
+                        third,
+                    }) => {
+                        // The pair's outcome is chosen without a branch: whether a key ends
+                        // with the pair follows the text as little as the filter's answer.
+                        word = select_unpredictable(both, out, word);
+                        n = select_unpredictable(both, len, n);
+                        to = select_unpredictable(both, d_end, to);
+                        after = select_unpredictable(both, third, after);
                     }
-                    continue 'stretches;
+                    None => {
+                        drop(stretch);
+                        i = walk(v, bytes, i, next, node, d, d_end, out);
+                        continue 'stretches;
+                    }
                 }
             }
-            let (word, n) = written(e, w, len);
-            stretch.push(word, n);
-            i = next;
+            stretch.push8(word, n);
+            i = to;
             if i >= stop {
                 break;
             }
-            (w, c, len) = (dw, d, d_len);
+            (w, c, len) = after;
         }
     }
     i
+}
+
+/// What the walk finds over a pair that no key continues at the character after it.
+struct Outcome {
+    /// Whether the pair is a key that wins over the first character alone.
+    both: bool,
+    /// With `both`: the key's value (UTF-8, first byte lowest) and its length in bytes.
+    out: u64,
+    len: usize,
+    /// The word, character and length at the end of the pair.
+    third: (u32, u32, usize),
+}
+
+/// The outcome of the pair of `c` (with `node`) and `d`, which ends at `d_end`, as `memo`
+/// knows or learns it; `None` where the trie has to be walked: a key may continue after
+/// the pair (or the pair ends within four bytes of the end of `bytes`), or its value is
+/// longer than eight bytes, or `d` is beyond the BMP. Out of the loop (to keep the loop's
+/// own values in registers): the filter lets few pairs through.
+#[inline(never)]
+fn pair(
+    v: &TrieView<'_>,
+    memo: &mut Pairs,
+    bytes: &[u8],
+    c: u32,
+    node: u32,
+    d: u32,
+    d_end: usize,
+) -> Option<Outcome> {
+    let end = bytes.len();
+    let mut slot = if d <= 0xFFFF { memo.get(c, d) } else { WALK };
+    if slot.meta & PAIR_KNOWN == 0 {
+        slot = memo.learn(v, c, node, d);
+    }
+    // The character after the pair, where keys continue after it (clamped into the text, to
+    // be read without a branch: the walk takes the pairs near the end).
+    // SAFETY: `end - 4` is in the text (the loop stops 8 bytes before the end); the bytes
+    // from there are read as a word.
+    let third = unsafe { decode_word(bytes, d_end.min(end - 4)) };
+    let meta = slot.meta;
+    let continues = select_unpredictable(
+        meta & PAIR_MANY != 0,
+        slot.thirds >> third_bit(third.1) & 1 != 0,
+        meta >> THIRD_SHIFT & 0x1F_FFFF == third.1,
+    );
+    let walk_on =
+        (meta & PAIR_WALK != 0) | (meta & PAIR_LONGER != 0) & ((d_end + 4 > end) | continues);
+    (!walk_on).then_some(Outcome {
+        both: meta & PAIR_BOTH != 0,
+        out: slot.out,
+        len: (meta & 0xF) as usize,
+        third,
+    })
+}
+
+/// The walk from the character at `i` (ending at `next`, with `node`) and `d` (ending at
+/// `d_end`) in `bytes`, a text's bytes up to a character boundary: appends the best key's
+/// value, or the character itself where no key is found; returns where the scan goes on.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    v: &TrieView<'_>,
+    bytes: &[u8],
+    i: usize,
+    next: usize,
+    node: u32,
+    d: u32,
+    d_end: usize,
+    out: &mut String,
+) -> usize {
+    // The walk starts from the character's own value: it finds the key of one character
+    // too, and no key means the character stays.
+    match v.walk_with(node, bytes, next, d, d_end) {
+        Some((key_end, val)) => {
+            v.resolve(val).push_to(out);
+            key_end
+        }
+        None => {
+            // SAFETY: `i..next` is a character of `bytes`, valid UTF-8.
+            out.push_str(unsafe { std::str::from_utf8_unchecked(&bytes[i..next]) });
+            next
+        }
+    }
 }
 
 #[cfg(test)]
@@ -318,6 +719,85 @@ mod tests {
             assert_eq!(super::pays(&v, &text), pays, "{text}");
             assert_eq!(t.view_for(&text).dense.is_some(), pays);
         }
+    }
+
+    #[test]
+    fn keys_are_busy_where_they_start_at_half_of_the_characters() {
+        let engine = builtin_engine(Config::S2t, true);
+        let Matcher::Trie(t) = &engine.chain[0] else {
+            panic!("s2t's step is a trie")
+        };
+        let v = t.view();
+        let dense = t.dense_view().dense.expect("a table");
+        let starter = crate::trie::key_starts(&v)
+            .find(|&c| ('\u{4E00}'..'\u{A000}').contains(&c))
+            .expect("a key starts with a CJK character");
+        let quiet = ('\u{4E00}'..'\u{A000}')
+            .find(|&c| v.root(c.into()) == 0)
+            .expect("a CJK character starts no key");
+        for (text, busy) in [
+            (format!("{starter}{quiet}").repeat(100), true),
+            (format!("{starter}{quiet}{quiet}").repeat(100), false),
+            (format!("{starter}, ").repeat(100), true),
+        ] {
+            assert_eq!(super::busy(dense, &text), busy, "{text}");
+            assert_eq!(t.view_for(&text).dense_busy, busy);
+        }
+    }
+
+    #[test]
+    fn learned_pairs_are_found_as_walked_and_others_are_unknown() {
+        // Every pair of ST's keys that starts with a BMP character, learned one by one (the
+        // table grows from 1,024 slots to 64 Ki on the way): each is then found as it was
+        // walked, the pair of two NULs never is, and a pair never learned is unknown.
+        let engine = builtin_engine(Config::S2t, true);
+        let Matcher::Trie(t) = &engine.chain[0] else {
+            panic!("s2t's step is a trie")
+        };
+        let v = t.view();
+        let mut pairs = super::Pairs::default();
+        let mut learned = Vec::new();
+        for c in crate::trie::key_starts(&v)
+            .map(u32::from)
+            .filter(|&c| c <= 0xFFFF)
+        {
+            let node = v.root(c);
+            for (d, _) in v.children(node).filter(|&(d, _)| d <= 0xFFFF) {
+                let slot = pairs.learn(&v, c, node, d);
+                assert_ne!(slot.meta & super::PAIR_KNOWN, 0);
+                learned.push((c, d, slot));
+            }
+        }
+        assert!(learned.len() > 30_000, "{}", learned.len());
+        assert_eq!(pairs.used, learned.len());
+        assert!(pairs.slots.len() >= 2 * learned.len());
+        for &(c, d, slot) in &learned {
+            let found = pairs.get(c, d);
+            assert_eq!(
+                (found.key, found.meta, found.out, found.thirds),
+                (slot.key, slot.meta, slot.out, slot.thirds)
+            );
+        }
+        // Some pairs the filter lets through start no key: known as such once learned.
+        let (c, d) = (u32::from('中'), u32::from('a'));
+        assert_eq!(pairs.get(c, d).meta & super::PAIR_KNOWN, 0);
+        let node = v.root(c);
+        let no_key = pairs.learn(&v, c, node, d);
+        assert_eq!(no_key.meta, super::PAIR_KNOWN);
+        assert_eq!(pairs.get(c, d).meta, super::PAIR_KNOWN);
+        // What the pairs say agrees with the trie: 一干 is a key of ST (一干 → 一干) that
+        // 一干二净, 一干人 and more continue; 干杯 is one (→ 乾杯) that nothing continues.
+        let walked =
+            |a: char, b: char| super::Pairs::walked(&v, a.into(), v.root(a.into()), b.into());
+        let gan = walked('一', '干');
+        let flags = super::PAIR_BOTH | super::PAIR_LONGER | super::PAIR_MANY;
+        assert_eq!(gan.meta & (flags | super::PAIR_WALK), flags);
+        assert_eq!(&gan.out.to_le_bytes()[..6], "一干".as_bytes());
+        assert_ne!(gan.thirds >> super::third_bit('二'.into()) & 1, 0);
+        let bei = walked('干', '杯');
+        assert_eq!(bei.meta & (flags | super::PAIR_WALK), super::PAIR_BOTH);
+        let len = (bei.meta & 0xF) as usize;
+        assert_eq!(&bei.out.to_le_bytes()[..len], "乾杯".as_bytes());
     }
 
     #[test]
@@ -359,7 +839,11 @@ mod tests {
                         let Some(text) = text.get(..cut) else {
                             continue;
                         };
-                        for fused in [false, true] {
+                        for (fused, busy) in
+                            [(false, false), (true, false), (false, true), (true, true)]
+                        {
+                            let mut dense = dense;
+                            dense.dense_busy = busy;
                             let run = |v| {
                                 let mut out = String::new();
                                 convert_trie_segments(
@@ -372,7 +856,28 @@ mod tests {
                                 );
                                 out
                             };
-                            assert!(run(&dense) == run(&t.view()), "{}: {text:?}", config.name());
+                            let (a, b) = (run(&dense), run(&t.view()));
+                            if a != b {
+                                let k =
+                                    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+                                let at = text
+                                    .char_indices()
+                                    .nth(k.saturating_sub(3))
+                                    .map_or(0, |x| x.0);
+                                panic!(
+                                    "{} fused {fused}: text {:?} dense {:?} general {:?}",
+                                    config.name(),
+                                    text[at..].chars().take(10).collect::<String>(),
+                                    a.chars()
+                                        .skip(k.saturating_sub(3))
+                                        .take(8)
+                                        .collect::<String>(),
+                                    b.chars()
+                                        .skip(k.saturating_sub(3))
+                                        .take(8)
+                                        .collect::<String>()
+                                );
+                            }
                         }
                     }
                 }

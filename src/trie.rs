@@ -173,14 +173,7 @@ impl Trie {
             if val != 0 {
                 out.push((key.clone(), v.resolve(val).with_str(str::to_string)));
             }
-            let (lo, hi) = (
-                v.nodes[NODE_WORDS * node as usize + 1] as usize,
-                v.nodes[NODE_WORDS * (node as usize + 1) + 1] as usize,
-            );
-            let mut children: Vec<(u32, u32)> = (lo..hi)
-                .filter(|&e| v.edges[2 * e] != EMPTY_SLOT)
-                .map(|e| (v.edges[2 * e], v.edges[2 * e + 1]))
-                .collect();
+            let mut children: Vec<(u32, u32)> = v.children(node).collect();
             children.sort();
             for (c, child) in children {
                 key.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
@@ -229,6 +222,7 @@ impl Trie {
             starts: self.starts.as_deref(),
             skip_vs: false,
             dense: None,
+            dense_busy: false,
         }
     }
 
@@ -240,7 +234,11 @@ impl Trie {
         if !crate::dense::pays(&self.view(), text) {
             return self.view();
         }
-        self.dense_view()
+        let view = self.dense_view();
+        TrieView {
+            dense_busy: view.dense.is_some_and(|d| crate::dense::busy(d, text)),
+            ..view
+        }
     }
 
     /// The view with the per-code-point table of [`crate::dense`] (made on first use).
@@ -278,6 +276,14 @@ impl<'a> PairFilter<'a> {
         // SAFETY: `pair_hash` gives a word below `1 << bits`, the filter's length (checked in
         // `new`).
         unsafe { *self.words.get_unchecked(word) & mask == mask }
+    }
+
+    /// 0 where [`PairFilter::may`] is true, else not 0 (for one branch on several tests).
+    #[inline(always)]
+    pub(crate) fn miss(self, a: u32, b: u32) -> u32 {
+        let (word, mask) = pair_hash(a, b, self.bits);
+        // SAFETY: as in `may`.
+        unsafe { (*self.words.get_unchecked(word) & mask) ^ mask }
     }
 
     /// A filter of the pairs of both `self` and `other` (a pair either may hold may be in
@@ -319,6 +325,9 @@ pub(crate) struct TrieView<'a> {
     pub(crate) skip_vs: bool,
     /// The per-code-point table for dense scans (see [`Trie::view_for`]).
     pub(crate) dense: Option<&'a crate::dense::Dense>,
+    /// With `dense`: keys start at most of the text's characters (see
+    /// [`crate::dense::busy`]).
+    pub(crate) dense_busy: bool,
 }
 
 /// The first two UTF-8 bytes of every character that starts a key, as up to four ranges
@@ -570,6 +579,16 @@ impl<'a> TrieView<'a> {
             self.nodes[n + 1] as usize,
             self.nodes[n + NODE_WORDS + 1] as usize,
         )
+    }
+
+    /// The edges of `node`: each character a key continues with, and the child for it (in
+    /// no particular order).
+    pub(crate) fn children(&self, node: u32) -> impl Iterator<Item = (u32, u32)> + 'a {
+        let (lo, hi) = self.edge_range(node);
+        let edges = self.edges;
+        (lo..hi)
+            .filter(move |&e| edges[2 * e] != EMPTY_SLOT)
+            .map(move |e| (edges[2 * e], edges[2 * e + 1]))
     }
 
     /// The child of `node` for the character `c`, 0 when no key continues with it (the child
