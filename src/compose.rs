@@ -31,10 +31,11 @@
 //! IDS can span the cut.
 
 use crate::convert::{merged_lead_steps, skip_from};
-use crate::dense::{decode_word, written, Stretch, STRETCH};
+use crate::dense::{decode_word, written, PairSlot, Pairs, Stretch, STRETCH};
 use crate::ids;
 use crate::trie::{beats, decode, AsciiSkip, PairFilter, TrieView};
 use crate::trie_build::{ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
+use std::hint::select_unpredictable;
 
 /// The phases of a composed chain, as tries.
 pub(crate) struct Chain<'a> {
@@ -68,6 +69,8 @@ pub(crate) struct Table {
     first_pair_bits: u32,
     /// Some entry has [`PAIR_SECOND`].
     pair_second: bool,
+    /// The table's number for the pairs learned by each thread (see [`crate::dense::Pairs`]).
+    id: u64,
 }
 
 /// In a table entry: a key of two or more characters of the segmentation or the first step
@@ -152,6 +155,7 @@ impl Table {
             ascii_skip,
             first_pairs,
             first_pair_bits,
+            id: crate::dense::next_id(),
         }
     }
 
@@ -393,11 +397,12 @@ fn run(
         first: table.first_filter(),
         second: chain.second.pair_filter(),
     };
-    if table.pair_second {
-        l.scan::<true>(i, out, value)
-    } else {
-        l.scan::<false>(i, out, value)
-    }
+    crate::dense::with_memo(table.id, |memo| match (table.pair_second, chain.fused) {
+        (true, true) => l.scan::<true, true>(i, out, value, memo),
+        (true, false) => l.scan::<true, false>(i, out, value, memo),
+        (false, true) => l.scan::<false, true>(i, out, value, memo),
+        (false, false) => l.scan::<false, false>(i, out, value, memo),
+    })
 }
 
 /// What the table loop of [`run`] reads.
@@ -458,6 +463,36 @@ fn pair_stop(
     }
 }
 
+/// What the first phases and the second step make of the pair `c` `d` (BMP characters)
+/// where the segmentation is fused into the first step (see [`Pairs`]): a phrase of the first
+/// step's priority class 0, its value converted by the second step (as [`phrase`] writes it);
+/// or `c` alone, as the table has it; or, for a key of two characters of another class, a
+/// walk (which leaves the position to the passes).
+fn walked_fused(chain: &Chain<'_>, c: u32, d: u32) -> PairSlot {
+    let first = &chain.first;
+    let (root, _) = first.root_entry(c);
+    let node = root & ROOT_NODE;
+    let child = if root & ROOT_LONGER != 0 {
+        first.step(node, d)
+    } else {
+        0
+    };
+    if child == 0 {
+        return PairSlot::new(c, d, None, std::iter::empty());
+    }
+    let continuations = first.children(child).map(|(e, _)| e);
+    let val = first.node_value(child);
+    if !beats(val, first.node_value(node)) {
+        return PairSlot::new(c, d, None, continuations);
+    }
+    if val >> 24 != 0 {
+        return PairSlot::walk(c, d);
+    }
+    let (mut value, mut converted) = (String::new(), String::new());
+    phrase(chain, val, &mut converted, &mut value);
+    PairSlot::new(c, d, Some(converted.as_bytes()), continuations)
+}
+
 /// Writes a phrase of the first step's priority class 0 with value word `val` (the
 /// segmentation fused into the first step): a segment of its own, which the second step
 /// converts alone.
@@ -469,13 +504,15 @@ fn phrase(chain: &Chain<'_>, val: u32, out: &mut String, value: &mut String) {
 
 impl Loop<'_> {
     /// [`run`]'s loop: it looks one character ahead, and two for characters with longer
-    /// second-step keys, where `SECOND` says some character has them.
+    /// second-step keys, where `SECOND` says some character has them; `FUSED`: the
+    /// segmentation is fused into the first step.
     #[inline(always)]
-    fn scan<const SECOND: bool>(
+    fn scan<const SECOND: bool, const FUSED: bool>(
         &self,
         mut i: usize,
         out: &mut String,
         value: &mut String,
+        memo: &mut Pairs,
     ) -> usize {
         let (chain, table, bytes, limit) = (self.chain, self.table, self.bytes, self.limit);
         let (first, second) = (self.first, self.second);
@@ -500,25 +537,43 @@ impl Loop<'_> {
                 if hard {
                     break 'stretches;
                 }
+                let (word, n) = written(c_entry, w, len);
+                let (mut word, mut n, mut to) = (u64::from(word), n, next);
+                // The character at `to`.
+                let mut after = (dw, d, d_len);
                 if first.may(c, d) {
-                    match pair_stop(chain, bytes, c, next, (d, d_len)) {
-                        PairStop::Alone => {}
-                        PairStop::Phrase(key_end, val) => {
-                            drop(stretch);
-                            phrase(chain, val, out, value);
-                            i = key_end;
-                            continue 'stretches;
+                    let d_end = next + d_len;
+                    // Fused, the outcome of most pairs is learned (see `walked_fused`), and
+                    // chosen without a branch; the first phases are walked where a key may
+                    // continue after the pair.
+                    let learned = FUSED.then(|| {
+                        crate::dense::pair(memo, bytes, c, d, d_end, || walked_fused(chain, c, d))
+                    });
+                    match learned.flatten() {
+                        Some(o) => {
+                            word = select_unpredictable(o.both, o.out, word);
+                            n = select_unpredictable(o.both, o.len, n);
+                            to = select_unpredictable(o.both, d_end, to);
+                            after = select_unpredictable(o.both, o.third, after);
                         }
-                        PairStop::Decide => break 'stretches,
+                        None => match pair_stop(chain, bytes, c, next, (d, d_len)) {
+                            PairStop::Alone => {}
+                            PairStop::Phrase(key_end, val) => {
+                                drop(stretch);
+                                phrase(chain, val, out, value);
+                                i = key_end;
+                                continue 'stretches;
+                            }
+                            PairStop::Decide => break 'stretches,
+                        },
                     }
                 }
-                let (word, n) = written(c_entry, w, len);
-                stretch.push(word, n);
-                i = next;
+                stretch.push8(word, n);
+                i = to;
                 if i >= stop {
                     break;
                 }
-                (w, c, len) = (dw, d, d_len);
+                (w, c, len) = after;
             }
         }
         i

@@ -60,7 +60,7 @@ pub(crate) struct Dense {
 /// of memory and milliseconds before the first character; a text brings a few thousand pairs.)
 /// Each thread keeps its own, per table, in [`MEMOS`].
 #[derive(Debug, Default)]
-struct Pairs {
+pub(crate) struct Pairs {
     /// Open addressing, linear probing; a free slot is all zero (see [`FREE`]).
     slots: Box<[PairSlot]>,
     /// The hash's shift: `32 - log2(slots / 2)` (the hash picks a pair of slots).
@@ -74,13 +74,33 @@ thread_local! {
     static MEMOS: std::cell::RefCell<Vec<(u64, Pairs)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Numbers for [`Dense::id`].
+/// Numbers for [`Dense::id`] and the composed chains' tables.
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A number of its own for a table, naming its pairs in the memos.
+pub(crate) fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Calls `f` with the pairs this thread has learned for the table numbered `id`.
+pub(crate) fn with_memo<R>(id: u64, f: impl FnOnce(&mut Pairs) -> R) -> R {
+    MEMOS.with(|memos| {
+        let mut memos = memos.borrow_mut();
+        let at = match memos.iter().position(|(other, _)| *other == id) {
+            Some(at) => at,
+            None => {
+                memos.push((id, Pairs::default()));
+                memos.len() - 1
+            }
+        };
+        f(&mut memos[at].1)
+    })
+}
 
 /// One slot of [`Pairs`].
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(32))]
-struct PairSlot {
+pub(crate) struct PairSlot {
     /// The first character in the top 16 bits, the second in the low 16 ([`FREE`] in a free
     /// slot).
     key: u32,
@@ -119,14 +139,6 @@ const PAIR_KNOWN: u32 = 1 << 31;
 /// are walked.
 const MAX_PAIRS: usize = 1 << 19;
 
-/// The slot of a pair the walk decides.
-const WALK: PairSlot = PairSlot {
-    key: FREE,
-    meta: PAIR_KNOWN | PAIR_WALK,
-    out: 0,
-    thirds: 0,
-};
-
 /// `n` free slots, from zeroed memory.
 fn zeroed_slots(n: usize) -> Box<[PairSlot]> {
     let layout = std::alloc::Layout::array::<PairSlot>(n).expect("a table within memory");
@@ -148,35 +160,32 @@ fn third_bit(c: u32) -> u32 {
     (u64::from(c).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as u32
 }
 
-impl Pairs {
-    /// What the walk finds over the pair `c` `d` (BMP characters; `node` is `c`'s).
-    fn walked(v: &TrieView<'_>, c: u32, node: u32, d: u32) -> PairSlot {
+impl PairSlot {
+    /// The slot of the pair `c` `d`: `value`, where the pair is a key that wins over `c`
+    /// alone, and the characters that continue a key after the pair.
+    pub(crate) fn new(
+        c: u32,
+        d: u32,
+        value: Option<&[u8]>,
+        continuations: impl Iterator<Item = u32>,
+    ) -> PairSlot {
         let (mut meta, mut out, mut thirds) = (PAIR_KNOWN, 0, 0);
-        let child = v.step(node, d);
-        if child != 0 {
-            let value = v.node_value(child);
-            if crate::trie::beats(value, v.node_value(node)) {
-                let mut utf8 = [0u8; 4];
-                let text = match v.resolve(value) {
-                    crate::trie::Value::Text(s) => s.as_bytes(),
-                    crate::trie::Value::Char(c) => c.encode_utf8(&mut utf8).as_bytes(),
-                };
-                if text.len() <= 8 {
-                    let mut bytes = [0u8; 8];
-                    bytes[..text.len()].copy_from_slice(text);
-                    out = u64::from_le_bytes(bytes);
-                    meta |= PAIR_BOTH | text.len() as u32;
-                } else {
-                    meta |= PAIR_WALK;
-                }
+        match value {
+            Some(text) if text.len() <= 8 => {
+                let mut bytes = [0u8; 8];
+                bytes[..text.len()].copy_from_slice(text);
+                out = u64::from_le_bytes(bytes);
+                meta |= PAIR_BOTH | text.len() as u32;
             }
-            for (k, (e, _)) in v.children(child).enumerate() {
-                thirds |= 1 << third_bit(e);
-                meta |= match k {
-                    0 => PAIR_LONGER | e << THIRD_SHIFT,
-                    _ => PAIR_MANY,
-                };
-            }
+            Some(_) => meta |= PAIR_WALK,
+            None => {}
+        }
+        for (k, e) in continuations.enumerate() {
+            thirds |= 1 << third_bit(e);
+            meta |= match k {
+                0 => PAIR_LONGER | e << THIRD_SHIFT,
+                _ => PAIR_MANY,
+            };
         }
         PairSlot {
             key: c << 16 | d,
@@ -186,11 +195,35 @@ impl Pairs {
         }
     }
 
-    /// Learns the pair `c` `d` (see [`Pairs::walked`]) and returns its slot.
+    /// The slot of a pair the walk decides.
+    pub(crate) fn walk(c: u32, d: u32) -> PairSlot {
+        PairSlot {
+            meta: PAIR_KNOWN | PAIR_WALK,
+            ..PairSlot::new(c, d, None, std::iter::empty())
+        }
+    }
+}
+
+impl Pairs {
+    /// What the walk finds over the pair `c` `d` (BMP characters; `node` is `c`'s).
+    fn walked(v: &TrieView<'_>, c: u32, node: u32, d: u32) -> PairSlot {
+        let child = v.step(node, d);
+        if child == 0 {
+            return PairSlot::new(c, d, None, std::iter::empty());
+        }
+        let value = v.node_value(child);
+        let mut utf8 = [0u8; 4];
+        let text = crate::trie::beats(value, v.node_value(node)).then(|| match v.resolve(value) {
+            crate::trie::Value::Text(s) => s.as_bytes(),
+            crate::trie::Value::Char(c) => c.encode_utf8(&mut utf8).as_bytes(),
+        });
+        PairSlot::new(c, d, text, v.children(child).map(|(e, _)| e))
+    }
+
+    /// Learns `slot` and returns it.
     #[cold]
     #[inline(never)]
-    fn learn(&mut self, v: &TrieView<'_>, c: u32, node: u32, d: u32) -> PairSlot {
-        let slot = Pairs::walked(v, c, node, d);
+    fn learn(&mut self, slot: PairSlot) -> PairSlot {
         if slot.key == FREE || self.used >= MAX_PAIRS {
             return slot;
         }
@@ -288,7 +321,7 @@ impl Dense {
         }
         Dense {
             entries: entries.into_boxed_slice(),
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id: next_id(),
         }
     }
 }
@@ -433,9 +466,9 @@ pub(crate) unsafe fn decode_word(bytes: &[u8], i: usize) -> (u32, u32, usize) {
 /// Bytes of input per stretch of a table loop (see [`Stretch`]).
 pub(crate) const STRETCH: usize = 4096;
 
-/// The output of a table loop over a stretch of at most [`STRETCH`] characters: each is
-/// stored as four bytes at the end of the string, in capacity reserved for the stretch, and
-/// counted by its length. The string's length is set to the count when the stretch ends
+/// The output of a table loop over a stretch of at most [`STRETCH`] characters: each
+/// character's (or pair's) output is stored as eight bytes at the end of the string, in
+/// capacity reserved for the stretch, and counted by its length. The string's length is set to the count when the stretch ends
 /// (is dropped), so the string only ever holds whole characters.
 pub(crate) struct Stretch<'a> {
     vec: &'a mut Vec<u8>,
@@ -448,7 +481,7 @@ impl<'a> Stretch<'a> {
     #[inline(always)]
     pub(crate) fn new(out: &'a mut String) -> Stretch<'a> {
         // SAFETY: the string's length is only ever set to `len`, the end of the last whole
-        // character stored (see `push`); what lies after it is spare capacity.
+        // character stored (see `push8`); what lies after it is spare capacity.
         let vec = unsafe { out.as_mut_vec() };
         vec.reserve(4 * STRETCH + 8);
         Stretch {
@@ -457,34 +490,18 @@ impl<'a> Stretch<'a> {
             vec,
         }
     }
-
-    /// Appends a character of `n` bytes (1 to 4), held in `word` (first byte lowest; the
-    /// bytes after the character are overwritten by the next one or left as spare capacity).
-    /// At most [`STRETCH`] characters per stretch.
-    #[inline(always)]
-    pub(crate) fn push(&mut self, word: u32, n: usize) {
-        debug_assert!(self.len + 4 <= self.vec.capacity());
-        // SAFETY: at most `STRETCH` characters of at most four bytes each are stored after
-        // `new` reserved `4 * STRETCH + 8` bytes: the four bytes are within capacity.
-        unsafe {
-            self.base
-                .add(self.len)
-                .cast::<u32>()
-                .write_unaligned(word.to_le())
-        };
-        self.len += n;
-    }
 }
 
 impl Stretch<'_> {
     /// Appends `n` bytes (0 to 8) held in `word` (first byte lowest; the bytes after them are
     /// overwritten by the next or left as spare capacity), standing for at least `n / 4`
-    /// characters of the stretch (see [`Stretch::push`]).
+    /// characters of the stretch, at most two. At most [`STRETCH`] characters start in a
+    /// stretch: before the last push, at most `4 * (STRETCH - 1)` bytes are stored, and its
+    /// eight bytes end within the `4 * STRETCH + 8` reserved.
     #[inline(always)]
     pub(crate) fn push8(&mut self, word: u64, n: usize) {
         debug_assert!(self.len + 8 <= self.vec.capacity());
-        // SAFETY: as in `push`, with the eight bytes `new` reserves beyond four per
-        // character.
+        // SAFETY: see above.
         unsafe {
             self.base
                 .add(self.len)
@@ -517,16 +534,7 @@ pub(crate) fn run(
     if end < 8 || i >= end - 8 {
         return i;
     }
-    MEMOS.with(|memos| {
-        let mut memos = memos.borrow_mut();
-        let at = match memos.iter().position(|(id, _)| *id == dense.id) {
-            Some(at) => at,
-            None => {
-                memos.push((dense.id, Pairs::default()));
-                memos.len() - 1
-            }
-        };
-        let memo = &mut memos[at].1;
+    with_memo(dense.id, |memo| {
         if v.dense_busy {
             run_with::<true>(v, dense, memo, text, i, end, out)
         } else {
@@ -578,7 +586,7 @@ fn run_with<const BUSY: bool>(
             };
             if event {
                 let d_end = next + d_len;
-                match pair(v, memo, bytes, c, node, d, d_end) {
+                match pair(memo, bytes, c, d, d_end, || Pairs::walked(v, c, node, d)) {
                     Some(Outcome {
                         both,
                         out,
@@ -611,35 +619,38 @@ fn run_with<const BUSY: bool>(
 }
 
 /// What the walk finds over a pair that no key continues at the character after it.
-struct Outcome {
+pub(crate) struct Outcome {
     /// Whether the pair is a key that wins over the first character alone.
-    both: bool,
+    pub(crate) both: bool,
     /// With `both`: the key's value (UTF-8, first byte lowest) and its length in bytes.
-    out: u64,
-    len: usize,
+    pub(crate) out: u64,
+    pub(crate) len: usize,
     /// The word, character and length at the end of the pair.
-    third: (u32, u32, usize),
+    pub(crate) third: (u32, u32, usize),
 }
 
-/// The outcome of the pair of `c` (with `node`) and `d`, which ends at `d_end`, as `memo`
-/// knows or learns it; `None` where the trie has to be walked: a key may continue after
-/// the pair (or the pair ends within four bytes of the end of `bytes`), or its value is
-/// longer than eight bytes, or `d` is beyond the BMP. Out of the loop (to keep the loop's
-/// own values in registers): the filter lets few pairs through.
+/// The outcome of the pair of `c` and `d`, which ends at `d_end`, as `memo` knows it or learns
+/// it from `walked`; `None` where the trie has to be walked: a key may continue after the
+/// pair (or the pair ends within four bytes of the end of `bytes`), or its value is longer
+/// than eight bytes, or `d` is beyond the BMP. Out of the loops (to keep their own values in
+/// registers): the filters let few pairs through.
 #[inline(never)]
-fn pair(
-    v: &TrieView<'_>,
+pub(crate) fn pair(
     memo: &mut Pairs,
     bytes: &[u8],
     c: u32,
-    node: u32,
     d: u32,
     d_end: usize,
+    walked: impl FnOnce() -> PairSlot,
 ) -> Option<Outcome> {
     let end = bytes.len();
-    let mut slot = if d <= 0xFFFF { memo.get(c, d) } else { WALK };
+    let mut slot = if d <= 0xFFFF {
+        memo.get(c, d)
+    } else {
+        PairSlot::walk(c, d)
+    };
     if slot.meta & PAIR_KNOWN == 0 {
-        slot = memo.learn(v, c, node, d);
+        slot = memo.learn(walked());
     }
     // The character after the pair, where keys continue after it (clamped into the text, to
     // be read without a branch: the walk takes the pairs near the end).
@@ -763,7 +774,7 @@ mod tests {
         {
             let node = v.root(c);
             for (d, _) in v.children(node).filter(|&(d, _)| d <= 0xFFFF) {
-                let slot = pairs.learn(&v, c, node, d);
+                let slot = pairs.learn(super::Pairs::walked(&v, c, node, d));
                 assert_ne!(slot.meta & super::PAIR_KNOWN, 0);
                 learned.push((c, d, slot));
             }
@@ -782,7 +793,7 @@ mod tests {
         let (c, d) = (u32::from('中'), u32::from('a'));
         assert_eq!(pairs.get(c, d).meta & super::PAIR_KNOWN, 0);
         let node = v.root(c);
-        let no_key = pairs.learn(&v, c, node, d);
+        let no_key = pairs.learn(super::Pairs::walked(&v, c, node, d));
         assert_eq!(no_key.meta, super::PAIR_KNOWN);
         assert_eq!(pairs.get(c, d).meta, super::PAIR_KNOWN);
         // What the pairs say agrees with the trie: 一干 is a key of ST (一干 → 一干) that
