@@ -23,6 +23,14 @@
 //!   step's priority class 0 is a segment of its own: the first step walks it here, and the
 //!   second step converts its value alone.
 //!
+//! The table loop ([`run`]) asks one pair filter per character: the pairs of the first phases'
+//! keys and the pairs `c` `d` whose `x` start a longer key of the second step (taking `d` alone
+//! in the first step). Where it lets no pair through, `c` is written at once; a `c` whose `x`
+//! starts longer keys of the second step stands only once the first phases take `d` alone too
+//! (or a segment starts at `d`), which the loop learns at `d`: where they do not, it goes back
+//! to `c` and leaves it to [`decide`]. Where the filter lets a pair through, the pairs learned
+//! per thread (see [`crate::dense`]) decide the fused chains' phrases without a walk.
+//!
 //! Wherever that does not decide (a longer key may start, an IDS operator, a value of more than
 //! one character), the phases run as passes over a *window* from the position to the next safe
 //! cut (see [`crate::convert::last_safe_cut`]: a character in no key of any phase and no IDS
@@ -67,6 +75,10 @@ pub(crate) struct Table {
     /// [`PairFilter::union`]), and its size as a power of two.
     first_pairs: Vec<u32>,
     first_pair_bits: u32,
+    /// The union filter with, besides, every pair `c` `d` whose characters through the first
+    /// step alone (`x`) may start a key of two or more characters of the second step (see
+    /// [`Table::second_pairs`]); the same size.
+    event_pairs: Vec<u32>,
     /// Some entry has [`PAIR_SECOND`].
     pair_second: bool,
     /// The table's number for the pairs learned by each thread (see [`crate::dense::Pairs`]).
@@ -146,16 +158,79 @@ impl Table {
             Some(seg) => first.union(seg.pair_filter()),
             None => first.union(first),
         };
-        Table {
+        let mut table = Table {
             pair_second: flat.iter().chain(&lo).any(|&e| e & PAIR_SECOND != 0),
             flat: flat.into_boxed_slice(),
             hi,
             lo,
             lead_step,
             ascii_skip,
+            event_pairs: first_pairs.clone(),
             first_pairs,
             first_pair_bits,
             id: crate::dense::next_id(),
+        };
+        table.second_pairs(&chain.second);
+        table
+    }
+
+    /// Adds to [`Table::event_pairs`] the pairs `c` `d` whose `x` may start a key of two or
+    /// more characters of `second`: for each pair of characters `X` `Z` that starts one, every
+    /// `c` the first step takes alone to `X` with every `d` it takes alone to `Z`. (Where the
+    /// first step takes `d` alone, it writes `Z` after `X`; where it does not, the table loop
+    /// finds out at `d`.)
+    fn second_pairs(&mut self, second: &TrieView<'_>) {
+        if !self.pair_second {
+            return;
+        }
+        // The characters the first step takes alone to an `x` other than themselves, by `x`.
+        let beyond = self.hi.iter().enumerate().filter(|&(_, &b)| b != 0);
+        let beyond = beyond.flat_map(|(h, _)| (0..256u32).map(move |l| (h as u32) << 8 | l));
+        let mut to: Vec<(u32, u32)> = (0..0x1_0000u32)
+            .chain(beyond)
+            .filter_map(|c| {
+                let entry = self.entry(c);
+                let x = x_of(entry, c);
+                (entry != 0 && x != c).then_some((x, c))
+            })
+            .collect();
+        to.sort_unstable();
+        let (flat, hi, lo) = (&self.flat, &self.hi, &self.lo);
+        let entry = |c: u32| match c {
+            0..0x1_0000 => flat[c as usize],
+            _ => lo[(hi[(c >> 8) as usize] as usize) << 8 | (c & 0xFF) as usize],
+        };
+        // The characters the first step takes alone to `x`.
+        let from = |x: u32| {
+            let itself = (x_of(entry(x), x) == x).then_some(x);
+            let at = to.partition_point(|&(y, _)| y < x);
+            let others = to[at..].iter().take_while(move |&&(y, _)| y == x);
+            itself.into_iter().chain(others.map(|&(_, c)| c))
+        };
+        let bits = self.first_pair_bits;
+        let words = &mut self.event_pairs;
+        let mut cs = Vec::new();
+        for (h, &block) in second.root_hi.iter().enumerate() {
+            if block == 0 {
+                continue;
+            }
+            for l in 0..256u32 {
+                let big_x = (h as u32) << 8 | l;
+                let (root, _) = second.root_entry(big_x);
+                if root & ROOT_LONGER == 0 {
+                    continue;
+                }
+                cs.clear();
+                cs.extend(from(big_x));
+                for (big_z, _) in second.children(root & ROOT_NODE) {
+                    for d in from(big_z) {
+                        for &c in &cs {
+                            let (word, mask) = crate::trie_build::pair_hash(c, d, bits);
+                            words[word] |= mask;
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -163,6 +238,12 @@ impl Table {
     #[inline(always)]
     fn first_filter(&self) -> PairFilter<'_> {
         PairFilter::new(&self.first_pairs, self.first_pair_bits)
+    }
+
+    /// The filter of [`Table::event_pairs`].
+    #[inline(always)]
+    fn event_filter(&self) -> PairFilter<'_> {
+        PairFilter::new(&self.event_pairs, self.first_pair_bits)
     }
 
     /// Whether a key of two or more characters of the segmentation or the first step may
@@ -396,6 +477,7 @@ fn run(
         limit: end - 12,
         first: table.first_filter(),
         second: chain.second.pair_filter(),
+        events: table.event_filter(),
     };
     crate::dense::with_memo(table.id, |memo| match (table.pair_second, chain.fused) {
         (true, true) => l.scan::<true, true>(i, out, value, memo),
@@ -417,6 +499,8 @@ struct Loop<'a> {
     /// The first phases' pair filter and the second step's.
     first: PairFilter<'a>,
     second: PairFilter<'a>,
+    /// The table's event filter (see [`Table::event_pairs`]).
+    events: PairFilter<'a>,
 }
 
 /// What [`pair_stop`] found.
@@ -515,7 +599,13 @@ impl Loop<'_> {
         memo: &mut Pairs,
     ) -> usize {
         let (chain, table, bytes, limit) = (self.chain, self.table, self.bytes, self.limit);
-        let (first, second) = (self.first, self.second);
+        let (first, second, events) = (self.first, self.second, self.events);
+        // A character written alone although its `x` starts keys of the second step that
+        // are longer (where no pair filter stopped at it), and the length of the output before
+        // it: it stands once the first phases take the next character alone or a segment
+        // starts there; where they may not, the scan goes back to it.
+        const NONE: (usize, usize) = (usize::MAX, 0);
+        let mut pending = NONE;
         'stretches: while i < limit {
             let stop = limit.min(i + STRETCH);
             let mut stretch = Stretch::new(out);
@@ -526,47 +616,68 @@ impl Loop<'_> {
                 let c_entry = table.bmp_entry(c);
                 let next = i + len;
                 let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
-                let mut hard = (c_entry & OPEN != 0) | (w & 0x8080_8080 == 0);
-                if SECOND && c_entry & PAIR_SECOND != 0 {
-                    let d_entry = table.bmp_entry(d);
-                    let e = unsafe { decode_word(bytes, next + d_len) }.1;
-                    hard |= (d_entry & OPEN != 0)
-                        | first.may(d, e)
-                        | second.may(x_of(c_entry, c), x_of(d_entry, d));
-                }
-                if hard {
+                if (c_entry & OPEN != 0) | (w & 0x8080_8080 == 0) {
                     break 'stretches;
                 }
                 let (word, n) = written(c_entry, w, len);
                 let (mut word, mut n, mut to) = (u64::from(word), n, next);
                 // The character at `to`.
                 let mut after = (dw, d, d_len);
-                if first.may(c, d) {
-                    let d_end = next + d_len;
-                    // Fused, the outcome of most pairs is learned (see `walked_fused`), and
-                    // chosen without a branch; the first phases are walked where a key may
-                    // continue after the pair.
-                    let learned = FUSED.then(|| {
-                        crate::dense::pair(memo, bytes, c, d, d_end, || walked_fused(chain, c, d))
-                    });
-                    match learned.flatten() {
-                        Some(o) => {
-                            word = select_unpredictable(o.both, o.out, word);
-                            n = select_unpredictable(o.both, o.len, n);
-                            to = select_unpredictable(o.both, d_end, to);
-                            after = select_unpredictable(o.both, o.third, after);
+                let second_here = SECOND && c_entry & PAIR_SECOND != 0;
+                // The pairs of the first phases' keys, and (`SECOND`) those that start a
+                // longer key of the second step through the first step.
+                if events.may(c, d) {
+                    if second_here {
+                        // The second step takes `x` alone if the first step takes `d` alone
+                        // and its `x` starts no key of the second step after this one.
+                        let d_entry = table.bmp_entry(d);
+                        let e = unsafe { decode_word(bytes, next + d_len) }.1;
+                        if (d_entry & OPEN != 0)
+                            | first.may(d, e)
+                            | second.may(x_of(c_entry, c), x_of(d_entry, d))
+                        {
+                            break 'stretches;
                         }
-                        None => match pair_stop(chain, bytes, c, next, (d, d_len)) {
-                            PairStop::Alone => {}
-                            PairStop::Phrase(key_end, val) => {
-                                drop(stretch);
-                                phrase(chain, val, out, value);
-                                i = key_end;
-                                continue 'stretches;
-                            }
-                            PairStop::Decide => break 'stretches,
-                        },
                     }
+                    if !SECOND || first.may(c, d) {
+                        let d_end = next + d_len;
+                        // Fused, the outcome of most pairs is learned (see `walked_fused`),
+                        // and chosen without a branch; the first phases are walked where a key
+                        // may continue after the pair.
+                        let learned = FUSED.then(|| {
+                            crate::dense::pair(memo, bytes, c, d, d_end, || {
+                                walked_fused(chain, c, d)
+                            })
+                        });
+                        match learned.flatten() {
+                            Some(o) => {
+                                word = select_unpredictable(o.both, o.out, word);
+                                n = select_unpredictable(o.both, o.len, n);
+                                to = select_unpredictable(o.both, d_end, to);
+                                after = select_unpredictable(o.both, o.third, after);
+                            }
+                            None => match pair_stop(chain, bytes, c, next, (d, d_len)) {
+                                PairStop::Alone => {}
+                                PairStop::Phrase(key_end, val) => {
+                                    // A segment of its own starts at `c`: the character
+                                    // before stands.
+                                    pending = NONE;
+                                    drop(stretch);
+                                    phrase(chain, val, out, value);
+                                    i = key_end;
+                                    continue 'stretches;
+                                }
+                                PairStop::Decide => break 'stretches,
+                            },
+                        }
+                    }
+                    // The first phases take `c` alone (or a phrase, a segment of its own,
+                    // starts at it), and `c` is decided.
+                    pending = NONE;
+                } else if SECOND {
+                    // The first phases take `c` alone: the character before stands; `c` does
+                    // where the first phases take the next one alone.
+                    pending = select_unpredictable(second_here, (i, stretch.len()), NONE);
                 }
                 stretch.push8(word, n);
                 i = to;
@@ -575,6 +686,11 @@ impl Loop<'_> {
                 }
                 (w, c, len) = after;
             }
+        }
+        if pending != NONE {
+            // Not known to stand: the scan goes back to it.
+            out.truncate(pending.1);
+            return pending.0;
         }
         i
     }
@@ -812,6 +928,15 @@ pub(crate) mod tests {
                 let mut out = String::new();
                 e.convert_into(text, &mut out);
                 assert_eq!(out, want, "{text}");
+                // The same between runs of characters the table loop takes (where it writes
+                // 甲 alone before it finds the phrase at 丙, and has to go back to 甲), near
+                // the loop's start, in its stretches and at its end.
+                for (before, after) in [(3, 20), (40, 40), (20, 3), (1500, 1500)] {
+                    let (fill_a, fill_b) = ("。".repeat(before), "，".repeat(after));
+                    let long = format!("{fill_a}{text}{fill_b}").repeat(3);
+                    let want = format!("{fill_a}{want}{fill_b}").repeat(3);
+                    assert_eq!(composed(&e, &long), want, "{text} {before} {after}");
+                }
             }
         }
     }
