@@ -114,6 +114,9 @@ impl Table {
         let mut flat = vec![0u64; 0x1_0001];
         let mut hi = vec![0u32; 0x1100];
         let mut lo = vec![0u64; 256];
+        // The characters the first step takes alone to an `x` other than themselves, and that
+        // `x` (see `second_pairs`).
+        let mut to = Vec::new();
         for v in chain.seg.iter().chain([&chain.first, &chain.second]) {
             for (h, &block) in v.root_hi.iter().enumerate() {
                 if block == 0 {
@@ -136,6 +139,10 @@ impl Table {
                     };
                     if *entry == 0 {
                         *entry = chain.summary(c);
+                        let x = x_of(*entry, c);
+                        if x != c {
+                            to.push((x, c));
+                        }
                     }
                 }
             }
@@ -170,30 +177,21 @@ impl Table {
             first_pair_bits,
             id: crate::dense::next_id(),
         };
-        table.second_pairs(&chain.second);
+        table.second_pairs(&chain.second, to);
         table
     }
 
     /// Adds to [`Table::event_pairs`] the pairs `c` `d` whose `x` may start a key of two or
-    /// more characters of `second`: for each pair of characters `X` `Z` that starts one, every
+    /// more characters of `second` (`to`: each `x` the first step makes of a character other
+    /// than itself, and the character): for each pair of characters `X` `Z` that starts one, every
     /// `c` the first step takes alone to `X` with every `d` it takes alone to `Z`. (Where the
     /// first step takes `d` alone, it writes `Z` after `X`; where it does not, the table loop
     /// finds out at `d`.)
-    fn second_pairs(&mut self, second: &TrieView<'_>) {
+    fn second_pairs(&mut self, second: &TrieView<'_>, mut to: Vec<(u32, u32)>) {
         if !self.pair_second {
             return;
         }
         // The characters the first step takes alone to an `x` other than themselves, by `x`.
-        let beyond = self.hi.iter().enumerate().filter(|&(_, &b)| b != 0);
-        let beyond = beyond.flat_map(|(h, _)| (0..256u32).map(move |l| (h as u32) << 8 | l));
-        let mut to: Vec<(u32, u32)> = (0..0x1_0000u32)
-            .chain(beyond)
-            .filter_map(|c| {
-                let entry = self.entry(c);
-                let x = x_of(entry, c);
-                (entry != 0 && x != c).then_some((x, c))
-            })
-            .collect();
         to.sort_unstable();
         let (flat, hi, lo) = (&self.flat, &self.hi, &self.lo);
         let entry = |c: u32| match c {
@@ -600,6 +598,12 @@ impl Loop<'_> {
     ) -> usize {
         let (chain, table, bytes, limit) = (self.chain, self.table, self.bytes, self.limit);
         let (first, second, events) = (self.first, self.second, self.events);
+        // The entries as a local slice, so that the loop keeps its address in a register.
+        let flat: &[u64] = &table.flat;
+        let bmp_entry = |c: u32| {
+            // SAFETY: `flat` has 0x10001 entries.
+            unsafe { *flat.get_unchecked(c.min(0x1_0000) as usize) }
+        };
         // A character written alone although its `x` starts keys of the second step that
         // are longer (where no pair filter stopped at it), and the length of the output before
         // it: it stands once the first phases take the next character alone or a segment
@@ -613,7 +617,7 @@ impl Loop<'_> {
             // after `i < limit`, so 4 bytes from each are in `bytes`.
             let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
             loop {
-                let c_entry = table.bmp_entry(c);
+                let c_entry = bmp_entry(c);
                 let next = i + len;
                 let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
                 if (c_entry & OPEN != 0) | (w & 0x8080_8080 == 0) {
@@ -630,7 +634,7 @@ impl Loop<'_> {
                     if second_here {
                         // The second step takes `x` alone if the first step takes `d` alone
                         // and its `x` starts no key of the second step after this one.
-                        let d_entry = table.bmp_entry(d);
+                        let d_entry = bmp_entry(d);
                         let e = unsafe { decode_word(bytes, next + d_len) }.1;
                         if (d_entry & OPEN != 0)
                             | first.may(d, e)
