@@ -89,6 +89,9 @@ pub(crate) fn with_memo<R>(id: u64, f: impl FnOnce(&mut Pairs) -> R) -> R {
         let at = match memos.iter().position(|(other, _)| *other == id) {
             Some(at) => at,
             None => {
+                if memos.len() == MAX_MEMOS {
+                    memos.remove(0);
+                }
                 memos.push((id, Pairs::default()));
                 memos.len() - 1
             }
@@ -135,9 +138,13 @@ const PAIR_MANY: u32 = 1 << 7;
 const THIRD_SHIFT: u32 = 8;
 /// In a pair's meta: the slot holds a pair (a free slot is all zero).
 const PAIR_KNOWN: u32 = 1 << 31;
-/// The most pairs a thread learns per table (a table of 32 MiB); beyond, pairs not yet known
-/// are walked.
-const MAX_PAIRS: usize = 1 << 19;
+/// The most pairs a thread learns per table (a table of 4 MiB; STPhrases has 33,000 pairs
+/// of first characters); beyond, pairs not yet known are walked.
+const MAX_PAIRS: usize = 1 << 16;
+
+/// The most tables a thread keeps pairs for (configs read from files make new tables each
+/// time they are loaded): beyond, the pairs learned first are forgotten.
+const MAX_MEMOS: usize = 16;
 
 /// `n` free slots, from zeroed memory.
 fn zeroed_slots(n: usize) -> Box<[PairSlot]> {
@@ -811,10 +818,38 @@ mod tests {
         assert_eq!(gan.meta & (flags | super::PAIR_WALK), flags);
         assert_eq!(&gan.out.to_le_bytes()[..6], "一干".as_bytes());
         assert_ne!(gan.thirds >> super::third_bit('二'.into()) & 1, 0);
+        // Beyond the most pairs a table holds, a pair is walked each time, not learned.
+        pairs.used = super::MAX_PAIRS;
+        let (c, d) = (u32::from('中'), u32::from('b'));
+        assert_ne!(
+            pairs.learn(super::Pairs::walked(&v, c, v.root(c), d)).meta,
+            0
+        );
+        assert_eq!(pairs.get(c, d).meta & super::PAIR_KNOWN, 0);
         let bei = walked('干', '杯');
         assert_eq!(bei.meta & (flags | super::PAIR_WALK), super::PAIR_BOTH);
         let len = (bei.meta & 0xF) as usize;
         assert_eq!(&bei.out.to_le_bytes()[..len], "乾杯".as_bytes());
+    }
+
+    #[test]
+    fn a_thread_keeps_the_pairs_of_its_last_tables() {
+        let ids: Vec<u64> = (0..=super::MAX_MEMOS).map(|_| super::next_id()).collect();
+        let learn = |id: u64| {
+            super::with_memo(id, |memo| {
+                memo.learn(super::PairSlot::new(1, 2, None, std::iter::empty()));
+            })
+        };
+        let known = |id: u64| super::with_memo(id, |memo| memo.used);
+        learn(ids[0]);
+        assert_eq!(known(ids[0]), 1);
+        for &id in &ids[1..] {
+            learn(id);
+        }
+        // The first table's pairs made room for the last one's; the others are kept.
+        assert_eq!(known(ids[1]), 1);
+        assert_eq!(known(ids[super::MAX_MEMOS]), 1);
+        assert_eq!(known(ids[0]), 0);
     }
 
     #[test]
