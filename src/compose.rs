@@ -72,7 +72,7 @@ pub(crate) struct Table {
     /// How runs of ASCII are skipped, by that table.
     ascii_skip: AsciiSkip,
     /// The pair filter of the segmentation's keys and the first step's (see
-    /// [`PairFilter::union`]), and its size as a power of two.
+    /// [`TrieView::pair_union`]), and its size as a power of two.
     first_pairs: Vec<u32>,
     first_pair_bits: u32,
     /// The union filter with, besides, every pair `c` `d` whose characters through the first
@@ -160,10 +160,9 @@ impl Table {
                 .map(|v| *v.lead_step),
         );
         let ascii_skip = AsciiSkip::of(&lead_step);
-        let first = chain.first.pair_filter();
         let (first_pairs, first_pair_bits) = match &chain.seg {
-            Some(seg) => first.union(seg.pair_filter()),
-            None => first.union(first),
+            Some(seg) => chain.first.pair_union(seg),
+            None => chain.first.pair_union(&chain.first),
         };
         let mut table = Table {
             pair_second: flat.iter().chain(&lo).any(|&e| e & PAIR_SECOND != 0),
@@ -910,6 +909,47 @@ pub(crate) mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_filters_hold_every_pair_that_starts_a_key() {
+        // The segmentation's filter and the first step's have different sizes in tw2s, tw2sp
+        // and hk2s: their union must hold the pairs of both (copying the smaller one's words
+        // lost a third of its pairs). The event filter holds those and, for each pair of
+        // characters that starts a longer key of the second step, the pairs the first step
+        // takes to it.
+        for config in Config::ALL {
+            let engine = builtin_engine(config, true);
+            let Some(chain) = engine.composed() else {
+                continue;
+            };
+            let table = super::Table::new(&chain);
+            let (first, events) = (table.first_filter(), table.event_filter());
+            let mut pairs = 0;
+            for v in chain.seg.iter().chain([&chain.first]) {
+                v.each_pair(|c, d| {
+                    pairs += 1;
+                    assert!(first.may(c, d) && events.may(c, d), "{}", config.name());
+                });
+            }
+            assert!(pairs > 600, "{}: {pairs}", config.name());
+            let x = |c: u32| super::x_of(table.entry(c), c);
+            let firsts: Vec<u32> = (0x3000..0xA000)
+                .filter(|&c| table.entry(c) & super::PAIR_SECOND != 0)
+                .collect();
+            let mut seconds = 0;
+            for &c in &firsts {
+                for d in 0x3000..0xA000 {
+                    if chain.second.pair_may(x(c), x(d))
+                        && chain.second.step(chain.second.root(x(c)), x(d)) != 0
+                    {
+                        seconds += 1;
+                        assert!(events.may(c, d), "{}", config.name());
+                    }
+                }
+            }
+            assert_eq!(seconds > 0, table.pair_second, "{}", config.name());
         }
     }
 

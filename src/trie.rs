@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use crate::trie_build::{
     child_filter_bit, edge_hash, pair_hash, EMPTY_SLOT, HEADER_WORDS, MAGIC, MAX_LIST_EDGES,
-    NODE_WORDS, ROOT_HI_WORDS, ROOT_IN_KEY, ROOT_NODE, VALUE_ID, VALUE_INLINE,
+    NODE_WORDS, ROOT_HI_WORDS, ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_ID, VALUE_INLINE,
 };
 
 /// A dictionary value: text held in the trie, or a single character held inline in the node.
@@ -286,18 +286,51 @@ impl<'a> PairFilter<'a> {
         unsafe { (*self.words.get_unchecked(word) & mask) ^ mask }
     }
 
-    /// A filter of the pairs of both `self` and `other` (a pair either may hold may be in
-    /// it): the larger size, the smaller filter's words repeated over the larger's.
-    pub(crate) fn union(self, other: PairFilter<'_>) -> (Vec<u32>, u32) {
-        let bits = self.bits.max(other.bits);
-        let words = (0..1usize << bits)
-            .map(|j| {
-                // The word index is the hash's top bits: word `j` of the larger filter lies in
-                // word `j >> (bits - b)` of one of `b` bits.
-                self.words[j >> (bits - self.bits)] | other.words[j >> (bits - other.bits)]
-            })
-            .collect();
-        (words, bits)
+    /// Sets the bits of the pair `a` `b` (see the image layout).
+    fn insert(words: &mut [u32], bits: u32, a: u32, b: u32) {
+        let (word, mask) = pair_hash(a, b, bits);
+        words[word] |= mask;
+    }
+}
+
+impl<'a> TrieView<'a> {
+    /// A pair filter of the keys of both `self` and `other`: the larger of their filters, with
+    /// the pairs of the other's keys added (its words cannot be copied into a filter of
+    /// another size: the two bits of a pair come from the hash's bits below the word's, which
+    /// move with the size).
+    pub(crate) fn pair_union(&self, other: &TrieView<'_>) -> (Vec<u32>, u32) {
+        let (large, small) = if self.pairs.bits >= other.pairs.bits {
+            (self.pairs, other)
+        } else {
+            (other.pairs, self)
+        };
+        let mut words = large.words.to_vec();
+        if small.pairs.bits == large.bits {
+            for (w, s) in words.iter_mut().zip(small.pairs.words) {
+                *w |= s;
+            }
+        } else {
+            small.each_pair(|a, b| PairFilter::insert(&mut words, large.bits, a, b));
+        }
+        (words, large.bits)
+    }
+
+    /// Calls `f` with the first two characters of each key of two or more characters.
+    pub(crate) fn each_pair(&self, mut f: impl FnMut(u32, u32)) {
+        for (h, &block) in self.root_hi.iter().enumerate() {
+            if block == 0 {
+                continue;
+            }
+            for l in 0..256u32 {
+                let a = (h as u32) << 8 | l;
+                let (root, _) = self.root_entry(a);
+                if root & ROOT_LONGER != 0 {
+                    for (b, _) in self.children(root & ROOT_NODE) {
+                        f(a, b);
+                    }
+                }
+            }
+        }
     }
 }
 
