@@ -603,12 +603,12 @@ impl Loop<'_> {
             // SAFETY: `flat` has 0x10001 entries.
             unsafe { *flat.get_unchecked(c.min(0x1_0000) as usize) }
         };
-        // A character written alone although its `x` starts keys of the second step that
-        // are longer (where no pair filter stopped at it), and the length of the output before
-        // it: it stands once the first phases take the next character alone or a segment
-        // starts there; where they may not, the scan goes back to it.
-        const NONE: (usize, usize) = (usize::MAX, 0);
-        let mut pending = NONE;
+        // The last character written, where it was written alone although its `x` starts
+        // keys of the second step that are longer (where no pair filter stopped at it): its
+        // length in the text (from bit 8) and in the output (bits 0..8); 0 for none. It stands
+        // once the first phases take the next character alone or a segment starts there; where
+        // they may not, the scan goes back to it.
+        let mut pending = 0usize;
         'stretches: while i < limit {
             let stop = limit.min(i + STRETCH);
             let mut stretch = Stretch::new(out);
@@ -664,7 +664,7 @@ impl Loop<'_> {
                                 PairStop::Phrase(key_end, val) => {
                                     // A segment of its own starts at `c`: the character
                                     // before stands.
-                                    pending = NONE;
+                                    pending = 0;
                                     drop(stretch);
                                     phrase(chain, val, out, value);
                                     i = key_end;
@@ -676,11 +676,11 @@ impl Loop<'_> {
                     }
                     // The first phases take `c` alone (or a phrase, a segment of its own,
                     // starts at it), and `c` is decided.
-                    pending = NONE;
+                    pending = 0;
                 } else if SECOND {
                     // The first phases take `c` alone: the character before stands; `c` does
                     // where the first phases take the next one alone.
-                    pending = select_unpredictable(second_here, (i, stretch.len()), NONE);
+                    pending = select_unpredictable(second_here, len << 8 | n, 0);
                 }
                 stretch.push8(word, n);
                 i = to;
@@ -690,10 +690,11 @@ impl Loop<'_> {
                 (w, c, len) = after;
             }
         }
-        if pending != NONE {
-            // Not known to stand: the scan goes back to it.
-            out.truncate(pending.1);
-            return pending.0;
+        if pending != 0 {
+            // Not known to stand: the scan goes back to it (the last character written, just
+            // before `i`).
+            out.truncate(out.len() - (pending & 0xFF));
+            return i - (pending >> 8);
         }
         i
     }

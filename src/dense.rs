@@ -500,12 +500,6 @@ impl<'a> Stretch<'a> {
 }
 
 impl Stretch<'_> {
-    /// The length of the string with what the stretch has stored.
-    #[inline(always)]
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
     /// Appends `n` bytes (0 to 8) held in `word` (first byte lowest; the bytes after them are
     /// overwritten by the next or left as spare capacity), standing for at least `n / 4`
     /// characters of the stretch, at most two. At most [`STRETCH`] characters start in a
