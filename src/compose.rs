@@ -206,29 +206,14 @@ impl Table {
         };
         let bits = self.first_pair_bits;
         let words = &mut self.event_pairs;
-        let mut cs = Vec::new();
-        for (h, &block) in second.root_hi.iter().enumerate() {
-            if block == 0 {
-                continue;
-            }
-            for l in 0..256u32 {
-                let big_x = (h as u32) << 8 | l;
-                let (root, _) = second.root_entry(big_x);
-                if root & ROOT_LONGER == 0 {
-                    continue;
-                }
-                cs.clear();
-                cs.extend(from(big_x));
-                for (big_z, _) in second.children(root & ROOT_NODE) {
-                    for d in from(big_z) {
-                        for &c in &cs {
-                            let (word, mask) = crate::trie_build::pair_hash(c, d, bits);
-                            words[word] |= mask;
-                        }
-                    }
+        second.each_pair(|big_x, big_z| {
+            for d in from(big_z) {
+                for c in from(big_x) {
+                    let (word, mask) = crate::trie_build::pair_hash(c, d, bits);
+                    words[word] |= mask;
                 }
             }
-        }
+        });
     }
 
     /// The union pair filter of the segmentation and the first step.

@@ -403,13 +403,22 @@ const SAMPLE: usize = 1024;
 
 /// Whether the table scan pays for `text` with the trie `v`: always where keys start with
 /// too many characters for a start bitmap; with one, where keys start at a quarter or more
-/// of the characters beyond ASCII in the text's first [`SAMPLE`] bytes. (Where they start at fewer, the general scan's skipping wins: with
-/// Traditional text t2tw's keys start at 7% of them, hk2t's at 16%, and the table scan
-/// takes 7–10% more time; tw2t's at 35%, and it takes 22% less.)
+/// of the characters beyond ASCII in the text's first [`SAMPLE`] bytes. (Where they start
+/// at fewer, the general scan's skipping wins: with Traditional text t2tw's keys start at 7%
+/// of them, hk2t's at 16%, and the table scan takes 7–10% more time; tw2t's at 35%, and it
+/// takes 22% less.)
 pub(crate) fn pays(v: &TrieView<'_>, text: &str) -> bool {
     let Some(starts) = v.starts else {
         return true;
     };
+    at_a_quarter(text, |c| {
+        c < 0x1_0000 && starts[(c >> 6) as usize] >> (c & 63) & 1 != 0
+    })
+}
+
+/// Whether `starts` holds for a quarter or more of the characters beyond ASCII in the first
+/// [`SAMPLE`] bytes of `text`.
+fn at_a_quarter(text: &str, starts: impl Fn(u32) -> bool) -> bool {
     let mut end = SAMPLE.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -417,9 +426,7 @@ pub(crate) fn pays(v: &TrieView<'_>, text: &str) -> bool {
     let (mut wide, mut at_start) = (0usize, 0usize);
     for c in text[..end].chars().map(u32::from).filter(|&c| c >= 0x80) {
         wide += 1;
-        if c < 0x1_0000 && starts[(c >> 6) as usize] >> (c & 63) & 1 != 0 {
-            at_start += 1;
-        }
+        at_start += usize::from(starts(c));
     }
     wide > 0 && 4 * at_start >= wide
 }
@@ -432,18 +439,7 @@ pub(crate) fn pays(v: &TrieView<'_>, text: &str) -> bool {
 /// way skips the others. (tw2t: CPU time 0.88–0.95 of asking only at the characters that
 /// start keys.)
 pub(crate) fn busy(dense: &Dense, text: &str) -> bool {
-    let mut end = SAMPLE.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let (mut wide, mut at_start) = (0usize, 0usize);
-    for c in text[..end].chars().map(u32::from).filter(|&c| c >= 0x80) {
-        wide += 1;
-        if dense.entries[c as usize] >> NODE_SHIFT != 0 {
-            at_start += 1;
-        }
-    }
-    4 * at_start >= wide
+    at_a_quarter(text, |c| dense.entries[c as usize] >> NODE_SHIFT != 0)
 }
 
 /// The four bytes from `i` as a little-endian word, and the character that starts there
@@ -718,54 +714,59 @@ mod tests {
     use crate::convert::{convert_trie_segments, Matcher};
     use crate::Config;
 
+    /// Calls `f` with the trie of the first conversion step of `config`.
+    fn with_step<R>(config: Config, f: impl FnOnce(&crate::trie::Trie) -> R) -> R {
+        let engine = builtin_engine(config, true);
+        let Matcher::Trie(t) = &engine.chain[0] else {
+            panic!("{}'s first step is a trie", config.name())
+        };
+        f(t)
+    }
+
     #[test]
     fn the_table_pays_where_keys_start_at_a_quarter_of_the_characters() {
-        let engine = builtin_engine(Config::T2tw, true);
-        let Matcher::Trie(t) = &engine.chain[0] else {
-            panic!("t2tw's step is a trie")
-        };
-        let v = t.view();
-        assert!(v.starts.is_some(), "t2tw's keys start with few characters");
-        let starter = crate::trie::key_starts(&v)
-            .find(|&c| ('\u{80}'..'\u{10000}').contains(&c))
-            .expect("a key starts beyond ASCII");
-        assert_eq!(v.root('甲' as u32), 0);
-        // 甲 starts no key of t2tw: one starter in four characters pays, one in five not.
-        for (text, pays) in [
-            (format!("{starter}甲甲甲").repeat(50), true),
-            (format!("{starter}甲甲甲甲").repeat(50), false),
-            ("abc".repeat(50), false),
-        ] {
-            assert_eq!(super::pays(&v, &text), pays, "{text}");
-            assert_eq!(t.view_for(&text).dense.is_some(), pays);
-        }
+        with_step(Config::T2tw, |t| {
+            let v = t.view();
+            assert!(v.starts.is_some(), "t2tw's keys start with few characters");
+            let starter = crate::trie::key_starts(&v)
+                .find(|&c| ('\u{80}'..'\u{10000}').contains(&c))
+                .expect("a key starts beyond ASCII");
+            assert_eq!(v.root('甲' as u32), 0);
+            // 甲 starts no key of t2tw: one starter in four characters pays, one in five not.
+            for (text, pays) in [
+                (format!("{starter}甲甲甲").repeat(50), true),
+                (format!("{starter}甲甲甲甲").repeat(50), false),
+                ("abc".repeat(50), false),
+            ] {
+                assert_eq!(super::pays(&v, &text), pays, "{text}");
+                assert_eq!(t.view_for(&text).dense.is_some(), pays);
+            }
+        })
     }
 
     #[test]
     fn keys_are_busy_where_they_start_at_a_quarter_of_the_characters() {
-        let engine = builtin_engine(Config::S2t, true);
-        let Matcher::Trie(t) = &engine.chain[0] else {
-            panic!("s2t's step is a trie")
-        };
-        let v = t.view();
-        let dense = t.dense_view().dense.expect("a table");
-        let starter = crate::trie::key_starts(&v)
-            .find(|&c| ('\u{4E00}'..'\u{A000}').contains(&c))
-            .expect("a key starts with a CJK character");
-        let quiet = ('\u{4E00}'..'\u{A000}')
-            .find(|&c| v.root(c.into()) == 0)
-            .expect("a CJK character starts no key");
-        for (text, busy) in [
-            (format!("{starter}{quiet}{quiet}{quiet}").repeat(100), true),
-            (
-                format!("{starter}{quiet}{quiet}{quiet}{quiet}").repeat(100),
-                false,
-            ),
-            (format!("{starter}, ").repeat(100), true),
-        ] {
-            assert_eq!(super::busy(dense, &text), busy, "{text}");
-            assert_eq!(t.view_for(&text).dense_busy, busy);
-        }
+        with_step(Config::S2t, |t| {
+            let v = t.view();
+            let dense = t.dense_view().dense.expect("a table");
+            let starter = crate::trie::key_starts(&v)
+                .find(|&c| ('\u{4E00}'..'\u{A000}').contains(&c))
+                .expect("a key starts with a CJK character");
+            let quiet = ('\u{4E00}'..'\u{A000}')
+                .find(|&c| v.root(c.into()) == 0)
+                .expect("a CJK character starts no key");
+            for (text, busy) in [
+                (format!("{starter}{quiet}{quiet}{quiet}").repeat(100), true),
+                (
+                    format!("{starter}{quiet}{quiet}{quiet}{quiet}").repeat(100),
+                    false,
+                ),
+                (format!("{starter}, ").repeat(100), true),
+            ] {
+                assert_eq!(super::busy(dense, &text), busy, "{text}");
+                assert_eq!(t.view_for(&text).dense_busy, busy);
+            }
+        })
     }
 
     #[test]
@@ -773,62 +774,60 @@ mod tests {
         // Every pair of ST's keys that starts with a BMP character, learned one by one (the
         // table grows from 1,024 slots to 64 Ki on the way): each is then found as it was
         // walked, the pair of two NULs never is, and a pair never learned is unknown.
-        let engine = builtin_engine(Config::S2t, true);
-        let Matcher::Trie(t) = &engine.chain[0] else {
-            panic!("s2t's step is a trie")
-        };
-        let v = t.view();
-        let mut pairs = super::Pairs::default();
-        let mut learned = Vec::new();
-        for c in crate::trie::key_starts(&v)
-            .map(u32::from)
-            .filter(|&c| c <= 0xFFFF)
-        {
-            let node = v.root(c);
-            for (d, _) in v.children(node).filter(|&(d, _)| d <= 0xFFFF) {
-                let slot = pairs.learn(super::Pairs::walked(&v, c, node, d));
-                assert_ne!(slot.meta & super::PAIR_KNOWN, 0);
-                learned.push((c, d, slot));
+        with_step(Config::S2t, |t| {
+            let v = t.view();
+            let mut pairs = super::Pairs::default();
+            let mut learned = Vec::new();
+            for c in crate::trie::key_starts(&v)
+                .map(u32::from)
+                .filter(|&c| c <= 0xFFFF)
+            {
+                let node = v.root(c);
+                for (d, _) in v.children(node).filter(|&(d, _)| d <= 0xFFFF) {
+                    let slot = pairs.learn(super::Pairs::walked(&v, c, node, d));
+                    assert_ne!(slot.meta & super::PAIR_KNOWN, 0);
+                    learned.push((c, d, slot));
+                }
             }
-        }
-        assert!(learned.len() > 30_000, "{}", learned.len());
-        assert_eq!(pairs.used, learned.len());
-        assert!(pairs.slots.len() >= 2 * learned.len());
-        for &(c, d, slot) in &learned {
-            let found = pairs.get(c, d);
-            assert_eq!(
-                (found.key, found.meta, found.out, found.thirds),
-                (slot.key, slot.meta, slot.out, slot.thirds)
+            assert!(learned.len() > 30_000, "{}", learned.len());
+            assert_eq!(pairs.used, learned.len());
+            assert!(pairs.slots.len() >= 2 * learned.len());
+            for &(c, d, slot) in &learned {
+                let found = pairs.get(c, d);
+                assert_eq!(
+                    (found.key, found.meta, found.out, found.thirds),
+                    (slot.key, slot.meta, slot.out, slot.thirds)
+                );
+            }
+            // Some pairs the filter lets through start no key: known as such once learned.
+            let (c, d) = (u32::from('中'), u32::from('a'));
+            assert_eq!(pairs.get(c, d).meta & super::PAIR_KNOWN, 0);
+            let node = v.root(c);
+            let no_key = pairs.learn(super::Pairs::walked(&v, c, node, d));
+            assert_eq!(no_key.meta, super::PAIR_KNOWN);
+            assert_eq!(pairs.get(c, d).meta, super::PAIR_KNOWN);
+            // What the pairs say agrees with the trie: 一干 is a key of ST (一干 → 一干) that
+            // 一干二净, 一干人 and more continue; 干杯 is one (→ 乾杯) that nothing continues.
+            let walked =
+                |a: char, b: char| super::Pairs::walked(&v, a.into(), v.root(a.into()), b.into());
+            let gan = walked('一', '干');
+            let flags = super::PAIR_BOTH | super::PAIR_LONGER | super::PAIR_MANY;
+            assert_eq!(gan.meta & (flags | super::PAIR_WALK), flags);
+            assert_eq!(&gan.out.to_le_bytes()[..6], "一干".as_bytes());
+            assert_ne!(gan.thirds >> super::third_bit('二'.into()) & 1, 0);
+            // Beyond the most pairs a table holds, a pair is walked each time, not learned.
+            pairs.used = super::MAX_PAIRS;
+            let (c, d) = (u32::from('中'), u32::from('b'));
+            assert_ne!(
+                pairs.learn(super::Pairs::walked(&v, c, v.root(c), d)).meta,
+                0
             );
-        }
-        // Some pairs the filter lets through start no key: known as such once learned.
-        let (c, d) = (u32::from('中'), u32::from('a'));
-        assert_eq!(pairs.get(c, d).meta & super::PAIR_KNOWN, 0);
-        let node = v.root(c);
-        let no_key = pairs.learn(super::Pairs::walked(&v, c, node, d));
-        assert_eq!(no_key.meta, super::PAIR_KNOWN);
-        assert_eq!(pairs.get(c, d).meta, super::PAIR_KNOWN);
-        // What the pairs say agrees with the trie: 一干 is a key of ST (一干 → 一干) that
-        // 一干二净, 一干人 and more continue; 干杯 is one (→ 乾杯) that nothing continues.
-        let walked =
-            |a: char, b: char| super::Pairs::walked(&v, a.into(), v.root(a.into()), b.into());
-        let gan = walked('一', '干');
-        let flags = super::PAIR_BOTH | super::PAIR_LONGER | super::PAIR_MANY;
-        assert_eq!(gan.meta & (flags | super::PAIR_WALK), flags);
-        assert_eq!(&gan.out.to_le_bytes()[..6], "一干".as_bytes());
-        assert_ne!(gan.thirds >> super::third_bit('二'.into()) & 1, 0);
-        // Beyond the most pairs a table holds, a pair is walked each time, not learned.
-        pairs.used = super::MAX_PAIRS;
-        let (c, d) = (u32::from('中'), u32::from('b'));
-        assert_ne!(
-            pairs.learn(super::Pairs::walked(&v, c, v.root(c), d)).meta,
-            0
-        );
-        assert_eq!(pairs.get(c, d).meta & super::PAIR_KNOWN, 0);
-        let bei = walked('干', '杯');
-        assert_eq!(bei.meta & (flags | super::PAIR_WALK), super::PAIR_BOTH);
-        let len = (bei.meta & 0xF) as usize;
-        assert_eq!(&bei.out.to_le_bytes()[..len], "乾杯".as_bytes());
+            assert_eq!(pairs.get(c, d).meta & super::PAIR_KNOWN, 0);
+            let bei = walked('干', '杯');
+            assert_eq!(bei.meta & (flags | super::PAIR_WALK), super::PAIR_BOTH);
+            let len = (bei.meta & 0xF) as usize;
+            assert_eq!(&bei.out.to_le_bytes()[..len], "乾杯".as_bytes());
+        })
     }
 
     #[test]
