@@ -85,7 +85,11 @@ pub(crate) fn next_id() -> u64 {
 /// Calls `f` with the pairs this thread has learned for the table numbered `id`.
 pub(crate) fn with_memo<R>(id: u64, f: impl FnOnce(&mut Pairs) -> R) -> R {
     MEMOS.with(|memos| {
-        let mut memos = memos.borrow_mut();
+        // A conversion inside a table loop (none does) would find the memos in use: it would
+        // learn its pairs afresh.
+        let Ok(mut memos) = memos.try_borrow_mut() else {
+            return f(&mut Pairs::default());
+        };
         let at = match memos.iter().position(|(other, _)| *other == id) {
             Some(at) => at,
             None => {
@@ -848,6 +852,11 @@ mod tests {
         assert_eq!(known(ids[1]), 1);
         assert_eq!(known(ids[super::MAX_MEMOS]), 1);
         assert_eq!(known(ids[0]), 0);
+        // Inside the use of a memo, another use starts afresh instead of failing.
+        super::with_memo(ids[2], |outer| {
+            assert_eq!(outer.used, 1);
+            assert_eq!(known(ids[2]), 0);
+        });
     }
 
     #[test]
