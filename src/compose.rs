@@ -115,7 +115,7 @@ impl Table {
         let mut hi = vec![0u32; 0x1100];
         let mut lo = vec![0u64; 256];
         // The characters the first step takes alone to an `x` other than themselves, and that
-        // `x` (see `second_pairs`).
+        // `x` (see `with_second_pairs`).
         let mut to = Vec::new();
         for v in chain.seg.iter().chain([&chain.first, &chain.second]) {
             for (h, &block) in v.root_hi.iter().enumerate() {
@@ -171,49 +171,43 @@ impl Table {
             lo,
             lead_step,
             ascii_skip,
-            event_pairs: first_pairs.clone(),
+            event_pairs: Vec::new(),
             first_pairs,
             first_pair_bits,
             id: crate::dense::next_id(),
         };
-        table.second_pairs(&chain.second, to);
+        table.event_pairs = table.with_second_pairs(&chain.second, to);
         table
     }
 
-    /// Adds to [`Table::event_pairs`] the pairs `c` `d` whose `x` may start a key of two or
-    /// more characters of `second` (`to`: each `x` the first step makes of a character other
-    /// than itself, and the character): for each pair of characters `X` `Z` that starts one, every
+    /// [`Table::first_pairs`] with the pairs `c` `d` whose `x` may start a key of two or more
+    /// characters of `second` (`to`: each `x` the first step makes of a character other than
+    /// itself, and the character): for each pair of characters `X` `Z` that starts one, every
     /// `c` the first step takes alone to `X` with every `d` it takes alone to `Z`. (Where the
     /// first step takes `d` alone, it writes `Z` after `X`; where it does not, the table loop
     /// finds out at `d`.)
-    fn second_pairs(&mut self, second: &TrieView<'_>, mut to: Vec<(u32, u32)>) {
+    fn with_second_pairs(&self, second: &TrieView<'_>, mut to: Vec<(u32, u32)>) -> Vec<u32> {
+        let mut words = self.first_pairs.clone();
         if !self.pair_second {
-            return;
+            return words;
         }
         // The characters the first step takes alone to an `x` other than themselves, by `x`.
         to.sort_unstable();
-        let (flat, hi, lo) = (&self.flat, &self.hi, &self.lo);
-        let entry = |c: u32| match c {
-            0..0x1_0000 => flat[c as usize],
-            _ => lo[(hi[(c >> 8) as usize] as usize) << 8 | (c & 0xFF) as usize],
-        };
         // The characters the first step takes alone to `x`.
         let from = |x: u32| {
-            let itself = (x_of(entry(x), x) == x).then_some(x);
+            let itself = (x_of(self.entry(x), x) == x).then_some(x);
             let at = to.partition_point(|&(y, _)| y < x);
             let others = to[at..].iter().take_while(move |&&(y, _)| y == x);
             itself.into_iter().chain(others.map(|&(_, c)| c))
         };
-        let bits = self.first_pair_bits;
-        let words = &mut self.event_pairs;
         second.each_pair(|big_x, big_z| {
             for d in from(big_z) {
                 for c in from(big_x) {
-                    let (word, mask) = crate::trie_build::pair_hash(c, d, bits);
-                    words[word] |= mask;
+                    crate::trie_build::pair_insert(&mut words, self.first_pair_bits, c, d);
                 }
             }
         });
+        words
     }
 
     /// The union pair filter of the segmentation and the first step.

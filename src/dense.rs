@@ -223,12 +223,12 @@ impl Pairs {
             return PairSlot::new(c, d, None, std::iter::empty());
         }
         let value = v.node_value(child);
-        let mut utf8 = [0u8; 4];
-        let text = crate::trie::beats(value, v.node_value(node)).then(|| match v.resolve(value) {
-            crate::trie::Value::Text(s) => s.as_bytes(),
-            crate::trie::Value::Char(c) => c.encode_utf8(&mut utf8).as_bytes(),
-        });
-        PairSlot::new(c, d, text, v.children(child).map(|(e, _)| e))
+        let continuations = v.children(child).map(|(e, _)| e);
+        if !crate::trie::beats(value, v.node_value(node)) {
+            return PairSlot::new(c, d, None, continuations);
+        }
+        v.resolve(value)
+            .with_str(|s| PairSlot::new(c, d, Some(s.as_bytes()), continuations))
     }
 
     /// Learns `slot` and returns it.
@@ -477,8 +477,9 @@ pub(crate) const STRETCH: usize = 4096;
 
 /// The output of a table loop over a stretch of at most [`STRETCH`] characters: each
 /// character's (or pair's) output is stored as eight bytes at the end of the string, in
-/// capacity reserved for the stretch, and counted by its length. The string's length is set to the count when the stretch ends
-/// (is dropped), so the string only ever holds whole characters.
+/// capacity reserved for the stretch, and counted by its length. The string's length is set
+/// to the count when the stretch ends (is dropped), so the string only ever holds whole
+/// characters.
 pub(crate) struct Stretch<'a> {
     vec: &'a mut Vec<u8>,
     base: *mut u8,
@@ -782,17 +783,13 @@ mod tests {
             let v = t.view();
             let mut pairs = super::Pairs::default();
             let mut learned = Vec::new();
-            for c in crate::trie::key_starts(&v)
-                .map(u32::from)
-                .filter(|&c| c <= 0xFFFF)
-            {
-                let node = v.root(c);
-                for (d, _) in v.children(node).filter(|&(d, _)| d <= 0xFFFF) {
-                    let slot = pairs.learn(super::Pairs::walked(&v, c, node, d));
+            v.each_pair(|c, d| {
+                if c <= 0xFFFF && d <= 0xFFFF {
+                    let slot = pairs.learn(super::Pairs::walked(&v, c, v.root(c), d));
                     assert_ne!(slot.meta & super::PAIR_KNOWN, 0);
                     learned.push((c, d, slot));
                 }
-            }
+            });
             assert!(learned.len() > 30_000, "{}", learned.len());
             assert_eq!(pairs.used, learned.len());
             assert!(pairs.slots.len() >= 2 * learned.len());

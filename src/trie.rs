@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 
 use crate::trie_build::{
-    child_filter_bit, edge_hash, pair_hash, EMPTY_SLOT, HEADER_WORDS, MAGIC, MAX_LIST_EDGES,
-    NODE_WORDS, ROOT_HI_WORDS, ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_ID, VALUE_INLINE,
+    child_filter_bit, edge_hash, pair_hash, pair_insert, EMPTY_SLOT, HEADER_WORDS, MAGIC,
+    MAX_LIST_EDGES, NODE_WORDS, ROOT_HI_WORDS, ROOT_IN_KEY, ROOT_NODE, VALUE_ID, VALUE_INLINE,
 };
 
 /// A dictionary value: text held in the trie, or a single character held inline in the node.
@@ -285,12 +285,6 @@ impl<'a> PairFilter<'a> {
         // SAFETY: as in `may`.
         unsafe { (*self.words.get_unchecked(word) & mask) ^ mask }
     }
-
-    /// Sets the bits of the pair `a` `b` (see the image layout).
-    fn insert(words: &mut [u32], bits: u32, a: u32, b: u32) {
-        let (word, mask) = pair_hash(a, b, bits);
-        words[word] |= mask;
-    }
 }
 
 impl<'a> TrieView<'a> {
@@ -310,25 +304,16 @@ impl<'a> TrieView<'a> {
                 *w |= s;
             }
         } else {
-            small.each_pair(|a, b| PairFilter::insert(&mut words, large.bits, a, b));
+            small.each_pair(|a, b| pair_insert(&mut words, large.bits, a, b));
         }
         (words, large.bits)
     }
 
     /// Calls `f` with the first two characters of each key of two or more characters.
     pub(crate) fn each_pair(&self, mut f: impl FnMut(u32, u32)) {
-        for (h, &block) in self.root_hi.iter().enumerate() {
-            if block == 0 {
-                continue;
-            }
-            for l in 0..256u32 {
-                let a = (h as u32) << 8 | l;
-                let (root, _) = self.root_entry(a);
-                if root & ROOT_LONGER != 0 {
-                    for (b, _) in self.children(root & ROOT_NODE) {
-                        f(a, b);
-                    }
-                }
+        for a in key_starts(self).map(u32::from) {
+            for (b, _) in self.children(self.root(a)) {
+                f(a, b);
             }
         }
     }

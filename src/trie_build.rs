@@ -66,6 +66,12 @@ pub fn pair_hash(a: u32, b: u32, bits: u32) -> (usize, u32) {
     ((top >> 10) as usize, 1 << (top & 31) | 1 << (top >> 5 & 31))
 }
 
+/// Sets the two bits of the pair `a` `b` in a pair filter of `1 << bits` words.
+pub fn pair_insert(words: &mut [u32], bits: u32, a: u32, b: u32) {
+    let (word, mask) = pair_hash(a, b, bits);
+    words[word] |= mask;
+}
+
 /// In a root entry's first word: the character occurs in a key.
 pub const ROOT_IN_KEY: u32 = 1 << 31;
 /// In a root entry's first word: a key of two or more characters starts with the character.
@@ -343,8 +349,7 @@ impl TrieBuilder {
             .min(22);
         let mut pairs = vec![0u32; 1 << pair_bits];
         for &(a, b) in &pairs_of_keys {
-            let (word, mask) = pair_hash(a, b, pair_bits);
-            pairs[word] |= mask;
+            pair_insert(&mut pairs, pair_bits, a, b);
         }
         let mut val_off = vec![0u32];
         let mut bytes = Vec::new();
