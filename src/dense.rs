@@ -26,19 +26,29 @@ use crate::trie::{decode, TrieView};
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 use std::hint::select_unpredictable;
 
-/// In an entry (of this table and of the composed chains' one): the character's output in
-/// bytes 0..4 (UTF-8, first byte lowest), its length in bits 32..35; see [`output`]. In this
-/// table the length is never 0 but for the characters the table does not decide (see
-/// [`Dense`]); in the composed chains' 0 means the character is written as it is (see
-/// [`written`]).
+/// In an output word (see [`output`]; the composed chains' entries hold one): the
+/// character's output in bytes 0..4 (UTF-8, first byte lowest), its length in bits 32..35; in
+/// the composed chains' entries 0 means the character is written as it is (see [`written`]).
 const LEN_SHIFT: u32 = 32;
-/// In an entry: the trie's node for keys that start with the character, from this bit
-/// ([`NODE_BITS`] bits; 0 when no key of two or more characters starts with it).
-const NODE_SHIFT: u32 = 35;
+/// In an entry of [`Dense`]: the trie's node for keys that start with the character, from this
+/// bit ([`NODE_BITS`] bits; 0 when no key of two or more characters starts with it), above the
+/// output's length (bits 0..3, never 0 but for the characters the table does not decide) and
+/// below its bytes (bits 32..64; see [`swapped`]).
+const NODE_SHIFT: u32 = 3;
 /// See [`NODE_SHIFT`].
 const NODE_BITS: u32 = 28;
-/// The bits of an entry's output length.
-const LEN_MASK: u64 = 7 << LEN_SHIFT;
+
+/// The output length of a [`Dense`] entry `e`.
+#[inline(always)]
+fn len_of(e: u64) -> usize {
+    (e & 7) as usize
+}
+
+/// The node of a [`Dense`] entry `e` (0 for none).
+#[inline(always)]
+fn node_of(e: u64) -> u32 {
+    e as u32 >> NODE_SHIFT
+}
 
 /// The per-code-point table of one trie (see the module).
 #[derive(Debug, Clone)]
@@ -345,7 +355,13 @@ fn entry(c: u32, val: u32) -> u64 {
     if val == 0 {
         return own(c);
     }
-    output(val & 0x1F_FFFF)
+    swapped(output(val & 0x1F_FFFF))
+}
+
+/// An [`output`] in this table's layout: the bytes in the high half, the length in the low
+/// bits (both read with one instruction, no mask constant).
+fn swapped(output: u64) -> u64 {
+    (output & 0xFFFF_FFFF) << 32 | output >> LEN_SHIFT
 }
 
 /// The entry of a BMP character written as it is: its own bytes (0, undecided, for a
@@ -354,11 +370,12 @@ fn own(c: u32) -> u64 {
     if (0xD800..0xE000).contains(&c) {
         0
     } else {
-        output(c)
+        swapped(output(c))
     }
 }
 
-/// The output part of an entry (bits 0..35) for the character `c`.
+/// The output word of the character `c`: its UTF-8 bytes in bits 0..32, their number from
+/// [`LEN_SHIFT`].
 pub(crate) fn output(c: u32) -> u64 {
     let (utf8, len) = if c < 0x80 {
         (c, 1)
@@ -443,7 +460,7 @@ fn at_a_quarter(text: &str, starts: impl Fn(u32) -> bool) -> bool {
 /// way skips the others. (tw2t: CPU time 0.88–0.95 of asking only at the characters that
 /// start keys.)
 pub(crate) fn busy(dense: &Dense, text: &str) -> bool {
-    at_a_quarter(text, |c| dense.entries[c as usize] >> NODE_SHIFT != 0)
+    at_a_quarter(text, |c| node_of(dense.entries[c as usize]) != 0)
 }
 
 /// The four bytes from `i` as a little-endian word, and the character that starts there
@@ -578,57 +595,106 @@ fn run_with<const BUSY: bool>(
             let e = unsafe { *dense.entries.get_unchecked(c as usize) };
             let next = i + len;
             let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
-            if (e & LEN_MASK == 0) | (w & 0x8080_8080 == 0) {
+            if (len_of(e) == 0) | (w & 0x8080_8080 == 0) {
                 break 'stretches;
             }
             // Only pairs that start a key of two or more characters are in the filter: a
             // character with no such key passes only by a false positive. (Where keys start
-            // at most characters, one branch for both tests: whether a key starts with the
-            // character follows the text as little as the filter's answer does.)
-            let node = (e >> NODE_SHIFT) as u32 & ((1 << NODE_BITS) - 1);
-            let (mut word, mut n, mut to) = (e & 0xFFFF_FFFF, (e >> LEN_SHIFT & 7) as usize, next);
-            // The character at `to`.
-            let mut after = (dw, d, d_len);
+            // at most characters, the filter alone: whether a key starts with the character
+            // follows the text as little as the filter's answer does, and the false positives
+            // cost less than the test; `event_at` takes them.)
+            let node = node_of(e);
             let event = if BUSY {
-                pairs.miss(c, d) | u32::from(node == 0) == 0
+                pairs.miss(c, d) == 0
             } else {
                 node != 0 && pairs.may(c, d)
             };
             if event {
-                let d_end = next + d_len;
-                match pair(memo, bytes, c, d, d_end, || Pairs::walked(v, c, node, d)) {
-                    Some(Outcome {
-                        both,
-                        out,
-                        len,
-                        third,
-                    }) => {
-                        // The pair's outcome is chosen without a branch: whether a key ends
-                        // with the pair follows the text as little as the filter's answer.
-                        word = select_unpredictable(both, out, word);
-                        n = select_unpredictable(both, len, n);
-                        to = select_unpredictable(both, d_end, to);
-                        after = select_unpredictable(both, third, after);
+                // Out of the loop, from `i` alone: no value of the loop lives across it.
+                let (to, written) = event_at(v, dense, memo, bytes, i, stretch.base, stretch.len);
+                match to {
+                    Some(to) => {
+                        stretch.len = written;
+                        i = to;
+                        if i >= stop {
+                            break;
+                        }
+                        // SAFETY: as above.
+                        (w, c, len) = unsafe { decode_word(bytes, i) };
+                        continue;
                     }
                     None => {
                         drop(stretch);
-                        i = walk(v, bytes, i, next, node, d, d_end, out);
+                        i = walk_at(v, dense, bytes, i, out);
                         continue 'stretches;
                     }
                 }
             }
-            stretch.push8(word, n);
-            i = to;
+            stretch.push8(e >> 32, len_of(e));
+            i = next;
             if i >= stop {
                 break;
             }
-            (w, c, len) = after;
+            (w, c, len) = (dw, d, d_len);
         }
     }
     i
 }
 
+/// The event at `i` of the table loop (the pair filter lets the character there and the next
+/// through): the pair's learned outcome, written; returns where the loop goes on, or `None`
+/// where the trie has to be walked (see [`pair`]).
+#[inline(never)]
+fn event_at(
+    v: &TrieView<'_>,
+    dense: &Dense,
+    memo: &mut Pairs,
+    bytes: &[u8],
+    i: usize,
+    base: *mut u8,
+    written: usize,
+) -> (Option<usize>, usize) {
+    // SAFETY: the loop reads these words too.
+    let (_, c, len) = unsafe { decode_word(bytes, i) };
+    let e = dense.entries[c as usize];
+    let node = node_of(e);
+    let next = i + len;
+    let (_, d, d_len) = unsafe { decode_word(bytes, next) };
+    let d_end = next + d_len;
+    // (Where keys start at most characters, the loop asks the filter alone: a character that
+    // starts no longer key gets here by a false positive, and stands.)
+    let o = match node {
+        0 => Outcome::default(),
+        _ => match pair(memo, bytes, c, d, d_end, || Pairs::walked(v, c, node, d)) {
+            Some(o) => o,
+            None => return (None, written),
+        },
+    };
+    // SAFETY: see `Stretch::push8`.
+    unsafe {
+        base.add(written)
+            .cast::<u64>()
+            .write_unaligned(select_unpredictable(o.both, o.out, e >> 32).to_le())
+    };
+    (
+        Some(select_unpredictable(o.both, d_end, next)),
+        written + select_unpredictable(o.both, o.len, len_of(e)),
+    )
+}
+
+/// [`walk`] from the character at `i`.
+#[inline(never)]
+fn walk_at(v: &TrieView<'_>, dense: &Dense, bytes: &[u8], i: usize, out: &mut String) -> usize {
+    // SAFETY: the loop reads these words too.
+    let (_, c, len) = unsafe { decode_word(bytes, i) };
+    let node = node_of(dense.entries[c as usize]);
+    let next = i + len;
+    let (_, d, d_len) = unsafe { decode_word(bytes, next) };
+    walk(v, bytes, i, next, node, d, next + d_len, out)
+}
+
 /// What the walk finds over a pair that no key continues at the character after it.
+#[derive(Default)]
 pub(crate) struct Outcome {
     /// Whether the pair is a key that wins over the first character alone.
     pub(crate) both: bool,
