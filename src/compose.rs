@@ -479,6 +479,17 @@ struct Loop<'a> {
     events: PairFilter<'a>,
 }
 
+/// What the table loop of [`run`] does after an event (see [`Loop::event`]).
+enum Event {
+    /// Go on from the first offset, the output's length now the second.
+    Next(usize, usize),
+    /// Write a phrase of the first step's priority class 0 (a segment of its own): its end and
+    /// value word.
+    Phrase(usize, u32),
+    /// Leave the position to [`decide`].
+    Stop,
+}
+
 /// What [`pair_stop`] found.
 enum PairStop {
     /// The first phases take the character alone.
@@ -563,6 +574,75 @@ fn phrase(chain: &Chain<'_>, val: u32, out: &mut String, value: &mut String) {
 }
 
 impl Loop<'_> {
+    /// The table's entry for `c` (the sentinel, [`OPEN`], beyond the BMP).
+    #[inline(always)]
+    fn entry(&self, c: u32) -> u64 {
+        // SAFETY: `flat` has 0x10001 entries.
+        unsafe { *self.table.flat.get_unchecked(c.min(0x1_0000) as usize) }
+    }
+
+    /// The event at `i` of [`Loop::scan`] (the event filter lets the character there and the
+    /// next through), with the output's bytes at `base`, `written` of them the string's: the
+    /// second step's longer keys ruled out where the character has them, the first phases'
+    /// pair learned or walked; writes the character or the pair.
+    #[inline(never)]
+    fn event<const SECOND: bool, const FUSED: bool>(
+        &self,
+        i: usize,
+        base: *mut u8,
+        written_len: usize,
+        memo: &mut Pairs,
+    ) -> Event {
+        let (chain, bytes) = (self.chain, self.bytes);
+        // SAFETY: the loop reads these words too.
+        let (w, c, len) = unsafe { decode_word(bytes, i) };
+        let c_entry = self.entry(c);
+        let next = i + len;
+        let (_, d, d_len) = unsafe { decode_word(bytes, next) };
+        if SECOND && c_entry & PAIR_SECOND != 0 {
+            // The second step takes `x` alone if the first step takes `d` alone and its `x`
+            // starts no key of the second step after this one.
+            let d_entry = self.entry(d);
+            let e = unsafe { decode_word(bytes, next + d_len) }.1;
+            if (d_entry & OPEN != 0)
+                | self.first.may(d, e)
+                | self.second.may(x_of(c_entry, c), x_of(d_entry, d))
+            {
+                return Event::Stop;
+            }
+        }
+        let (word, n) = written(c_entry, w, len);
+        let (mut word, mut n, mut to) = (u64::from(word), n, next);
+        if !SECOND || self.first.may(c, d) {
+            let d_end = next + d_len;
+            // Fused, the outcome of most pairs is learned (see `walked_fused`), and chosen
+            // without a branch; the first phases are walked where a key may continue after
+            // the pair.
+            let learned = FUSED.then(|| {
+                crate::dense::pair(memo, bytes, c, d, d_end, || walked_fused(chain, c, d))
+            });
+            match learned.flatten() {
+                Some(o) => {
+                    word = select_unpredictable(o.both, o.out, word);
+                    n = select_unpredictable(o.both, o.len, n);
+                    to = select_unpredictable(o.both, d_end, to);
+                }
+                None => match pair_stop(chain, bytes, c, next, (d, d_len)) {
+                    PairStop::Alone => {}
+                    PairStop::Phrase(key_end, val) => return Event::Phrase(key_end, val),
+                    PairStop::Decide => return Event::Stop,
+                },
+            }
+        }
+        // SAFETY: see `Stretch::push8`.
+        unsafe {
+            base.add(written_len)
+                .cast::<u64>()
+                .write_unaligned(word.to_le())
+        };
+        Event::Next(to, written_len + n)
+    }
+
     /// [`run`]'s loop: it looks one character ahead, and two for characters with longer
     /// second-step keys, where `SECOND` says some character has them; `FUSED`: the
     /// segmentation is fused into the first step.
@@ -575,19 +655,19 @@ impl Loop<'_> {
         memo: &mut Pairs,
     ) -> usize {
         let (chain, table, bytes, limit) = (self.chain, self.table, self.bytes, self.limit);
-        let (first, second, events) = (self.first, self.second, self.events);
+        let events = self.events;
         // The entries as a local slice, so that the loop keeps its address in a register.
         let flat: &[u64] = &table.flat;
         let bmp_entry = |c: u32| {
             // SAFETY: `flat` has 0x10001 entries.
             unsafe { *flat.get_unchecked(c.min(0x1_0000) as usize) }
         };
-        // The last character written, where it was written alone although its `x` starts
-        // keys of the second step that are longer (where no pair filter stopped at it): its
-        // length in the text (from bit 8) and in the output (bits 0..8); 0 for none. It stands
-        // once the first phases take the next character alone or a segment starts there; where
-        // they may not, the scan goes back to it.
-        let mut pending = 0usize;
+        // Where the last character written was written without an event (see below), its
+        // offset; else `usize::MAX`. Its `x` may start keys of the second step that are
+        // longer, which no pair filter stopped at: then it stands once the first phases take
+        // the next character alone or a segment starts there; where they may not, the scan
+        // goes back to it (the exits look at its entry again: one store a character here).
+        let mut last = usize::MAX;
         'stretches: while i < limit {
             let stop = limit.min(i + STRETCH);
             let mut stretch = Stretch::new(out);
@@ -602,78 +682,55 @@ impl Loop<'_> {
                     break 'stretches;
                 }
                 let (word, n) = written(c_entry, w, len);
-                let (mut word, mut n, mut to) = (u64::from(word), n, next);
-                // The character at `to`.
-                let mut after = (dw, d, d_len);
-                let second_here = SECOND && c_entry & PAIR_SECOND != 0;
                 // The pairs of the first phases' keys, and (`SECOND`) those that start a
-                // longer key of the second step through the first step.
+                // longer key of the second step through the first step: out of the loop, from
+                // `i` alone, so that no value of the loop lives across it.
                 if events.may(c, d) {
-                    if second_here {
-                        // The second step takes `x` alone if the first step takes `d` alone
-                        // and its `x` starts no key of the second step after this one.
-                        let d_entry = bmp_entry(d);
-                        let e = unsafe { decode_word(bytes, next + d_len) }.1;
-                        if (d_entry & OPEN != 0)
-                            | first.may(d, e)
-                            | second.may(x_of(c_entry, c), x_of(d_entry, d))
-                        {
-                            break 'stretches;
-                        }
-                    }
-                    if !SECOND || first.may(c, d) {
-                        let d_end = next + d_len;
-                        // Fused, the outcome of most pairs is learned (see `walked_fused`),
-                        // and chosen without a branch; the first phases are walked where a key
-                        // may continue after the pair.
-                        let learned = FUSED.then(|| {
-                            crate::dense::pair(memo, bytes, c, d, d_end, || {
-                                walked_fused(chain, c, d)
-                            })
-                        });
-                        match learned.flatten() {
-                            Some(o) => {
-                                word = select_unpredictable(o.both, o.out, word);
-                                n = select_unpredictable(o.both, o.len, n);
-                                to = select_unpredictable(o.both, d_end, to);
-                                after = select_unpredictable(o.both, o.third, after);
+                    match self.event::<SECOND, FUSED>(i, stretch.base, stretch.len, memo) {
+                        Event::Next(to, written) => {
+                            // The first phases take `c` alone or with `d`, and it is decided.
+                            stretch.len = written;
+                            last = usize::MAX;
+                            i = to;
+                            if i >= stop {
+                                break;
                             }
-                            None => match pair_stop(chain, bytes, c, next, (d, d_len)) {
-                                PairStop::Alone => {}
-                                PairStop::Phrase(key_end, val) => {
-                                    // A segment of its own starts at `c`: the character
-                                    // before stands.
-                                    pending = 0;
-                                    drop(stretch);
-                                    phrase(chain, val, out, value);
-                                    i = key_end;
-                                    continue 'stretches;
-                                }
-                                PairStop::Decide => break 'stretches,
-                            },
+                            (w, c, len) = unsafe { decode_word(bytes, i) };
+                            continue;
                         }
+                        Event::Phrase(key_end, val) => {
+                            // A segment of its own starts at `c`: the character before stands.
+                            last = usize::MAX;
+                            drop(stretch);
+                            phrase(chain, val, out, value);
+                            i = key_end;
+                            continue 'stretches;
+                        }
+                        Event::Stop => break 'stretches,
                     }
-                    // The first phases take `c` alone (or a phrase, a segment of its own,
-                    // starts at it), and `c` is decided.
-                    pending = 0;
-                } else if SECOND {
-                    // The first phases take `c` alone: the character before stands; `c` does
-                    // where the first phases take the next one alone.
-                    pending = select_unpredictable(second_here, len << 8 | n, 0);
                 }
-                stretch.push8(word, n);
-                i = to;
+                // The first phases take `c` alone: the character before stands; `c` does where
+                // the first phases take the next one alone.
+                last = i;
+                stretch.push8(u64::from(word), n);
+                i = next;
                 if i >= stop {
                     break;
                 }
-                (w, c, len) = after;
+                (w, c, len) = (dw, d, d_len);
             }
         }
-        if pending != 0 {
-            // Not known to stand: the scan goes back to it (the last character written, just
-            // before `i`).
-            out.truncate(out.len() - (pending & 0xFF));
-            return i - (pending >> 8);
+        if SECOND && last != usize::MAX {
+            // The last character written, just before `i`, and the first phases took it
+            // alone: where its `x` starts longer keys of the second step, it is not known to
+            // stand, and the scan goes back to it.
+            // SAFETY: `last` is a character before `limit`, as above.
+            let (w, c, len) = unsafe { decode_word(bytes, last) };
+            let entry = self.entry(c);
+            if entry & PAIR_SECOND != 0 {
+                out.truncate(out.len() - written(entry, w, len).1);
+                return last;
+            }
         }
         i
     }

@@ -499,8 +499,9 @@ pub(crate) const STRETCH: usize = 4096;
 /// characters.
 pub(crate) struct Stretch<'a> {
     vec: &'a mut Vec<u8>,
-    base: *mut u8,
-    len: usize,
+    /// The string's bytes, and the length it will have (see [`Stretch::push8`]).
+    pub(crate) base: *mut u8,
+    pub(crate) len: usize,
 }
 
 impl<'a> Stretch<'a> {
@@ -701,16 +702,14 @@ pub(crate) struct Outcome {
     /// With `both`: the key's value (UTF-8, first byte lowest) and its length in bytes.
     pub(crate) out: u64,
     pub(crate) len: usize,
-    /// The word, character and length at the end of the pair.
-    pub(crate) third: (u32, u32, usize),
 }
 
 /// The outcome of the pair of `c` and `d`, which ends at `d_end`, as `memo` knows it or learns
 /// it from `walked`; `None` where the trie has to be walked: a key may continue after the
 /// pair (or the pair ends within four bytes of the end of `bytes`), or its value is longer
-/// than eight bytes, or `d` is beyond the BMP. Out of the loops (to keep their own values in
-/// registers): the filters let few pairs through.
-#[inline(never)]
+/// than eight bytes, or `d` is beyond the BMP. Called from the loops' events, which are out of
+/// the loops (to keep the loops' own values in registers): the filters let few pairs through.
+#[inline(always)]
 pub(crate) fn pair(
     memo: &mut Pairs,
     bytes: &[u8],
@@ -732,12 +731,12 @@ pub(crate) fn pair(
     // be read without a branch: the walk takes the pairs near the end).
     // SAFETY: `end - 4` is in the text (the loop stops 8 bytes before the end); the bytes
     // from there are read as a word.
-    let third = unsafe { decode_word(bytes, d_end.min(end - 4)) };
+    let third = unsafe { decode_word(bytes, d_end.min(end - 4)) }.1;
     let meta = slot.meta;
     let continues = select_unpredictable(
         meta & PAIR_MANY != 0,
-        slot.thirds >> third_bit(third.1) & 1 != 0,
-        meta >> THIRD_SHIFT & 0x1F_FFFF == third.1,
+        slot.thirds >> third_bit(third) & 1 != 0,
+        meta >> THIRD_SHIFT & 0x1F_FFFF == third,
     );
     let walk_on =
         (meta & PAIR_WALK != 0) | (meta & PAIR_LONGER != 0) & ((d_end + 4 > end) | continues);
@@ -745,7 +744,6 @@ pub(crate) fn pair(
         both: meta & PAIR_BOTH != 0,
         out: slot.out,
         len: (meta & 0xF) as usize,
-        third,
     })
 }
 
