@@ -39,7 +39,7 @@
 //! IDS can span the cut.
 
 use crate::convert::{merged_lead_steps, skip_from};
-use crate::dense::{decode_word, written, PairSlot, Pairs, Stretch, STRETCH};
+use crate::dense::{decode_word, written, At, PairSlot, Pairs, Stretch, STRETCH};
 use crate::ids;
 use crate::trie::{beats, decode, AsciiSkip, PairFilter, TrieView};
 use crate::trie_build::{ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
@@ -581,24 +581,31 @@ impl Loop<'_> {
         unsafe { *self.table.flat.get_unchecked(c.min(0x1_0000) as usize) }
     }
 
-    /// The event at `i` of [`Loop::scan`] (the event filter lets the character there and the
-    /// next through), with the output's bytes at `base`, `written` of them the string's: the
+    /// The event at `at` of [`Loop::scan`] (the event filter lets the character there, which
+    /// starts the word `w`, and the next through), with the output's bytes at `base`,
+    /// `written_len` of them the string's: the
     /// second step's longer keys ruled out where the character has them, the first phases'
     /// pair learned or walked; writes the character or the pair.
     #[inline(never)]
     fn event<const SECOND: bool, const FUSED: bool>(
         &self,
-        i: usize,
+        at: &At,
+        w: u32,
         base: *mut u8,
         written_len: usize,
         memo: &mut Pairs,
     ) -> Event {
         let (chain, bytes) = (self.chain, self.bytes);
-        // SAFETY: the loop reads these words too.
-        let (w, c, len) = unsafe { decode_word(bytes, i) };
+        let At {
+            i,
+            c,
+            len,
+            d,
+            d_len,
+        } = *at;
+        let (len, d_len) = (len as usize, d_len as usize);
         let c_entry = self.entry(c);
         let next = i + len;
-        let (_, d, d_len) = unsafe { decode_word(bytes, next) };
         if SECOND && c_entry & PAIR_SECOND != 0 {
             // The second step takes `x` alone if the first step takes `d` alone and its `x`
             // starts no key of the second step after this one.
@@ -686,7 +693,14 @@ impl Loop<'_> {
                 // longer key of the second step through the first step: out of the loop, from
                 // `i` alone, so that no value of the loop lives across it.
                 if events.may(c, d) {
-                    match self.event::<SECOND, FUSED>(i, stretch.base, stretch.len, memo) {
+                    let at = At {
+                        i,
+                        c,
+                        len: len as u32,
+                        d,
+                        d_len: d_len as u32,
+                    };
+                    match self.event::<SECOND, FUSED>(&at, w, stretch.base, stretch.len, memo) {
                         Event::Next(to, written) => {
                             // The first phases take `c` alone or with `d`, and it is decided.
                             stretch.len = written;

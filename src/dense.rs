@@ -612,7 +612,14 @@ fn run_with<const BUSY: bool>(
             };
             if event {
                 // Out of the loop, from `i` alone: no value of the loop lives across it.
-                let (to, written) = event_at(v, dense, memo, bytes, i, stretch.base, stretch.len);
+                let at = At {
+                    i,
+                    c,
+                    len: len as u32,
+                    d,
+                    d_len: d_len as u32,
+                };
+                let (to, written) = event_at(v, dense, memo, bytes, &at, stretch.base, stretch.len);
                 match to {
                     Some(to) => {
                         stretch.len = written;
@@ -642,7 +649,19 @@ fn run_with<const BUSY: bool>(
     i
 }
 
-/// The event at `i` of the table loop (the pair filter lets the character there and the next
+/// Where a table loop's event is: the offset of a character, the character and the next one
+/// with their lengths. (Handed to the events, which are out of the loops, in memory: the loops
+/// keep none of it across the call.)
+#[derive(Clone, Copy)]
+pub(crate) struct At {
+    pub(crate) i: usize,
+    pub(crate) c: u32,
+    pub(crate) len: u32,
+    pub(crate) d: u32,
+    pub(crate) d_len: u32,
+}
+
+/// The event at `at` of the table loop (the pair filter lets the character there and the next
 /// through): the pair's learned outcome, written; returns where the loop goes on, or `None`
 /// where the trie has to be walked (see [`pair`]).
 #[inline(never)]
@@ -651,17 +670,21 @@ fn event_at(
     dense: &Dense,
     memo: &mut Pairs,
     bytes: &[u8],
-    i: usize,
+    at: &At,
     base: *mut u8,
     written: usize,
 ) -> (Option<usize>, usize) {
-    // SAFETY: the loop reads these words too.
-    let (_, c, len) = unsafe { decode_word(bytes, i) };
+    let At {
+        i,
+        c,
+        len,
+        d,
+        d_len,
+    } = *at;
     let e = dense.entries[c as usize];
     let node = node_of(e);
-    let next = i + len;
-    let (_, d, d_len) = unsafe { decode_word(bytes, next) };
-    let d_end = next + d_len;
+    let next = i + len as usize;
+    let d_end = next + d_len as usize;
     // (Where keys start at most characters, the loop asks the filter alone: a character that
     // starts no longer key gets here by a false positive, and stands.)
     let o = match node {

@@ -59,10 +59,12 @@ pub fn edge_hash(c: u32, size: usize) -> usize {
 /// and a mask of two bits in it (both set when some key starts with `a` `b`).
 #[inline(always)]
 pub fn pair_hash(a: u32, b: u32, bits: u32) -> (usize, u32) {
-    // One multiplication of both characters; the product's top bits depend on every bit of
-    // both: its top `bits` bits (at most 22) pick the word, the ten below them the two bits.
-    let h = (u64::from(a) << 32 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let top = h >> (54 - bits);
+    // One multiplication of both characters (by a constant that fits the instruction); the
+    // product's top bits depend on every bit of both (a character beyond the BMP shares its
+    // bits above 16 with the first's low bits: only more pairs pass): its top `bits` bits (at
+    // most 22) pick the word, the ten below them the two bits.
+    let h = (a << 16 ^ b).wrapping_mul(0x9E37_79B9);
+    let top = h >> (22 - bits);
     ((top >> 10) as usize, 1 << (top & 31) | 1 << (top >> 5 & 31))
 }
 
