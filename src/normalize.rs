@@ -232,17 +232,22 @@ pub struct Normalizer {
 impl Normalizer {
     /// A normalizer for `options`.
     pub fn new(options: Normalize) -> Normalizer {
-        let t = tables();
         let mut folds = Vec::new();
-        for (on, table) in [
-            (options.forms, &t.forms),
-            (options.halfwidth_cjk, &t.halfwidth_cjk),
-            (options.interpunct, &t.interpunct),
-            (options.fullwidth_ascii, &t.fullwidth_ascii),
-            (options.radicals, &t.radicals),
-        ] {
-            if on {
-                folds.extend_from_slice(table);
+        // The tables are parsed at the first use of a fold (not for a conversion without
+        // normalization, whose pipeline makes a normalizer that is off: 0.2 ms of a 1 KB
+        // file's 2 ms).
+        if options.folds() {
+            let t = tables();
+            for (on, table) in [
+                (options.forms, &t.forms),
+                (options.halfwidth_cjk, &t.halfwidth_cjk),
+                (options.interpunct, &t.interpunct),
+                (options.fullwidth_ascii, &t.fullwidth_ascii),
+                (options.radicals, &t.radicals),
+            ] {
+                if on {
+                    folds.extend_from_slice(table);
+                }
             }
         }
         folds.sort();
