@@ -814,6 +814,14 @@ impl Engine {
             if !starts_any(&[step], &text) {
                 continue;
             }
+            if !self.attach_vs {
+                if let Some(replaced) = replace_singles(step, &text) {
+                    if let Some(replaced) = replaced {
+                        text = std::borrow::Cow::Owned(replaced);
+                    }
+                    continue;
+                }
+            }
             let mut next = String::with_capacity(text.len());
             self.convert_pass(step, &text, &[text.len()], &mut next, None, false);
             text = std::borrow::Cow::Owned(next);
@@ -955,6 +963,55 @@ pub(crate) fn merged_lead_steps(tables: impl IntoIterator<Item = [u8; 256]>) -> 
             .for_each(|(a, b)| *a = (*a).min(b));
     }
     lead
+}
+
+/// A pass of `step` over `text` where its keys are single characters whose first two bytes lie
+/// in at most four ranges (the compatibility ideographs: EF A4–AB and F0 AF): one scan that
+/// finds them (and the IDS operators, whose complete sequences a pass copies whole), the text
+/// between them copied as it is. (The general scan took 9 instructions a byte over such text.)
+/// `None` for another step; `Some(None)` where the text holds none of the step's keys (the
+/// pass would copy it unchanged).
+fn replace_singles(step: &Matcher, text: &str) -> Option<Option<String>> {
+    let Matcher::Trie(t) = step else {
+        return None;
+    };
+    if t.max_key_chars() != 1 {
+        return None;
+    }
+    let ranges = *t.start_ranges()?;
+    let bytes = text.as_bytes();
+    // The text is in `out` up to `copied`; an IDS copied whole ends at `skip_to`.
+    let (mut out, mut copied, mut skip_to) = (None::<String>, 0, 0);
+    crate::bytes::each(
+        bytes,
+        0,
+        |x, y, z| {
+            // An IDS operator: U+2FF0–U+2FFF, E2 BF B0–BF.
+            let ids = (x == 0xE2) & (y == 0xBF) & (z >= 0xB0);
+            ranges.iter().fold(ids, |hit, &(lead, first, more)| {
+                hit | ((x == lead) & (y.wrapping_sub(first) <= more))
+            })
+        },
+        |i| {
+            if i < skip_to {
+                return true;
+            }
+            let (c, len) = decode(bytes, i);
+            if c & !0xF == 0x2FF0 {
+                skip_to = i + ids::complete_len(&bytes[i..]);
+            } else if let Some(value) = char::from_u32(c).and_then(|c| step.single(c)) {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                o.push_str(&text[copied..i]);
+                value.push_to(o);
+                copied = i + len;
+            }
+            true
+        },
+    );
+    Some(out.map(|mut o| {
+        o.push_str(&text[copied..]);
+        o
+    }))
 }
 
 /// Whether some character of `text` starts a key of one of `steps`.
@@ -1200,5 +1257,37 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_compatibility_step_replaces_as_the_general_pass_does() {
+        // One scan replaces the compatibility ideographs where a piece holds one: it must write
+        // what the general pass writes, IDS (copied whole, the ideographs inside them too)
+        // and variation selectors included.
+        let engine = crate::config::builtin_engine(crate::Config::T2s, true);
+        let step = &engine.normalization[0];
+        let general = |text: &str| {
+            let mut out = String::new();
+            engine.convert_pass(step, text, &[text.len()], &mut out, None, false);
+            out
+        };
+        let texts = [
+            "\u{F900}",
+            "中\u{F900}\u{FA0E}文\u{2F800}，",
+            "⿰\u{F900}\u{F901}",
+            "⿰\u{F900}中\u{F901}",
+            "⿰\u{F900}",
+            "⿱⿰\u{F900}\u{F901}\u{2F800}\u{F902}",
+            "\u{F900}\u{FE00}\u{F901}\u{E0100}",
+            "abc⿰中",
+            "\u{2FFF}\u{F900}",
+        ];
+        for text in texts {
+            let fast = replace_singles(step, text).expect("the step's keys are single characters");
+            let expected = general(text);
+            assert_eq!(fast.as_deref().unwrap_or(text), expected, "{text:?}");
+            assert_eq!(fast.is_some(), expected != text, "{text:?}");
+        }
+        assert_eq!(replace_singles(step, "中文，abc"), Some(None));
     }
 }
