@@ -665,9 +665,11 @@ impl Loop<'_> {
         let events = self.events;
         // The entries as a local slice, so that the loop keeps its address in a register.
         let flat: &[u64] = &table.flat;
+        // The entry of `c` where it is in the BMP; another entry beyond (whose word from
+        // `decode_word` is 0: the loop stops at it by the word).
         let bmp_entry = |c: u32| {
             // SAFETY: `flat` has 0x10001 entries.
-            unsafe { *flat.get_unchecked(c.min(0x1_0000) as usize) }
+            unsafe { *flat.get_unchecked(c as u16 as usize) }
         };
         // Where the last character written was written without an event (see below), its
         // offset; else `usize::MAX`. Its `x` may start keys of the second step that are

@@ -464,7 +464,8 @@ pub(crate) fn busy(dense: &Dense, text: &str) -> bool {
 }
 
 /// The four bytes from `i` as a little-endian word, and the character that starts there
-/// with its length.
+/// with its length; the word is 0 for a character beyond the BMP (the table loops stop at it
+/// as at four bytes of ASCII, by the word, and need not look at its entry).
 ///
 /// # Safety
 /// `i + 4 <= bytes.len()`, and `i` is a character boundary of valid UTF-8.
@@ -474,19 +475,20 @@ pub(crate) unsafe fn decode_word(bytes: &[u8], i: usize) -> (u32, u32, usize) {
     let w = u32::from_le(bytes.as_ptr().add(i).cast::<u32>().read_unaligned());
     let b0 = w & 0xFF;
     // Chinese text is mostly characters of three bytes: those first.
-    let (c, len) = if b0 & 0xF0 == 0xE0 {
+    if b0 & 0xF0 == 0xE0 {
         (
+            w,
             (b0 & 0x0F) << 12 | (w >> 2 & 0x3F << 6) | (w >> 16 & 0x3F),
             3,
         )
     } else if b0 < 0x80 {
-        (b0, 1)
+        (w, b0, 1)
     } else if b0 < 0xE0 {
-        ((b0 & 0x1F) << 6 | (w >> 8 & 0x3F), 2)
+        (w, (b0 & 0x1F) << 6 | (w >> 8 & 0x3F), 2)
     } else {
-        decode(bytes, i)
-    };
-    (w, c, len)
+        let (c, len) = decode(bytes, i);
+        (0, c, len)
+    }
 }
 
 /// Bytes of input per stretch of a table loop (see [`Stretch`]).
