@@ -385,7 +385,7 @@ pub(crate) fn convert(chain: &Chain<'_>, table: &Table, text: &str, out: &mut St
             }
         }
         // Characters that start no key of any phase (ASCII, mostly): unchanged.
-        let skipped = skip_from(bytes, i, lead_step, table.ascii_skip, None);
+        let skipped = skip_from(bytes, i, lead_step, table.ascii_skip, None, None);
         if skipped != i {
             out.push_str(&text[i..skipped]);
             i = skipped;

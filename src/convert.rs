@@ -15,7 +15,9 @@
 //! flatten, a tree of them.
 
 use crate::ids;
-use crate::trie::{decode, is_variation_selector, AsciiSkip, StartRanges, Trie, TrieView, Value};
+use crate::trie::{
+    decode, is_variation_selector, AsciiSkip, StartLeads, StartRanges, Trie, TrieView, Value,
+};
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 
 /// A compiled dictionary or dictionary group.
@@ -146,6 +148,10 @@ trait Prefix {
     fn starts(&self) -> Option<&[u64; 1024]> {
         None
     }
+    /// With `starts`: the bytes the skip table looks up, as ranges (see [`StartLeads`]).
+    fn start_leads(&self) -> Option<StartLeads> {
+        None
+    }
     /// The best key at `pos`, whose first character `c` is `len` bytes long: its end, its value
     /// and its priority class.
     fn at(&self, bytes: &[u8], pos: usize, c: u32, len: usize) -> Option<(usize, Value<'_>, u32)>;
@@ -170,6 +176,11 @@ impl Prefix for TrieView<'_> {
     #[inline(always)]
     fn starts(&self) -> Option<&[u64; 1024]> {
         self.starts
+    }
+
+    #[inline(always)]
+    fn start_leads(&self) -> Option<StartLeads> {
+        self.start_leads
     }
 
     #[inline(always)]
@@ -236,13 +247,14 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
     let lead_step = p.lead_step();
     let ascii_skip = p.ascii_skip();
     let starts = p.starts();
+    let leads = p.start_leads();
     let mut start = 0;
     for &end in segment_ends {
         let bytes = &text.as_bytes()[..end];
         let mut copied = start;
         let mut i = start;
         while i < end {
-            let skipped = skip_from(bytes, i, lead_step, ascii_skip, starts);
+            let skipped = skip_from(bytes, i, lead_step, ascii_skip, starts, leads);
             if skipped != i {
                 i = skipped;
                 continue;
@@ -317,10 +329,14 @@ pub(crate) fn skip_from(
     lead_step: &[u8; 256],
     ascii_skip: AsciiSkip,
     starts: Option<&[u64; 1024]>,
+    leads: Option<StartLeads>,
 ) -> usize {
     match no_start_at(bytes, i, lead_step, starts) {
         0 => i,
-        step => skip_run(bytes, i + step, lead_step, ascii_skip, starts),
+        step => match (starts, leads) {
+            (Some(starts), Some(leads)) => skip_to_start(bytes, i + step, starts, &leads),
+            _ => skip_run(bytes, i + step, lead_step, ascii_skip, starts),
+        },
     }
 }
 
@@ -346,6 +362,40 @@ fn skip_run(
         }
     }
     i
+}
+
+/// [`skip_run`] where the skip table looks up few ranges of bytes (`leads`): the bytes in them
+/// are found a block at a time, and each is looked at as [`no_start_at`] would (a character of
+/// three bytes in the bitmap `starts`, another at once). Neither the characters between them
+/// nor their kind are looked at one by one: in Chinese text with a space between words, the
+/// step-by-step loop's next position waited on two loads (the byte, its step) at every
+/// character, and its branch on the kind of character went wrong at most changes of kind.
+#[inline(never)]
+fn skip_to_start(bytes: &[u8], i: usize, starts: &[u64; 1024], leads: &StartLeads) -> usize {
+    let mut found = bytes.len();
+    crate::bytes::each(
+        bytes,
+        i,
+        |x, _, _| {
+            leads.iter().fold(false, |hit, &(first, more)| {
+                hit | (x.wrapping_sub(first) <= more)
+            })
+        },
+        |k| {
+            let b0 = bytes[k];
+            if b0 & 0xF0 == 0xE0 {
+                let c = usize::from(b0 & 0x0F) << 12
+                    | usize::from(bytes[k + 1] & 0x3F) << 6
+                    | usize::from(bytes[k + 2] & 0x3F);
+                if starts[c >> 6] >> (c & 63) & 1 == 0 {
+                    return true;
+                }
+            }
+            found = k;
+            false
+        },
+    );
+    found
 }
 
 /// The offset at or after `i` where a run of ASCII that starts no key ends, or one of the last
@@ -453,6 +503,7 @@ fn convert_trie(v: &TrieView<'_>, text: &str, segment_ends: &[usize], out: &mut 
     let lead_step = v.lead_step;
     let ascii_skip = v.ascii_skip;
     let starts = v.starts;
+    let leads = v.start_leads;
     let mut start = 0;
     for &end in segment_ends {
         let bytes = &text.as_bytes()[..end];
@@ -470,7 +521,7 @@ fn convert_trie(v: &TrieView<'_>, text: &str, segment_ends: &[usize], out: &mut 
                     break;
                 }
             }
-            let skipped = skip_from(bytes, i, lead_step, ascii_skip, starts);
+            let skipped = skip_from(bytes, i, lead_step, ascii_skip, starts, leads);
             if skipped != i {
                 i = skipped;
                 continue;
@@ -1289,5 +1340,76 @@ pub(crate) mod tests {
             assert_eq!(fast.is_some(), expected != text, "{text:?}");
         }
         assert_eq!(replace_singles(step, "中文，abc"), Some(None));
+    }
+
+    #[test]
+    fn the_block_skip_stops_where_the_step_by_step_skip_does() {
+        // Where keys start at few characters, the scan finds the characters that may start
+        // one a block of bytes at a time: it must stop at each of them wherever it falls in a
+        // block (and at IDS operators and characters of other lengths), and convert as the
+        // step-by-step skip does.
+        use crate::Config;
+        for config in [
+            Config::T2tw,
+            Config::T2hk,
+            Config::Hk2t,
+            Config::T2jp,
+            Config::Jp2t,
+        ] {
+            let engine = crate::config::builtin_engine(config, false);
+            let Matcher::Trie(t) = &engine.chain[0] else {
+                panic!("{}'s first step is a trie", config.name())
+            };
+            let v = t.view();
+            let starters: Vec<char> = crate::trie::key_starts(&v).collect();
+            let quiet: Vec<char> = ('\u{4E00}'..'\u{9FA5}')
+                .filter(|&c| v.root(c as u32) == 0)
+                .step_by(97)
+                .take(40)
+                .collect();
+            let mut text = String::new();
+            let mut k = 0usize;
+            while text.len() < 40 * 1024 {
+                for _ in 0..(k * 7 % 71) {
+                    text.push(quiet[k % quiet.len()]);
+                    k += 1;
+                }
+                text.push(starters[k * 31 % starters.len()]);
+                text.push_str(["", " ", "é", "😀", "⿰氵青", "ab ", "\n", "，"][k % 8]);
+                k += 1;
+            }
+            let sampled = t.view_for(&text);
+            assert!(
+                sampled.start_leads.is_some(),
+                "{}: a sparse text",
+                config.name()
+            );
+            let (mut blocks, mut steps) = (String::new(), String::new());
+            convert_trie_segments(&sampled, &text, &[text.len()], &mut blocks, None, false);
+            convert_trie_segments(&v, &text, &[text.len()], &mut steps, None, false);
+            assert!(blocks == steps, "{}", config.name());
+        }
+    }
+
+    #[test]
+    fn start_leads_are_the_looked_up_bytes_in_ranges() {
+        let mut steps = [1u8; 256];
+        assert_eq!(crate::trie::start_leads(&steps), Some([(0xFF, 0); 4]));
+        for b in [b'A', 0xE2, 0xE4, 0xE5, 0xE6, 0xF0] {
+            steps[usize::from(b)] = 0;
+        }
+        assert_eq!(
+            crate::trie::start_leads(&steps),
+            Some([(b'A', 0), (0xE2, 0), (0xE4, 2), (0xF0, 0)])
+        );
+        steps[0xC3] = 0;
+        assert_eq!(crate::trie::start_leads(&steps), None, "five ranges");
+        let mut nul = [1u8; 256];
+        nul[0] = 0;
+        assert_eq!(
+            crate::trie::start_leads(&nul),
+            None,
+            "blocks are padded with 0"
+        );
     }
 }

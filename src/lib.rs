@@ -88,7 +88,7 @@ pub struct Converter {
     engines: Vec<convert::Engine>,
     /// The user's own entries, applied first: their keys are replaced by their values and kept
     /// out of the conversion (see [`Converter::with_overrides`]).
-    overrides: Option<trie::Trie>,
+    overrides: Option<Box<trie::Trie>>,
 }
 
 /// Options for building a [`Converter`]; see [`Converter::builder`].
@@ -237,7 +237,7 @@ impl Converter {
                 builder.add(&k, &v, 0);
             }
         }
-        self.overrides = Some(trie::Trie::from_image(&builder.finish()));
+        self.overrides = Some(Box::new(trie::Trie::from_image(&builder.finish())));
         self
     }
 

@@ -51,6 +51,8 @@ pub(crate) struct Trie {
     /// Where keys start with few characters: a bit per BMP code point, set where a key starts
     /// (and for the IDS operators), so that a scan skips the others without the root table.
     starts: Option<Box<[u64; 1024]>>,
+    /// With `starts`: the lead bytes that `lead_step` looks up, where they are few ranges.
+    start_leads: Option<StartLeads>,
     /// Made on first use: only normalization steps need them.
     start_ranges: std::sync::OnceLock<Option<StartRanges>>,
     /// Made on first use by a long text (see [`Trie::view_for`]).
@@ -130,6 +132,7 @@ impl Trie {
         let mut trie = Trie {
             lead_step: Box::new([0; 256]),
             starts: None,
+            start_leads: None,
             ascii_skip: AsciiSkip::Table,
             start_ranges: std::sync::OnceLock::new(),
             dense: std::sync::OnceLock::new(),
@@ -146,6 +149,10 @@ impl Trie {
         };
         trie.lead_step = Box::new(lead_steps(&trie));
         trie.starts = starts_bitmap(&trie);
+        trie.start_leads = trie
+            .starts
+            .as_ref()
+            .and_then(|_| start_leads(&trie.lead_step));
         trie.ascii_skip = AsciiSkip::of(&trie.lead_step);
         trie
     }
@@ -220,6 +227,7 @@ impl Trie {
             lead_step: &self.lead_step,
             ascii_skip: self.ascii_skip,
             starts: self.starts.as_deref(),
+            start_leads: None,
             skip_vs: false,
             dense: None,
             dense_busy: false,
@@ -231,8 +239,14 @@ impl Trie {
     /// characters for a start bitmap, else where a sample of the text says so (see
     /// [`crate::dense::pays`]). The table is made on first use.
     pub(crate) fn view_for(&self, text: &str) -> TrieView<'_> {
-        if !crate::dense::pays(&self.view(), text) {
-            return self.view();
+        let view = self.view();
+        if !crate::dense::pays(&view, text) {
+            return TrieView {
+                start_leads: self
+                    .start_leads
+                    .filter(|_| crate::dense::sparse(&view, text)),
+                ..view
+            };
         }
         let view = self.dense_view();
         TrieView {
@@ -339,6 +353,10 @@ pub(crate) struct TrieView<'a> {
     pub(crate) ascii_skip: AsciiSkip,
     /// See [`Trie::starts`](Trie).
     pub(crate) starts: Option<&'a [u64; 1024]>,
+    /// With `starts`, where keys start at few of a text's characters (see
+    /// [`crate::dense::sparse`]): the lead bytes a key's first character may have (see
+    /// [`StartLeads`]).
+    pub(crate) start_leads: Option<StartLeads>,
     /// Walk over variation selectors as if they were not there (they stay in the key's text).
     pub(crate) skip_vs: bool,
     /// The per-code-point table for dense scans (see [`Trie::view_for`]).
@@ -352,6 +370,33 @@ pub(crate) struct TrieView<'a> {
 /// (lead byte, first second byte, count of further second bytes); unused ranges have lead byte
 /// FF, which UTF-8 never has.
 pub(crate) type StartRanges = [(u8, u8, u8); 4];
+
+/// The bytes of a skip table (see [`TrieView::lead_step`]) that are looked up, as up to four
+/// ranges (first byte, count of further bytes; unused ranges are (FF, 0): UTF-8 never has FF),
+/// so that a scan finds the characters that may start a key a block of bytes at a time.
+pub(crate) type StartLeads = [(u8, u8); 4];
+
+/// The [`StartLeads`] of `lead_step`, where it looks up at most four ranges of bytes and not 0
+/// (the block scans pad with zeros).
+pub(crate) fn start_leads(lead_step: &[u8; 256]) -> Option<StartLeads> {
+    let mut leads: StartLeads = [(0xFF, 0); 4];
+    let mut used = 0usize;
+    for b in 0..=255u8 {
+        if lead_step[usize::from(b)] != 0 {
+            continue;
+        }
+        match used.checked_sub(1).map(|last| &mut leads[last]) {
+            _ if b == 0 => return None,
+            Some((first, more)) if first.wrapping_add(*more).wrapping_add(1) == b => *more += 1,
+            _ if used == 4 => return None,
+            _ => {
+                leads[used] = (b, 0);
+                used += 1;
+            }
+        }
+    }
+    Some(leads)
+}
 
 /// How a scan skips runs of ASCII that start no key, as a skip table (see
 /// [`TrieView::lead_step`]) allows: made once with the table, not at every scan.
