@@ -620,7 +620,9 @@ impl Loop<'_> {
         }
         let (word, n) = written(c_entry, w, len);
         let (mut word, mut n, mut to) = (u64::from(word), n, next);
-        if !SECOND || self.first.may(c, d) {
+        // Fused, the pairs the first phases' filter would rule out are learned too (as the
+        // first character alone): one lookup, not two in tables that the cache does not keep.
+        if !SECOND || FUSED || self.first.may(c, d) {
             let d_end = next + d_len;
             // Fused, the outcome of most pairs is learned (see `walked_fused`), and chosen
             // without a branch; the first phases are walked where a key may continue after
