@@ -41,7 +41,10 @@
 use crate::convert::{merged_lead_steps, skip_from};
 use crate::dense::{decode_word, written, At, PairSlot, Pairs, Stretch, STRETCH};
 use crate::ids;
-use crate::trie::{beats, decode, AsciiSkip, PairFilter, TrieView};
+use crate::trie::{
+    ascii_next, beats, decode, either_next, AsciiSkip, PairFilter, TrieView, ANY_NEXT,
+    NO_ASCII_NEXT,
+};
 use crate::trie_build::{ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 use std::hint::select_unpredictable;
 
@@ -159,7 +162,24 @@ impl Table {
                 .chain([&chain.first, &chain.second])
                 .map(|v| *v.lead_step),
         );
-        let ascii_skip = AsciiSkip::of(&lead_step);
+        // What must follow an ASCII letter for a key to start there: the segmentation and
+        // the first step read the text; the second step reads what the first writes, which is
+        // the text's own ASCII where no key of the first step starts with ASCII.
+        let first_keeps_ascii = (0..0x80u8).all(|b| chain.first.lead_step[usize::from(b)] == 1);
+        let ascii_skip = AsciiSkip::of(&lead_step).with_next(|s| {
+            let second = if first_keeps_ascii {
+                ascii_next(&chain.second, s)
+            } else if chain.second.lead_step[usize::from(s)] == 1 {
+                NO_ASCII_NEXT
+            } else {
+                ANY_NEXT
+            };
+            chain
+                .seg
+                .iter()
+                .chain([&chain.first])
+                .fold(second, |next, v| either_next(next, ascii_next(v, s)))
+        });
         let (first_pairs, first_pair_bits) = match &chain.seg {
             Some(seg) => chain.first.pair_union(seg),
             None => chain.first.pair_union(&chain.first),

@@ -15,8 +15,11 @@
 //! flatten, a tree of them.
 
 use crate::ids;
+#[cfg(test)]
+use crate::trie::NO_ASCII_NEXT;
 use crate::trie::{
     decode, is_variation_selector, AsciiSkip, StartLeads, StartRanges, Trie, TrieView, Value,
+    ANY_NEXT,
 };
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 
@@ -405,7 +408,7 @@ fn skip_to_start(bytes: &[u8], i: usize, starts: &[u64; 1024], leads: &StartLead
 fn skip_ascii_run(skip: AsciiSkip, bytes: &[u8], i: usize, lead_step: &[u8; 256]) -> usize {
     match skip {
         AsciiSkip::Inert => skip_ascii(bytes, i),
-        AsciiSkip::Except(starters) => skip_ascii_but(bytes, i, &starters),
+        AsciiSkip::Except(starters, next) => skip_ascii_but(bytes, i, &starters, &next),
         AsciiSkip::Table => skip_inert_ascii(bytes, i, lead_step),
     }
 }
@@ -429,16 +432,55 @@ fn skip_ascii(bytes: &[u8], mut i: usize) -> usize {
 /// The first offset at or after `i` of a block of sixteen bytes that is not all ASCII other
 /// than `starters` (padded with a byte that is not ASCII), or of the last bytes; past a first
 /// clean block, the first such byte itself, found 64 bytes at a time (see [`crate::bytes`]).
-/// Comparisons only, which vectorize.
+/// Comparisons only, which vectorize. Where `next` says what must follow a letter for a key to
+/// start at it (see [`AsciiSkip::Except`]), the letters found are looked at with the byte after
+/// them, and the scan goes on past those no key starts at.
 #[inline(always)]
-fn skip_ascii_but(bytes: &[u8], i: usize, starters: &[u8; 8]) -> usize {
+fn skip_ascii_but(bytes: &[u8], i: usize, starters: &[u8; 8], next: &[u8; 8]) -> usize {
     let stops = |b: u8| (b >= 0x80) | starters.iter().fold(false, |hit, &s| hit | (b == s));
     match bytes.get(i..i + 16) {
         Some(block) if !block.iter().fold(false, |stop, &b| stop | stops(b)) => {
-            crate::bytes::find(bytes, i + 16, |b, _, _| stops(b))
+            starts_past(bytes, i + 16, starters, next, stops)
+        }
+        Some(_) if next.iter().any(|&n| n != ANY_NEXT) => {
+            starts_past(bytes, i, starters, next, stops)
         }
         _ => i,
     }
+}
+
+/// The first offset at or after `i` where `stops` holds for the byte there and, for a letter
+/// of `starters`, the byte after it may follow it in a key (see [`skip_ascii_but`]).
+#[inline(always)]
+fn starts_past(
+    bytes: &[u8],
+    i: usize,
+    starters: &[u8; 8],
+    next: &[u8; 8],
+    stops: impl Fn(u8) -> bool,
+) -> usize {
+    let mut found = bytes.len();
+    crate::bytes::each(
+        bytes,
+        i,
+        |b, _, _| stops(b),
+        |k| {
+            let b = bytes[k];
+            let may_start = b >= 0x80 || {
+                let after = bytes.get(k + 1).copied().unwrap_or(0);
+                let n = starters
+                    .iter()
+                    .position(|&s| s == b)
+                    .map_or(ANY_NEXT, |at| next[at]);
+                after >= 0x80 || after == n || n == ANY_NEXT
+            };
+            if may_start {
+                found = k;
+            }
+            !may_start
+        },
+    );
+    found
 }
 
 /// The first offset at or after `i` of a block of sixteen bytes that is not all ASCII
@@ -1411,5 +1453,67 @@ pub(crate) mod tests {
             None,
             "blocks are padded with 0"
         );
+    }
+
+    #[test]
+    fn the_ascii_skip_stops_where_a_key_may_start_and_not_before() {
+        // Letters that start keys: S before Q only, P before N or anything beyond ASCII, B
+        // before anything, A before anything beyond ASCII only.
+        let starters = *b"SPBA\x80\x80\x80\x80";
+        let next = [
+            b'Q',
+            b'N',
+            ANY_NEXT,
+            NO_ASCII_NEXT,
+            ANY_NEXT,
+            ANY_NEXT,
+            ANY_NEXT,
+            ANY_NEXT,
+        ];
+        let may_start = |t: &[u8], k: usize| {
+            let after = t.get(k + 1).copied().unwrap_or(0);
+            match t[k] {
+                b if b >= 0x80 => true,
+                b'S' => after == b'Q' || after >= 0x80,
+                b'P' => after == b'N' || after >= 0x80,
+                b'B' => true,
+                b'A' => after >= 0x80,
+                _ => false,
+            }
+        };
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for round in 0..400 {
+            let mut t = Vec::new();
+            while t.len() < 40 + round {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let piece: &[u8] = match seed % 12 {
+                    0 => b"SQ",
+                    1 => b"SX",
+                    2 => b"PN",
+                    3 => b"Pn",
+                    4 => b"AB",
+                    5 => "A肝".as_bytes(),
+                    6 => b"B",
+                    7 => "中".as_bytes(),
+                    8 => b"S",
+                    _ => b"xy z",
+                };
+                t.extend_from_slice(piece);
+            }
+            for i in 0..t.len() {
+                if t[i] & 0xC0 == 0x80 {
+                    continue;
+                }
+                let end = skip_ascii_but(&t, i, &starters, &next);
+                let first = (i..t.len()).find(|&k| may_start(&t, k)).unwrap_or(t.len());
+                assert!(end <= first, "{round} {i}: skipped past {first} to {end}");
+                assert!(
+                    end == first || end + 17 > t.len() || end == i,
+                    "{round} {i}: stopped at {end}, not at {first}"
+                );
+            }
+        }
     }
 }

@@ -10,7 +10,8 @@ use std::borrow::Cow;
 
 use crate::trie_build::{
     child_filter_bit, edge_hash, pair_hash, pair_insert, EMPTY_SLOT, HEADER_WORDS, MAGIC,
-    MAX_LIST_EDGES, NODE_WORDS, ROOT_HI_WORDS, ROOT_IN_KEY, ROOT_NODE, VALUE_ID, VALUE_INLINE,
+    MAX_LIST_EDGES, NODE_WORDS, ROOT_HI_WORDS, ROOT_IN_KEY, ROOT_LONGER, ROOT_NODE, VALUE_ID,
+    VALUE_INLINE,
 };
 
 /// A dictionary value: text held in the trie, or a single character held inline in the node.
@@ -153,7 +154,7 @@ impl Trie {
             .starts
             .as_ref()
             .and_then(|_| start_leads(&trie.lead_step));
-        trie.ascii_skip = AsciiSkip::of(&trie.lead_step);
+        trie.ascii_skip = AsciiSkip::of(&trie.lead_step).with_next(|s| ascii_next(&trie.view(), s));
         trie
     }
 
@@ -406,14 +407,23 @@ pub(crate) enum AsciiSkip {
     /// bits alone.
     Inert,
     /// At most eight do (every built-in dictionary: a few capital letters, as in SQL注入),
-    /// padded with a byte that is not ASCII: a block is compared against them.
-    Except([u8; 8]),
+    /// padded with a byte that is not ASCII: a block is compared against them. With each, the
+    /// byte that must follow it for a key to start there, beside any byte beyond ASCII (see
+    /// [`ANY_NEXT`], [`NO_ASCII_NEXT`]): code is full of capital letters, and SQL注入's S
+    /// stops the skip only before a Q.
+    Except([u8; 8], [u8; 8]),
     /// More do: a block is looked up byte by byte in the table.
     Table,
 }
 
+/// In [`AsciiSkip::Except`]: a key may start at the letter whatever follows it.
+pub(crate) const ANY_NEXT: u8 = 0xFF;
+/// In [`AsciiSkip::Except`]: a key starts at the letter only before a byte beyond ASCII.
+pub(crate) const NO_ASCII_NEXT: u8 = 0x80;
+
 impl AsciiSkip {
-    /// The way `lead_step` allows.
+    /// The way `lead_step` allows (a key may start at each letter it looks up whatever
+    /// follows; see [`AsciiSkip::with_next`]).
     pub(crate) fn of(lead_step: &[u8; 256]) -> AsciiSkip {
         let mut starters = (0..0x80u8).filter(|&b| lead_step[usize::from(b)] != 1);
         let mut except = [0x80u8; 8];
@@ -423,9 +433,52 @@ impl AsciiSkip {
             .for_each(|(s, b)| *s = b);
         match (except[0], starters.next()) {
             (0x80, _) => AsciiSkip::Inert,
-            (_, None) => AsciiSkip::Except(except),
+            (_, None) => AsciiSkip::Except(except, [ANY_NEXT; 8]),
             _ => AsciiSkip::Table,
         }
+    }
+
+    /// With, for each letter that starts keys, the ASCII byte that must follow it as `next`
+    /// says ([`ANY_NEXT`], [`NO_ASCII_NEXT`] or the byte).
+    pub(crate) fn with_next(self, next: impl Fn(u8) -> u8) -> AsciiSkip {
+        match self {
+            AsciiSkip::Except(starters, _) => AsciiSkip::Except(
+                starters,
+                starters.map(|s| if s < 0x80 { next(s) } else { ANY_NEXT }),
+            ),
+            other => other,
+        }
+    }
+}
+
+/// What must follow the ASCII letter `s` for a key of `v` to start at it (see
+/// [`AsciiSkip::Except`]): [`ANY_NEXT`] where `s` alone is a key or keys go on with more than
+/// one ASCII byte, [`NO_ASCII_NEXT`] where they go on with none (or `s` starts no key).
+pub(crate) fn ascii_next(v: &TrieView<'_>, s: u8) -> u8 {
+    let (entry, val) = v.root_entry(u32::from(s));
+    if val != 0 {
+        return ANY_NEXT;
+    }
+    if entry & ROOT_LONGER == 0 {
+        return NO_ASCII_NEXT;
+    }
+    let mut ascii = v
+        .children(entry & ROOT_NODE)
+        .map(|(c, _)| c)
+        .filter(|&c| c < 0x80);
+    match (ascii.next(), ascii.next()) {
+        (None, _) => NO_ASCII_NEXT,
+        (Some(c), None) => c as u8,
+        _ => ANY_NEXT,
+    }
+}
+
+/// Both requirements on what follows a letter (see [`ascii_next`]): either's byte.
+pub(crate) fn either_next(a: u8, b: u8) -> u8 {
+    match (a, b) {
+        (NO_ASCII_NEXT, x) | (x, NO_ASCII_NEXT) => x,
+        (x, y) if x == y => x,
+        _ => ANY_NEXT,
     }
 }
 
@@ -851,11 +904,22 @@ mod tests {
         };
         assert_eq!(skip(&["中文"]), AsciiSkip::Inert);
         let mut except = [0x80; 8];
-        except[..2].copy_from_slice(b"PS");
-        assert_eq!(skip(&["SQL注入", "PN结", "中"]), AsciiSkip::Except(except));
+        except[..3].copy_from_slice(b"BPS");
+        let mut next = [ANY_NEXT; 8];
+        next[..3].copy_from_slice(&[NO_ASCII_NEXT, b'N', b'Q']);
+        assert_eq!(
+            skip(&["SQL注入", "PN结", "B肝", "中"]),
+            AsciiSkip::Except(except, next)
+        );
+        // A letter that is a key by itself, or goes on with two ASCII letters: any next byte.
+        next[..3].copy_from_slice(&[ANY_NEXT, ANY_NEXT, b'Q']);
+        assert_eq!(
+            skip(&["SQL注入", "PN结", "PQ", "B", "B肝"]),
+            AsciiSkip::Except(except, next)
+        );
         assert_eq!(
             skip(&["A", "B", "C", "D", "E", "F", "G", "H"]),
-            AsciiSkip::Except(*b"ABCDEFGH")
+            AsciiSkip::Except(*b"ABCDEFGH", [ANY_NEXT; 8])
         );
         assert_eq!(
             skip(&["A", "B", "C", "D", "E", "F", "G", "H", "I"]),
