@@ -594,13 +594,6 @@ fn phrase(chain: &Chain<'_>, val: u32, out: &mut String, value: &mut String) {
 }
 
 impl Loop<'_> {
-    /// The table's entry for `c` (the sentinel, [`OPEN`], beyond the BMP).
-    #[inline(always)]
-    fn entry(&self, c: u32) -> u64 {
-        // SAFETY: `flat` has 0x10001 entries.
-        unsafe { *self.table.flat.get_unchecked(c.min(0x1_0000) as usize) }
-    }
-
     /// The event at `at` of [`Loop::scan`] (the event filter lets the character there, which
     /// starts the word `w`, and the next through), with the output's bytes at `base`,
     /// `written_len` of them the string's: the
@@ -624,12 +617,12 @@ impl Loop<'_> {
             d_len,
         } = *at;
         let (len, d_len) = (len as usize, d_len as usize);
-        let c_entry = self.entry(c);
+        let c_entry = self.table.bmp_entry(c);
         let next = i + len;
         if SECOND && c_entry & PAIR_SECOND != 0 {
             // The second step takes `x` alone if the first step takes `d` alone and its `x`
             // starts no key of the second step after this one.
-            let d_entry = self.entry(d);
+            let d_entry = self.table.bmp_entry(d);
             let e = unsafe { decode_word(bytes, next + d_len) }.1;
             if (d_entry & OPEN != 0)
                 | self.first.may(d, e)
@@ -764,7 +757,7 @@ impl Loop<'_> {
             // stand, and the scan goes back to it.
             // SAFETY: `last` is a character before `limit`, as above.
             let (w, c, len) = unsafe { decode_word(bytes, last) };
-            let entry = self.entry(c);
+            let entry = self.table.bmp_entry(c);
             if entry & PAIR_SECOND != 0 {
                 out.truncate(out.len() - written(entry, w, len).1);
                 return last;
