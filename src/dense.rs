@@ -658,7 +658,7 @@ fn run_with<const BUSY: bool>(
                     }
                     None => {
                         drop(stretch);
-                        i = walk_at(v, dense, bytes, i, out);
+                        i = walk(v, dense, bytes, &at, out);
                         continue 'stretches;
                     }
                 }
@@ -731,17 +731,6 @@ fn event_at(
     )
 }
 
-/// [`walk`] from the character at `i`.
-#[inline(never)]
-fn walk_at(v: &TrieView<'_>, dense: &Dense, bytes: &[u8], i: usize, out: &mut String) -> usize {
-    // SAFETY: the loop reads these words too.
-    let (_, c, len) = unsafe { decode_word(bytes, i) };
-    let node = node_of(dense.entries[c as usize]);
-    let next = i + len;
-    let (_, d, d_len) = unsafe { decode_word(bytes, next) };
-    walk(v, bytes, i, next, node, d, next + d_len, out)
-}
-
 /// What the walk finds over a pair that no key continues at the character after it.
 #[derive(Default)]
 pub(crate) struct Outcome {
@@ -795,31 +784,23 @@ pub(crate) fn pair(
     })
 }
 
-/// The walk from the character at `i` (ending at `next`, with `node`) and `d` (ending at
-/// `d_end`) in `bytes`, a text's bytes up to a character boundary: appends the best key's
-/// value, or the character itself where no key is found; returns where the scan goes on.
+/// The walk from the pair at `at` (whose first character's node `dense` holds) in `bytes`, a
+/// text's bytes up to a character boundary: appends the best key's value, or the character
+/// itself where no key is found; returns where the scan goes on.
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn walk(
-    v: &TrieView<'_>,
-    bytes: &[u8],
-    i: usize,
-    next: usize,
-    node: u32,
-    d: u32,
-    d_end: usize,
-    out: &mut String,
-) -> usize {
+fn walk(v: &TrieView<'_>, dense: &Dense, bytes: &[u8], at: &At, out: &mut String) -> usize {
+    let next = at.i + at.len as usize;
+    let node = node_of(dense.entries[at.c as usize]);
     // The walk starts from the character's own value: it finds the key of one character
     // too, and no key means the character stays.
-    match v.walk_with(node, bytes, next, d, d_end) {
+    match v.walk_with(node, bytes, next, at.d, next + at.d_len as usize) {
         Some((key_end, val)) => {
             v.resolve(val).push_to(out);
             key_end
         }
         None => {
-            // SAFETY: `i..next` is a character of `bytes`, valid UTF-8.
-            out.push_str(unsafe { std::str::from_utf8_unchecked(&bytes[i..next]) });
+            // SAFETY: `at.i..next` is a character of `bytes`, valid UTF-8.
+            out.push_str(unsafe { std::str::from_utf8_unchecked(&bytes[at.i..next]) });
             next
         }
     }
