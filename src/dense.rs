@@ -22,7 +22,7 @@
 //! are the rare ones: back to the general scan (a value of more than one character, an IDS
 //! operator, a character beyond the BMP, a run of ASCII).
 
-use crate::trie::{decode, TrieView};
+use crate::trie::{decode, listed, TrieView};
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 use std::hint::select_unpredictable;
 
@@ -446,11 +446,6 @@ pub(crate) fn sparse(v: &TrieView<'_>, text: &str) -> bool {
         let (at_start, wide) = share(text, |c| listed(starts, c));
         16 * at_start < wide
     })
-}
-
-/// Whether the start bitmap `starts` has `c`.
-fn listed(starts: &[u64; 1024], c: u32) -> bool {
-    c < 0x1_0000 && starts[(c >> 6) as usize] >> (c & 63) & 1 != 0
 }
 
 /// Whether `starts` holds for a quarter or more of the characters beyond ASCII in the first

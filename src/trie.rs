@@ -514,6 +514,13 @@ fn starts_bitmap(trie: &Trie) -> Option<Box<[u64; 1024]>> {
     Some(bits)
 }
 
+/// Whether the start bitmap `starts` (see [`Trie::starts`](Trie)) has `c` (none beyond the
+/// BMP).
+#[inline(always)]
+pub(crate) fn listed(starts: &[u64; 1024], c: u32) -> bool {
+    c < 0x1_0000 && starts[(c >> 6) as usize] >> (c & 63) & 1 != 0
+}
+
 /// The skip table of a trie (see [`TrieView::lead_step`]): a lead byte is looked up when some
 /// key starts with a character that has it, and always for IDS operators (U+2FF0–U+2FFF, lead
 /// E2), whose rule applies at unmatched positions.
