@@ -139,8 +139,8 @@ const FREE: u32 = 0;
 /// In a pair's meta: the pair is a key that wins over the first character's own (the slot's
 /// output replaces both characters); without it the first character is decided alone.
 const PAIR_BOTH: u32 = 1 << 4;
-/// In a pair's meta: keys continue after the pair with a character that passes the filter in
-/// bits 16..32.
+/// In a pair's meta: keys continue after the pair, with the character from [`THIRD_SHIFT`] or
+/// (with [`PAIR_MANY`]) characters that pass the slot's filter `thirds`.
 const PAIR_LONGER: u32 = 1 << 5;
 /// In a pair's meta: the walk decides (a value longer than eight bytes, a free slot).
 const PAIR_WALK: u32 = 1 << 6;
@@ -435,12 +435,13 @@ pub(crate) fn pays(v: &TrieView<'_>, text: &str) -> bool {
     at_a_quarter(text, |c| listed(starts, c))
 }
 
-/// Whether keys start at fewer than a tenth of the characters beyond ASCII in the first
+/// Whether keys start at fewer than a sixteenth of the characters beyond ASCII in the first
 /// [`SAMPLE`] bytes of `text`, by the start bitmap of `v` (none: false). There the general
 /// scan finds the characters that may start a key a block of bytes at a time (see
 /// `convert::skip_to_start`; t2tw on Traditional text, keys at 7% of the characters: CPU time
-/// 0.73 of the step-by-step skip); where they start more often, the blocks are cut short and
-/// the step-by-step skip wins (t2hk, keys at 11%: 1.03; hk2t, at 16%: 1.10).
+/// 0.75 of the step-by-step skip); where they start more often, the blocks are cut short and
+/// the step-by-step skip wins (with a tenth as the bound, t2hk's pieces, keys at 11%, took
+/// 1.03–1.09 and jp2t's 1.06–1.13).
 pub(crate) fn sparse(v: &TrieView<'_>, text: &str) -> bool {
     v.starts.is_some_and(|starts| {
         let (at_start, wide) = share(text, |c| listed(starts, c));
