@@ -39,7 +39,7 @@
 //! IDS can span the cut.
 
 use crate::convert::{merged_lead_steps, skip_from};
-use crate::dense::{decode_word, written, At, PairSlot, Pairs, Stretch, STRETCH};
+use crate::dense::{decode_word, written, At, PairSlot, Pairs, Stretch, WalkSlot, STRETCH};
 use crate::ids;
 use crate::trie::{
     ascii_next, beats, decode, either_next, AsciiSkip, PairFilter, TrieView, ANY_NEXT,
@@ -506,6 +506,9 @@ enum Event {
     /// Write a phrase of the first step's priority class 0 (a segment of its own): its end and
     /// value word.
     Phrase(usize, u32),
+    /// Write the output of a walk learned over the first phases and the second step (see
+    /// [`learned_fused`]), and go on from its end.
+    Learned(usize, WalkSlot),
     /// Leave the position to [`decide`].
     Stop,
 }
@@ -584,6 +587,41 @@ fn walked_fused(chain: &Chain<'_>, c: u32, d: u32) -> PairSlot {
     PairSlot::new(c, d, Some(converted.as_bytes()), continuations)
 }
 
+/// Where a key of the fused first step continues after the pair at `at` (or the pair's slot
+/// leaves it to a walk): the walk over three or four characters as the thread learned it,
+/// where that decides (see [`crate::dense::learned_walk`]): the first character alone, or a
+/// phrase of the first step's priority class 0 as [`phrase`] writes it, and its end; `None`
+/// where [`pair_stop`] walks.
+#[inline(always)]
+fn learned_fused<const FUSED: bool>(
+    chain: &Chain<'_>,
+    bytes: &[u8],
+    at: &At,
+    memo: &mut Pairs,
+) -> Option<(WalkSlot, usize)> {
+    if !FUSED || chain.first.skip_vs {
+        return None;
+    }
+    crate::dense::learned_walk(memo, bytes, at, |chars| {
+        let first = &chain.first;
+        let (root, _) = first.root_entry(chars[0]);
+        if root & ROOT_LONGER == 0 {
+            return WalkSlot::over(chars).alone();
+        }
+        let (slot, best, taken) = WalkSlot::walked(first, root & ROOT_NODE, chars);
+        if best != 0 && best >> 24 == 0 {
+            let (mut value, mut converted) = (String::new(), String::new());
+            phrase(chain, best, &mut converted, &mut value);
+            slot.with_output(taken, Some(&converted))
+        } else if best == 0 || taken == 1 {
+            // Keys of the other classes are single characters: the table's.
+            slot.alone()
+        } else {
+            slot.with_output(taken, None)
+        }
+    })
+}
+
 /// Writes a phrase of the first step's priority class 0 with value word `val` (the
 /// segmentation fused into the first step): a segment of its own, which the second step
 /// converts alone.
@@ -649,10 +687,14 @@ impl Loop<'_> {
                     n = select_unpredictable(o.both, o.len, n);
                     to = select_unpredictable(o.both, d_end, to);
                 }
-                None => match pair_stop(chain, bytes, c, next, (d, d_len)) {
-                    PairStop::Alone => {}
-                    PairStop::Phrase(key_end, val) => return Event::Phrase(key_end, val),
-                    PairStop::Decide => return Event::Stop,
+                None => match learned_fused::<FUSED>(chain, bytes, at, memo) {
+                    Some((slot, _)) if slot.is_alone() => {}
+                    Some((slot, end)) => return Event::Learned(end, slot),
+                    None => match pair_stop(chain, bytes, c, next, (d, d_len)) {
+                        PairStop::Alone => {}
+                        PairStop::Phrase(key_end, val) => return Event::Phrase(key_end, val),
+                        PairStop::Decide => return Event::Stop,
+                    },
                 },
             }
         }
@@ -735,6 +777,13 @@ impl Loop<'_> {
                             drop(stretch);
                             phrase(chain, val, out, value);
                             i = key_end;
+                            continue 'stretches;
+                        }
+                        Event::Learned(end, slot) => {
+                            last = usize::MAX;
+                            drop(stretch);
+                            out.push_str(slot.output());
+                            i = end;
                             continue 'stretches;
                         }
                         Event::Stop => break 'stretches,

@@ -14,15 +14,16 @@
 //! Where the filter lets a pair through (9% of the characters of Classical Chinese for s2t),
 //! the pair's outcome is looked up in the pairs this thread has learned ([`Pairs`]): whether
 //! the pair is a key that wins (its value, up to eight bytes, replaces both characters) and
-//! which characters continue a key after it. The outcome is chosen without a branch; the trie
-//! is walked only where the character after the pair continues a key (0.5% of the
-//! characters), or for a pair not yet learned. Walking the trie there instead cost half of the
+//! which characters continue a key after it. The outcome is chosen without a branch. Where the
+//! character after the pair continues a key (0.6% of the characters), the walk over three or
+//! four characters is learned the same way ([`Walks`]); the trie is walked only for a pair or
+//! walk not yet learned, or where a key continues after four characters. Walking the trie there instead cost half of the
 //! scan's time: a mispredicted branch and a chain of dependent loads through the trie's
 //! nodes, edges and values at each of those 9%. The other branches that depend on the text
 //! are the rare ones: back to the general scan (a value of more than one character, an IDS
 //! operator, a character beyond the BMP, a run of ASCII).
 
-use crate::trie::{decode, listed, TrieView};
+use crate::trie::{beats, decode, listed, TrieView};
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
 use std::hint::select_unpredictable;
 
@@ -77,6 +78,190 @@ pub(crate) struct Pairs {
     shift: u32,
     /// Slots in use.
     used: usize,
+    /// The walks over three or four characters learned so far (see [`Walks`]).
+    walks: Walks,
+}
+
+/// What the walk finds over three or four characters where a key continues after a pair,
+/// learned as a text brings them, as [`Pairs`] learns pairs: the walks there went through
+/// nodes the table loops never touch, a chain of cache misses each (s2t on Classical Chinese:
+/// 0.6% of the characters, 15% of the time). Nearly all such walks end within four
+/// characters or at the fifth; the others are walked.
+#[derive(Debug, Default)]
+struct Walks {
+    /// Open addressing, linear probing; a free slot is all zero.
+    slots: Vec<WalkSlot>,
+    /// Slots in use.
+    used: usize,
+}
+
+/// One slot of [`Walks`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct WalkSlot {
+    /// The characters walked over, 16 bits each, the last lowest (three or four of them: the
+    /// first is never 0, so the two make different keys); 0 in a free slot.
+    key: u64,
+    /// The output's length in bytes (bits 0..5), the characters the best key takes less one
+    /// (two bits from [`TAKEN_SHIFT`]; one character with no key), and [`WALK_LONGER`],
+    /// [`WALK_MANY`], [`WALK_WALK`], [`WALK_ALONE`].
+    meta: u32,
+    /// With [`WALK_LONGER`] but not [`WALK_MANY`]: the one character that continues a key
+    /// after those walked over.
+    next: u32,
+    /// The output: the best key's value, or the first character where no key matches.
+    out: [u8; 16],
+    /// With [`WALK_MANY`]: a filter of the characters that continue a key after those
+    /// walked over (see [`third_bit`]).
+    nexts: u64,
+}
+
+/// The key of the walk over `chars` in [`Walks`] (see [`WalkSlot::key`]).
+fn walk_key(chars: &[u32]) -> u64 {
+    chars.iter().fold(0, |key, &c| key << 16 | u64::from(c))
+}
+
+/// In a walk's meta: where the number of characters the best key takes is (see
+/// [`WalkSlot::meta`]).
+const TAKEN_SHIFT: u32 = 5;
+/// In a walk's meta: keys continue after the characters walked over (see [`WalkSlot::next`]).
+const WALK_LONGER: u32 = 1 << 8;
+/// In a walk's meta: more than one character continues a key after those walked over.
+const WALK_MANY: u32 = 1 << 9;
+/// In a walk's meta: the trie's walk decides (a value longer than sixteen bytes).
+const WALK_WALK: u32 = 1 << 10;
+/// In a walk's meta: the first character is taken alone, as a table has it (the slot has no
+/// output).
+const WALK_ALONE: u32 = 1 << 11;
+/// The most walks a thread learns per table.
+const MAX_WALKS: usize = 1 << 15;
+
+impl Walks {
+    /// The slot of the walk over the characters of `key`, learned from `walked` where it is not
+    /// known yet (or returned without being learned where the table is full).
+    fn get_or_learn(&mut self, key: u64, walked: impl FnOnce() -> WalkSlot) -> WalkSlot {
+        if let Some(slot) = self.find(key) {
+            return slot;
+        }
+        let slot = walked();
+        if self.used < MAX_WALKS {
+            if 2 * (self.used + 1) > self.slots.len() {
+                let size = (2 * self.slots.len()).max(256);
+                let old = std::mem::replace(&mut self.slots, vec![WalkSlot::default(); size]);
+                for s in old.into_iter().filter(|s| s.key != 0) {
+                    self.put(s);
+                }
+            }
+            self.put(slot);
+            self.used += 1;
+        }
+        slot
+    }
+
+    /// The first slot to look at for `key`.
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    /// The slot of `key`, if learned.
+    fn find(&self, key: u64) -> Option<WalkSlot> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(key);
+        loop {
+            match self.slots[at] {
+                slot if slot.key == key => return Some(slot),
+                slot if slot.key == 0 => return None,
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Stores `slot` in the first free slot from its home on.
+    fn put(&mut self, slot: WalkSlot) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(slot.key);
+        while self.slots[at].key != 0 {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+    }
+}
+
+impl WalkSlot {
+    /// The slot of the walk over `chars` (BMP characters; the first not 0), its outcome still
+    /// to be written.
+    pub(crate) fn over(chars: &[u32]) -> WalkSlot {
+        WalkSlot {
+            key: walk_key(chars),
+            ..WalkSlot::default()
+        }
+    }
+
+    /// What the walk from `node`, the node of `chars[0]`, finds over `chars` (BMP
+    /// characters; two to four): the slot with the characters that continue a key after
+    /// them (its output still to be written by [`WalkSlot::with_output`]), the best key's
+    /// value word among them (0 for none) and the number of characters it takes (1 with
+    /// none).
+    pub(crate) fn walked(v: &TrieView<'_>, node: u32, chars: &[u32]) -> (WalkSlot, u32, u32) {
+        let mut slot = WalkSlot::over(chars);
+        let (mut best, mut taken) = (v.node_value(node), 1);
+        let mut at = node;
+        for (k, &c) in chars.iter().enumerate().skip(1) {
+            at = v.step(at, c);
+            if at == 0 {
+                break;
+            }
+            if beats(v.node_value(at), best) {
+                (best, taken) = (v.node_value(at), k as u32 + 1);
+            }
+        }
+        if at != 0 {
+            for (k, (next, _)) in v.children(at).enumerate() {
+                slot.nexts |= 1 << third_bit(next);
+                slot.meta |= match k {
+                    0 => {
+                        slot.next = next;
+                        WALK_LONGER
+                    }
+                    _ => WALK_MANY,
+                };
+            }
+        }
+        (slot, best, taken)
+    }
+
+    /// The slot with its outcome: `text` written for the first `taken` characters, or (for
+    /// `None`, or a text of more than sixteen bytes) the trie's walk.
+    pub(crate) fn with_output(mut self, taken: u32, text: Option<&str>) -> WalkSlot {
+        match text {
+            Some(text) if text.len() <= 16 => {
+                self.out[..text.len()].copy_from_slice(text.as_bytes());
+                self.meta |= text.len() as u32 | (taken - 1) << TAKEN_SHIFT;
+            }
+            _ => self.meta |= WALK_WALK,
+        }
+        self
+    }
+
+    /// The slot with its outcome: the first character alone, as a table has it.
+    pub(crate) fn alone(mut self) -> WalkSlot {
+        self.meta |= WALK_ALONE;
+        self
+    }
+
+    /// Whether the first character is taken alone, as a table has it (see
+    /// [`WalkSlot::alone`]).
+    pub(crate) fn is_alone(&self) -> bool {
+        self.meta & WALK_ALONE != 0
+    }
+
+    /// The slot's output.
+    pub(crate) fn output(&self) -> &str {
+        // SAFETY: the output was copied from a `&str` (see `with_output`).
+        unsafe { std::str::from_utf8_unchecked(&self.out[..(self.meta & 0x1F) as usize]) }
+    }
 }
 
 thread_local! {
@@ -654,7 +839,7 @@ fn run_with<const BUSY: bool>(
                     }
                     None => {
                         drop(stretch);
-                        i = walk(v, dense, bytes, &at, out);
+                        i = walk(v, dense, memo, bytes, &at, out);
                         continue 'stretches;
                     }
                 }
@@ -784,9 +969,35 @@ pub(crate) fn pair(
 /// text's bytes up to a character boundary: appends the best key's value, or the character
 /// itself where no key is found; returns where the scan goes on.
 #[inline(never)]
-fn walk(v: &TrieView<'_>, dense: &Dense, bytes: &[u8], at: &At, out: &mut String) -> usize {
+fn walk(
+    v: &TrieView<'_>,
+    dense: &Dense,
+    memo: &mut Pairs,
+    bytes: &[u8],
+    at: &At,
+    out: &mut String,
+) -> usize {
     let next = at.i + at.len as usize;
     let node = node_of(dense.entries[at.c as usize]);
+    if !v.skip_vs {
+        let learned = learned_walk(memo, bytes, at, |chars| {
+            let (slot, best, taken) = WalkSlot::walked(v, node, chars);
+            match best {
+                // No key: the first character stays (it was decoded from the text).
+                0 => {
+                    let own = char::from_u32(chars[0]).unwrap_or('\u{FFFD}');
+                    slot.with_output(1, Some(own.encode_utf8(&mut [0; 4])))
+                }
+                _ => v
+                    .resolve(best)
+                    .with_str(|s| slot.with_output(taken, Some(s))),
+            }
+        });
+        if let Some((slot, end)) = learned {
+            out.push_str(slot.output());
+            return end;
+        }
+    }
     // The walk starts from the character's own value: it finds the key of one character
     // too, and no key means the character stays.
     match v.walk_with(node, bytes, next, at.d, next + at.d_len as usize) {
@@ -800,6 +1011,54 @@ fn walk(v: &TrieView<'_>, dense: &Dense, bytes: &[u8], at: &At, out: &mut String
             next
         }
     }
+}
+
+/// The walk from the pair at `at` where the walks `memo` has learned decide it: the slot
+/// (learned from `walked`, given the characters walked over) and where its output ends in
+/// the text. `None` where the trie has to be walked: a key continues after four characters,
+/// or the slot says so (see [`WalkSlot::with_output`]), or a character is beyond the BMP, or
+/// the text ends within four bytes of the character after those walked over.
+#[inline(always)]
+pub(crate) fn learned_walk(
+    memo: &mut Pairs,
+    bytes: &[u8],
+    at: &At,
+    walked: impl Fn(&[u32]) -> WalkSlot,
+) -> Option<(WalkSlot, usize)> {
+    let next = at.i + at.len as usize;
+    let mut ends = [next, next + at.d_len as usize, 0, 0];
+    let mut chars = [at.c, at.d, 0, 0];
+    if (at.c | at.d) > 0xFFFF {
+        return None;
+    }
+    for k in 2..4 {
+        let pos = ends[k - 1];
+        if pos + 8 > bytes.len() {
+            return None;
+        }
+        // SAFETY: `pos + 8 <= bytes.len()`, and `pos` ends a character of the text, as does
+        // `ends[k]`, at most four bytes later.
+        let (_, c, len) = unsafe { decode_word(bytes, pos) };
+        (chars[k], ends[k]) = (c, pos + len);
+        let after = unsafe { decode_word(bytes, ends[k]) }.1;
+        if c > 0xFFFF {
+            return None;
+        }
+        let chars = &chars[..=k];
+        let slot = memo.walks.get_or_learn(walk_key(chars), || walked(chars));
+        let meta = slot.meta;
+        if meta & WALK_WALK != 0 {
+            return None;
+        }
+        let continues = match meta & WALK_MANY {
+            0 => meta & WALK_LONGER != 0 && slot.next == after,
+            _ => slot.nexts >> third_bit(after) & 1 != 0,
+        };
+        if !continues {
+            return Some((slot, ends[(meta >> TAKEN_SHIFT & 3) as usize]));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -917,6 +1176,64 @@ mod tests {
             assert_eq!(bei.meta & (flags | super::PAIR_WALK), super::PAIR_BOTH);
             let len = (bei.meta & 0xF) as usize;
             assert_eq!(&bei.out.to_le_bytes()[..len], "乾杯".as_bytes());
+        })
+    }
+
+    #[test]
+    fn learned_walks_are_found_as_walked() {
+        with_step(Config::S2t, |t| {
+            let v = t.view();
+            let walked = |chars: &[u32]| super::WalkSlot::walked(&v, v.root(chars[0]), chars);
+            let chars = |s: &str| s.chars().map(u32::from).collect::<Vec<_>>();
+            // 一干 is a key of ST (→ 一干), 一干二净 one (→ 一乾二淨): over 一干二 the best key
+            // takes two characters and 净 alone continues a key; over 一干二净 it takes four.
+            let (slot, best, taken) = walked(&chars("一干二"));
+            assert_eq!(
+                (taken, v.resolve(best).with_str(str::to_owned)),
+                (2, "一干".into())
+            );
+            let flags = super::WALK_LONGER | super::WALK_MANY;
+            assert_eq!(slot.meta & flags, super::WALK_LONGER);
+            assert_eq!(slot.next, u32::from('净'));
+            let (_, best, taken) = walked(&chars("一干二净"));
+            assert_eq!(
+                (taken, v.resolve(best).with_str(str::to_owned)),
+                (4, "一乾二淨".into())
+            );
+            let slot = super::WalkSlot::over(&chars("一干二净")).with_output(4, Some("一乾二淨"));
+            assert_eq!(
+                (slot.output(), slot.meta >> super::TAKEN_SHIFT & 3),
+                ("一乾二淨", 3)
+            );
+            // A value of more than sixteen bytes is left to the trie's walk.
+            let long = super::WalkSlot::over(&chars("一干二")).with_output(3, Some("一二三四五六"));
+            assert_ne!(long.meta & super::WALK_WALK, 0);
+            // Every walk over the first three characters of ST's keys, learned one by one
+            // (the table grows on the way): each is then found as it was learned; a walk not
+            // learned is unknown.
+            let mut walks = super::Walks::default();
+            let mut learned = Vec::new();
+            v.each_pair(|a, b| {
+                let node = v.step(v.root(a), b);
+                for (c, _) in v.children(node).filter(|_| a.max(b) <= 0xFFFF) {
+                    if c <= 0xFFFF && learned.len() < 20_000 {
+                        let slot = walked(&[a, b, c]).0.alone();
+                        assert_eq!(walks.get_or_learn(slot.key, || slot), slot);
+                        learned.push(slot);
+                    }
+                }
+            });
+            assert_eq!((walks.used, learned.len()), (20_000, 20_000));
+            for slot in &learned {
+                assert_eq!(walks.find(slot.key), Some(*slot));
+            }
+            let unknown = super::walk_key(&chars("中中中"));
+            assert_eq!(walks.find(unknown), None);
+            // Beyond the most walks a table holds, a walk is not learned.
+            walks.used = super::MAX_WALKS;
+            let slot = super::WalkSlot::over(&chars("中中中")).alone();
+            assert_eq!(walks.get_or_learn(unknown, || slot), slot);
+            assert_eq!(walks.find(unknown), None);
         })
     }
 
