@@ -157,9 +157,11 @@ impl Walks {
         slot
     }
 
-    /// The first slot to look at for `key`.
+    /// The first slot to look at for `key`: the product's top bits, which depend on all of
+    /// the key's.
     fn home(&self, key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & (self.slots.len() - 1)
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.slots.len().trailing_zeros()))
+            as usize
     }
 
     /// The slot of `key`, if learned.
