@@ -18,7 +18,7 @@ use crate::ids;
 #[cfg(test)]
 use crate::trie::NO_ASCII_NEXT;
 use crate::trie::{
-    decode, is_variation_selector, listed, AsciiSkip, StartLeads, StartRanges, Trie, TrieView,
+    decode, is_variation_selector, listed, AsciiSkip, StartRanges, StartSkip, Trie, TrieView,
     Value, ANY_NEXT,
 };
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
@@ -151,8 +151,9 @@ trait Prefix {
     fn starts(&self) -> Option<&[u64; 1024]> {
         None
     }
-    /// With `starts`: the bytes the skip table looks up, as ranges (see [`StartLeads`]).
-    fn start_leads(&self) -> Option<StartLeads> {
+    /// With `starts`, where keys start at few characters: how to find those (see
+    /// [`StartSkip`]).
+    fn start_leads(&self) -> Option<&StartSkip> {
         None
     }
     /// The best key at `pos`, whose first character `c` is `len` bytes long: its end, its value
@@ -182,7 +183,7 @@ impl Prefix for TrieView<'_> {
     }
 
     #[inline(always)]
-    fn start_leads(&self) -> Option<StartLeads> {
+    fn start_leads(&self) -> Option<&StartSkip> {
         self.start_leads
     }
 
@@ -332,12 +333,12 @@ pub(crate) fn skip_from(
     lead_step: &[u8; 256],
     ascii_skip: AsciiSkip,
     starts: Option<&[u64; 1024]>,
-    leads: Option<StartLeads>,
+    leads: Option<&StartSkip>,
 ) -> usize {
     match no_start_at(bytes, i, lead_step, starts) {
         0 => i,
         step => match (starts, leads) {
-            (Some(starts), Some(leads)) => skip_to_start(bytes, i + step, starts, &leads),
+            (Some(starts), Some(leads)) => skip_to_start(bytes, i + step, starts, leads),
             _ => skip_run(bytes, i + step, lead_step, ascii_skip, starts),
         },
     }
@@ -374,26 +375,45 @@ fn skip_run(
 /// nor their kind are looked at one by one: in Chinese text with a space between words, the
 /// step-by-step loop's next position waited on two loads (the byte, its step) at every
 /// character, and its branch on the kind of character went wrong at most changes of kind.
+/// Where the characters that may start a key have fingerprints (see [`crate::bytes::Prints`]),
+/// those are found 32 bytes at a time first, and only the candidates looked at: in Traditional
+/// text, t2tw's keys start at 0.3% of the characters, but the lead bytes of 97% of them are
+/// looked up.
 #[inline(never)]
-fn skip_to_start(bytes: &[u8], i: usize, starts: &[u64; 1024], leads: &StartLeads) -> usize {
+fn skip_to_start(bytes: &[u8], mut i: usize, starts: &[u64; 1024], skip: &StartSkip) -> usize {
+    let lead = |x: u8| skip.lead(x);
+    // At a lead byte the skip table looks up: whether a key may start there.
+    let may_start = |k: usize| {
+        let b0 = bytes[k];
+        b0 & 0xF0 != 0xE0 || {
+            let c = u32::from(b0 & 0x0F) << 12
+                | u32::from(bytes[k + 1] & 0x3F) << 6
+                | u32::from(bytes[k + 2] & 0x3F);
+            listed(starts, c)
+        }
+    };
     let mut found = bytes.len();
+    if let Some(prints) = skip.prints(starts) {
+        // (No candidate is a continuation byte.)
+        let done = !prints.each(bytes, i, &mut i, |k| {
+            // Of three bytes, the candidate's lead byte is looked up (see `Prints::new`).
+            if (bytes[k] & 0xF0 == 0xE0 || lead(bytes[k])) && may_start(k) {
+                found = k;
+                return false;
+            }
+            true
+        });
+        if done {
+            return found;
+        }
+    }
     crate::bytes::each(
         bytes,
         i,
-        |x, _, _| {
-            leads.iter().fold(false, |hit, &(first, more)| {
-                hit | (x.wrapping_sub(first) <= more)
-            })
-        },
+        |x, _, _| lead(x),
         |k| {
-            let b0 = bytes[k];
-            if b0 & 0xF0 == 0xE0 {
-                let c = u32::from(b0 & 0x0F) << 12
-                    | u32::from(bytes[k + 1] & 0x3F) << 6
-                    | u32::from(bytes[k + 2] & 0x3F);
-                if !listed(starts, c) {
-                    return true;
-                }
+            if !may_start(k) {
+                return true;
             }
             found = k;
             false

@@ -2,8 +2,10 @@
 //! the binary, and the 16 configs as lists of those tries.
 //!
 //! The `unsafe` here views the embedded, 4-byte aligned image as `u32` words without copying
-//! it, and its value text as `str` without validating it again. (The crate's only other
-//! `unsafe` calls the AVX2 build of the byte scans in `bytes.rs` where the processor has AVX2.)
+//! it, and its value text as `str` without validating it again. (The crate's other `unsafe`
+//! is in the scans: the AVX2 builds of the byte scans in `bytes.rs`, where the processor has
+//! AVX2, and the table loops of `dense.rs` and `compose.rs`, which read their tables and the
+//! text's bytes without bounds checks where each says why they are in bounds.)
 
 use std::sync::OnceLock;
 

@@ -52,8 +52,9 @@ pub(crate) struct Trie {
     /// Where keys start with few characters: a bit per BMP code point, set where a key starts
     /// (and for the IDS operators), so that a scan skips the others without the root table.
     starts: Option<Box<[u64; 1024]>>,
-    /// With `starts`: the lead bytes that `lead_step` looks up, where they are few ranges.
-    start_leads: Option<StartLeads>,
+    /// With `starts`: the lead bytes that `lead_step` looks up, where they are few ranges,
+    /// and the fingerprints of the characters that start keys.
+    start_leads: Option<Box<StartSkip>>,
     /// Made on first use: only normalization steps need them.
     start_ranges: std::sync::OnceLock<Option<StartRanges>>,
     /// Made on first use by a long text (see [`Trie::view_for`]).
@@ -150,10 +151,12 @@ impl Trie {
         };
         trie.lead_step = Box::new(lead_steps(&trie));
         trie.starts = starts_bitmap(&trie);
-        trie.start_leads = trie
-            .starts
-            .as_ref()
-            .and_then(|_| start_leads(&trie.lead_step));
+        trie.start_leads = trie.starts.as_ref().and_then(|_| {
+            Some(Box::new(StartSkip {
+                leads: start_leads(&trie.lead_step)?,
+                prints: std::sync::OnceLock::new(),
+            }))
+        });
         trie.ascii_skip = AsciiSkip::of(&trie.lead_step).with_next(|s| ascii_next(&trie.view(), s));
         trie
     }
@@ -245,6 +248,7 @@ impl Trie {
             return TrieView {
                 start_leads: self
                     .start_leads
+                    .as_deref()
                     .filter(|_| crate::dense::sparse(&view, text)),
                 ..view
             };
@@ -357,7 +361,7 @@ pub(crate) struct TrieView<'a> {
     /// With `starts`, where keys start at few of a text's characters (see
     /// [`crate::dense::sparse`]): the lead bytes a key's first character may have (see
     /// [`StartLeads`]).
-    pub(crate) start_leads: Option<StartLeads>,
+    pub(crate) start_leads: Option<&'a StartSkip>,
     /// Walk over variation selectors as if they were not there (they stay in the key's text).
     pub(crate) skip_vs: bool,
     /// The per-code-point table for dense scans (see [`Trie::view_for`]).
@@ -376,6 +380,36 @@ pub(crate) type StartRanges = [(u8, u8, u8); 4];
 /// ranges (first byte, count of further bytes; unused ranges are (FF, 0): UTF-8 never has FF),
 /// so that a scan finds the characters that may start a key a block of bytes at a time.
 pub(crate) type StartLeads = [(u8, u8); 4];
+
+/// How the general scan finds the characters that may start a key where they are few: the
+/// lead bytes the skip table looks up ([`StartLeads`]), and the fingerprints of those
+/// characters where a continuation byte is none of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StartSkip {
+    pub(crate) leads: StartLeads,
+    /// Made on first use (see [`StartSkip::prints`]).
+    prints: std::sync::OnceLock<Option<crate::bytes::Prints>>,
+}
+
+impl StartSkip {
+    /// Whether the skip table looks up the lead byte `b`.
+    #[inline(always)]
+    pub(crate) fn lead(&self, b: u8) -> bool {
+        self.leads.iter().fold(false, |hit, &(first, more)| {
+            hit | (b.wrapping_sub(first) <= more)
+        })
+    }
+
+    /// The fingerprints of the characters whose bits are set in `starts` (the trie's start
+    /// bitmap) and of the other lead bytes looked up, where there are some (see
+    /// [`crate::bytes::Prints::new`]).
+    #[inline(always)]
+    pub(crate) fn prints(&self, starts: &[u64; 1024]) -> Option<&crate::bytes::Prints> {
+        self.prints
+            .get_or_init(|| crate::bytes::Prints::new(|b| self.lead(b), starts))
+            .as_ref()
+    }
+}
 
 /// The [`StartLeads`] of `lead_step`, where it looks up at most four ranges of bytes and not 0
 /// (the block scans pad with zeros).
