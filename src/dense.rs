@@ -606,34 +606,36 @@ pub(crate) fn worth_entering(bytes: &[u8], i: usize) -> bool {
     })
 }
 
-/// Bytes of a text sampled by [`pays`].
+/// Bytes of a text sampled by [`start_share`].
 const SAMPLE: usize = 1024;
 
-/// Whether the table scan pays for `text` with the trie `v`: always where keys start with
-/// too many characters for a start bitmap; with one, where keys start at a quarter or more
-/// of the characters beyond ASCII in the text's first [`SAMPLE`] bytes. (Where they start
-/// at fewer, the general scan's skipping wins: with Traditional text t2tw's keys start at 7%
-/// of them, hk2t's at 16%, and the table scan takes 7–10% more time; tw2t's at 35%, and it
-/// takes 22% less.)
-pub(crate) fn pays(v: &TrieView<'_>, text: &str) -> bool {
-    let Some(starts) = v.starts else {
-        return true;
-    };
-    at_a_quarter(text, |c| listed(starts, c))
+/// Of the characters beyond ASCII in the first [`SAMPLE`] bytes of `text`: how many start a
+/// key of `v` by its start bitmap, and how many there are (`None` without a bitmap). Decides
+/// [`pays`] and [`sparse`].
+pub(crate) fn start_share(v: &TrieView<'_>, text: &str) -> Option<(usize, usize)> {
+    v.starts.map(|starts| share(text, |c| listed(starts, c)))
+}
+
+/// Whether the table scan pays for a text whose [`start_share`] is `share`: always where keys
+/// start with too many characters for a start bitmap; with one, where keys start at a quarter
+/// or more of the characters beyond ASCII in the text's first [`SAMPLE`] bytes. (Where they
+/// start at fewer, the general scan's skipping wins: with Traditional text t2tw's keys start
+/// at 0.3% of them, hk2t's at 16%, and the table scan takes 7–10% more time; tw2t's at 35%,
+/// and it takes 22% less.)
+pub(crate) fn pays(share: Option<(usize, usize)>) -> bool {
+    share.is_none_or(|(at_start, wide)| wide > 0 && 4 * at_start >= wide)
 }
 
 /// Whether keys start at fewer than a sixteenth of the characters beyond ASCII in the first
-/// [`SAMPLE`] bytes of `text`, by the start bitmap of `v` (none: false). There the general
-/// scan finds the characters that may start a key a block of bytes at a time (see
-/// `convert::skip_to_start`; t2tw on Traditional text, keys at 7% of the characters: CPU time
-/// 0.75 of the step-by-step skip); where they start more often, the blocks are cut short and
-/// the step-by-step skip wins (with a tenth as the bound, t2hk's pieces, keys at 11%, took
-/// 1.03–1.09 and jp2t's 1.06–1.13).
-pub(crate) fn sparse(v: &TrieView<'_>, text: &str) -> bool {
-    v.starts.is_some_and(|starts| {
-        let (at_start, wide) = share(text, |c| listed(starts, c));
-        16 * at_start < wide
-    })
+/// [`SAMPLE`] bytes of a text whose [`start_share`] is `share` (no bitmap: false). There the
+/// general scan finds the characters that may start a key a block of bytes at a time (see
+/// `convert::skip_to_start`; t2tw on Traditional text, keys at 0.3% of the characters: CPU
+/// time 0.75 of the step-by-step skip, then 0.75 of that with fingerprints); where they start
+/// more often, the blocks are cut short and the step-by-step skip wins (with a tenth as the
+/// bound, t2hk's pieces, keys at 11%, took 1.03–1.09 and jp2t's 1.06–1.13; with an eighth or
+/// a fifth and the fingerprints, t2hk 1.05, jp2t 1.11–1.14).
+pub(crate) fn sparse(share: Option<(usize, usize)>) -> bool {
+    share.is_some_and(|(at_start, wide)| 16 * at_start < wide)
 }
 
 /// Whether `starts` holds for a quarter or more of the characters beyond ASCII in the first
@@ -1093,7 +1095,7 @@ mod tests {
                 (format!("{starter}甲甲甲甲").repeat(50), false),
                 ("abc".repeat(50), false),
             ] {
-                assert_eq!(super::pays(&v, &text), pays, "{text}");
+                assert_eq!(super::pays(super::start_share(&v, &text)), pays, "{text}");
                 assert_eq!(t.view_for(&text).dense.is_some(), pays);
             }
         })

@@ -244,12 +244,13 @@ impl Trie {
     /// [`crate::dense::pays`]). The table is made on first use.
     pub(crate) fn view_for(&self, text: &str) -> TrieView<'_> {
         let view = self.view();
-        if !crate::dense::pays(&view, text) {
+        let share = crate::dense::start_share(&view, text);
+        if !crate::dense::pays(share) {
             return TrieView {
                 start_leads: self
                     .start_leads
                     .as_deref()
-                    .filter(|_| crate::dense::sparse(&view, text)),
+                    .filter(|_| crate::dense::sparse(share)),
                 ..view
             };
         }
