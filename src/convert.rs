@@ -395,14 +395,20 @@ fn skip_to_start(bytes: &[u8], mut i: usize, starts: &[u64; 1024], skip: &StartS
     let mut found = bytes.len();
     if let Some(prints) = skip.prints(starts) {
         // (No candidate is a continuation byte.)
-        let done = !prints.each(bytes, i, &mut i, |k| {
-            // Of three bytes, the candidate's lead byte is looked up (see `Prints::new`).
-            if (bytes[k] & 0xF0 == 0xE0 || lead(bytes[k])) && may_start(k) {
-                found = k;
-                return false;
-            }
-            true
-        });
+        let done = !prints.each(
+            bytes,
+            i,
+            &mut i,
+            #[inline(always)]
+            |k| {
+                // Of three bytes, the candidate's lead byte is looked up (see `Prints::new`).
+                if (bytes[k] & 0xF0 == 0xE0 || lead(bytes[k])) && may_start(k) {
+                    found = k;
+                    return false;
+                }
+                true
+            },
+        );
         if done {
             return found;
         }
