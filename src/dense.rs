@@ -99,7 +99,8 @@ struct Walks {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct WalkSlot {
     /// The characters walked over, 16 bits each, the last lowest (three or four of them: the
-    /// first is never 0, so the two make different keys); 0 in a free slot.
+    /// first is never 0, which `learned_walk` makes sure of, so the two make different keys);
+    /// 0 in a free slot.
     key: u64,
     /// The output's length in bytes (bits 0..5), the characters the best key takes less one
     /// (two bits from [`TAKEN_SHIFT`]; one character with no key), and [`WALK_LONGER`],
@@ -1032,7 +1033,9 @@ pub(crate) fn learned_walk(
     let next = at.i + at.len as usize;
     let mut ends = [next, next + at.d_len as usize, 0, 0];
     let mut chars = [at.c, at.d, 0, 0];
-    if (at.c | at.d) > 0xFFFF {
+    // A first character 0 (a NUL, which a dictionary may start a key with) would give three
+    // characters the key of four, or the other way round (see `walk_key`).
+    if (at.c | at.d) > 0xFFFF || at.c == 0 {
         return None;
     }
     for k in 2..4 {
@@ -1059,7 +1062,14 @@ pub(crate) fn learned_walk(
             _ => slot.nexts >> third_bit(after) & 1 != 0,
         };
         if !continues {
-            return Some((slot, ends[(meta >> TAKEN_SHIFT & 3) as usize]));
+            let taken = (meta >> TAKEN_SHIFT & 3) as usize;
+            debug_assert!(
+                taken <= k,
+                "a slot of {} characters for {}",
+                taken + 1,
+                k + 1
+            );
+            return Some((slot, ends[taken]));
         }
     }
     None
@@ -1239,6 +1249,27 @@ mod tests {
             assert_eq!(walks.get_or_learn(unknown, || slot), slot);
             assert_eq!(walks.find(unknown), None);
         })
+    }
+
+    #[test]
+    fn learned_walks_keep_apart_keys_that_start_with_a_nul() {
+        // With a NUL first, the three characters 甲乙丙 and the four \0甲乙丙 would pack into
+        // the same key of the learned walks: neither may decide the other. Both orders, since
+        // which one is learned first matters.
+        let m = crate::convert::tests::dict(&[("\0甲乙丙", "A"), ("甲乙丙", "B"), ("甲乙", "C")]);
+        let Matcher::Trie(t) = &m else { unreachable!() };
+        for text in [
+            "中\0甲乙丙甲乙丙甲乙丁".repeat(2000),
+            format!("中中中中中中\0甲乙丙{}", "甲乙丙".repeat(3000)),
+            format!("{}中\0甲乙丙", "甲乙丙中".repeat(3000)),
+        ] {
+            let run = |v: &crate::trie::TrieView<'_>| {
+                let mut out = String::new();
+                convert_trie_segments(v, &text, &[text.len()], &mut out, None, false);
+                out
+            };
+            assert!(run(&t.dense_view()) == run(&t.view()));
+        }
     }
 
     #[test]
