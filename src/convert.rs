@@ -1449,10 +1449,24 @@ pub(crate) mod tests {
                 text.push_str(["", " ", "é", "😀", "⿰氵青", "ab ", "\n", "，"][k % 8]);
                 k += 1;
             }
-            let sampled = t.view_for(&text);
-            assert!(
-                sampled.start_leads.is_some(),
-                "{}: a sparse text",
+            // A sparse text: the skip is chosen where the starting characters have
+            // fingerprints (t2tw) or the table loop does not pay (t2jp, whose keys are all of
+            // one priority class); the skip itself is tested for all.
+            let chosen = t.view_for(&text);
+            let prints = matches!(config, Config::T2tw);
+            assert_eq!(chosen.start_leads.is_some(), chosen.dense.is_none());
+            if prints || config == Config::T2jp {
+                assert!(chosen.start_leads.is_some(), "{}", config.name());
+            }
+            let sampled = t.sparse_view();
+            assert!(sampled.start_leads.is_some(), "{}", config.name());
+            assert_eq!(
+                sampled
+                    .start_leads
+                    .and_then(|s| s.prints(sampled.starts.expect("a bitmap")))
+                    .is_some(),
+                prints,
+                "{}",
                 config.name()
             );
             let (mut blocks, mut steps) = (String::new(), String::new());

@@ -610,33 +610,64 @@ pub(crate) fn worth_entering(bytes: &[u8], i: usize) -> bool {
 /// Bytes of a text sampled by [`start_share`].
 const SAMPLE: usize = 1024;
 
-/// Of the characters beyond ASCII in the first [`SAMPLE`] bytes of `text`: how many start a
-/// key of `v` by its start bitmap, and how many there are (`None` without a bitmap). Decides
-/// [`pays`] and [`sparse`].
-pub(crate) fn start_share(v: &TrieView<'_>, text: &str) -> Option<(usize, usize)> {
-    v.starts.map(|starts| share(text, |c| listed(starts, c)))
+/// What the first [`SAMPLE`] bytes of a text say about a trie's keys there (see
+/// [`start_share`]): of the characters beyond ASCII, how many start a key, how many of those
+/// the table loop leaves to the general scan, and how many there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Share {
+    pub(crate) at_start: usize,
+    pub(crate) undecided: usize,
+    pub(crate) wide: usize,
+}
+
+/// The [`Share`] of `text` for the trie `v`, by its start bitmap (`None` without one).
+/// Decides [`pays`] and [`sparse`].
+pub(crate) fn start_share(v: &TrieView<'_>, text: &str) -> Option<Share> {
+    let starts = v.starts?;
+    let mut share = Share {
+        at_start: 0,
+        undecided: 0,
+        wide: 0,
+    };
+    let mut end = SAMPLE.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    for c in text[..end].chars().map(u32::from).filter(|&c| c >= 0x80) {
+        share.wide += 1;
+        if listed(starts, c) {
+            share.at_start += 1;
+            // As `Dense::new` makes the character's entry: 0 where the table does not decide.
+            share.undecided += usize::from(entry(c, v.root_entry(c).1) == 0);
+        }
+    }
+    Some(share)
 }
 
 /// Whether the table scan pays for a text whose [`start_share`] is `share`: always where keys
 /// start with too many characters for a start bitmap; with one, where keys start at a quarter
-/// or more of the characters beyond ASCII in the text's first [`SAMPLE`] bytes. (Where they
-/// start at fewer, the general scan's skipping wins: with Traditional text t2tw's keys start
-/// at 0.3% of them, hk2t's at 16%, and the table scan takes 7–10% more time; tw2t's at 35%,
-/// and it takes 22% less.)
-pub(crate) fn pays(share: Option<(usize, usize)>) -> bool {
-    share.is_none_or(|(at_start, wide)| wide > 0 && 4 * at_start >= wide)
+/// or more of the characters beyond ASCII in the text's first [`SAMPLE`] bytes, or where the
+/// table decides nearly all of them (fewer than one in 32 is left to the general scan, which
+/// the loop leaves and enters again for). Measured on the Hong Kong text, where keys start at
+/// fewer than a quarter of the characters, against the general scan: hk2t (keys at 9% of the
+/// characters) 0.82–0.85 of the CPU time, jp2t 0.84–0.85, t2hk 0.94–0.95, tw2t 0.90–0.94;
+/// t2jp 1.19–1.20 (its keys are of its dictionary's one priority class, which the table leaves
+/// to the general scan: the loop would stop at each).
+pub(crate) fn pays(share: Option<Share>) -> bool {
+    share.is_none_or(|s| s.wide > 0 && (4 * s.at_start >= s.wide || 32 * s.undecided < s.wide))
 }
 
 /// Whether keys start at fewer than a sixteenth of the characters beyond ASCII in the first
 /// [`SAMPLE`] bytes of a text whose [`start_share`] is `share` (no bitmap: false). There the
 /// general scan finds the characters that may start a key a block of bytes at a time (see
 /// `convert::skip_to_start`; t2tw on Traditional text, keys at 0.3% of the characters: CPU
-/// time 0.75 of the step-by-step skip, then 0.75 of that with fingerprints); where they start
-/// more often, the blocks are cut short and the step-by-step skip wins (with a tenth as the
-/// bound, t2hk's pieces, keys at 11%, took 1.03–1.09 and jp2t's 1.06–1.13; with an eighth or
-/// a fifth and the fingerprints, t2hk 1.05, jp2t 1.11–1.14).
-pub(crate) fn sparse(share: Option<(usize, usize)>) -> bool {
-    share.is_some_and(|(at_start, wide)| 16 * at_start < wide)
+/// time 0.75 of the step-by-step skip, then 0.75 of that with fingerprints, and half of the
+/// table loop's); where they start more often, the blocks are cut short and the step-by-step
+/// skip wins (with a tenth as the bound, t2hk's pieces, keys at 11%, took 1.03–1.09 and
+/// jp2t's 1.06–1.13; with an eighth or a fifth and the fingerprints, t2hk 1.05, jp2t
+/// 1.11–1.14).
+pub(crate) fn sparse(share: Option<Share>) -> bool {
+    share.is_some_and(|s| 16 * s.at_start < s.wide)
 }
 
 /// Whether `starts` holds for a quarter or more of the characters beyond ASCII in the first
@@ -1091,24 +1122,40 @@ mod tests {
     }
 
     #[test]
-    fn the_table_pays_where_keys_start_at_a_quarter_of_the_characters() {
-        with_step(Config::T2tw, |t| {
-            let v = t.view();
-            assert!(v.starts.is_some(), "t2tw's keys start with few characters");
-            let starter = crate::trie::key_starts(&v)
-                .find(|&c| ('\u{80}'..'\u{10000}').contains(&c))
-                .expect("a key starts beyond ASCII");
-            assert_eq!(v.root('甲' as u32), 0);
-            // 甲 starts no key of t2tw: one starter in four characters pays, one in five not.
-            for (text, pays) in [
-                (format!("{starter}甲甲甲").repeat(50), true),
-                (format!("{starter}甲甲甲甲").repeat(50), false),
-                ("abc".repeat(50), false),
-            ] {
-                assert_eq!(super::pays(super::start_share(&v, &text)), pays, "{text}");
-                assert_eq!(t.view_for(&text).dense.is_some(), pays);
-            }
-        })
+    fn the_table_pays_where_keys_start_at_a_quarter_of_the_characters_or_it_decides_them() {
+        // t2tw's keys of one character are of its second priority class: the table decides
+        // them, and pays wherever keys start at a sixteenth of the characters or more (below,
+        // the sparse skip with fingerprints). t2jp's are all of its one class, which the table
+        // leaves to the general scan: it pays from a quarter on.
+        for (config, one_in_five) in [(Config::T2tw, true), (Config::T2jp, false)] {
+            with_step(config, |t| {
+                let v = t.view();
+                assert!(
+                    v.starts.is_some(),
+                    "{}: few starting characters",
+                    config.name()
+                );
+                let starter = crate::trie::key_starts(&v)
+                    .find(|&c| {
+                        ('\u{80}'..'\u{10000}').contains(&c) && v.node_value(v.root(c as u32)) != 0
+                    })
+                    .expect("a key of one character beyond ASCII");
+                let decided = super::entry(starter as u32, v.root_entry(starter as u32).1) != 0;
+                assert_eq!(decided, one_in_five, "{}", config.name());
+                assert_eq!(v.root('甲' as u32), 0);
+                // 甲 starts no key.
+                for (text, pays) in [
+                    (format!("{starter}甲甲甲").repeat(50), true),
+                    (format!("{starter}甲甲甲甲").repeat(50), one_in_five),
+                    ("abc".repeat(50), false),
+                ] {
+                    let share = super::start_share(&v, &text);
+                    assert_eq!(super::pays(share), pays, "{}: {text}", config.name());
+                    assert!(!super::sparse(share) || text.starts_with('a'));
+                    assert_eq!(t.view_for(&text).dense.is_some(), pays);
+                }
+            })
+        }
     }
 
     #[test]

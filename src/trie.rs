@@ -239,13 +239,20 @@ impl Trie {
     }
 
     /// The view for converting `text`, with the per-code-point table of [`crate::dense`] where
-    /// keys start at many of the text's characters: always where keys start with too many
-    /// characters for a start bitmap, else where a sample of the text says so (see
-    /// [`crate::dense::pays`]). The table is made on first use.
+    /// it pays: always where keys start with too many characters for a start bitmap, else where
+    /// a sample of the text says so (see [`crate::dense::pays`]), but for a sparse text whose
+    /// starting characters have fingerprints (their skip is twice the table loop's speed on
+    /// t2tw). The table is made on first use.
     pub(crate) fn view_for(&self, text: &str) -> TrieView<'_> {
         let view = self.view();
         let share = crate::dense::start_share(&view, text);
-        if !crate::dense::pays(share) {
+        let skip = (self.start_leads.as_deref())
+            .filter(|_| crate::dense::sparse(share))
+            .filter(|skip| {
+                view.starts
+                    .is_some_and(|starts| skip.prints(starts).is_some())
+            });
+        if skip.is_some() || !crate::dense::pays(share) {
             return TrieView {
                 start_leads: self
                     .start_leads
@@ -258,6 +265,16 @@ impl Trie {
         TrieView {
             dense_busy: view.dense.is_some_and(|d| crate::dense::busy(d, text)),
             ..view
+        }
+    }
+
+    /// The view with the skip of sparse texts (see [`StartSkip`]) whatever the text, if the
+    /// trie has one.
+    #[cfg(test)]
+    pub(crate) fn sparse_view(&self) -> TrieView<'_> {
+        TrieView {
+            start_leads: self.start_leads.as_deref(),
+            ..self.view()
         }
     }
 
