@@ -122,19 +122,6 @@ fn visit(
     true
 }
 
-/// Fingerprints of the characters that may start a key, for finding them 32 bytes at a time
-/// where they are few (as the Teddy algorithm of Hyperscan and the `aho-corasick` crate finds
-/// short patterns): each byte of a character (its first three) splits into two nibbles, and a
-/// table per nibble says which of eight buckets of characters have that nibble there. A byte
-/// is a candidate where some bucket has all six of the nibbles at it and the two bytes after
-/// it: one table lookup (a byte shuffle) per nibble for 32 bytes at once. Buckets 0 to 6 hold
-/// the characters of three bytes, in code point order (so that a bucket's characters share
-/// nibbles); bucket 7 the other lead bytes that may start a key, whatever follows them.
-///
-/// Every character that may start a key is a candidate; others are too where their nibbles
-/// fall into one bucket's by chance, and the caller looks at each candidate as it would
-/// without the fingerprints. No continuation byte is a candidate: no bucket has the high
-/// nibbles 8 to B at the first byte.
 /// The most characters of three bytes that [`Prints`] takes.
 const MAX_PRINTED: usize = 256;
 /// The most byte triples of three-byte characters that [`Prints`] may let through (an eighth).
@@ -152,6 +139,20 @@ fn add(masks: &mut [[[u8; 16]; 2]; 3], bucket: u32, bytes: [Option<u8>; 3]) {
     }
 }
 
+/// Fingerprints of the characters that may start a key, for finding them 32 bytes at a time
+/// where they are few (as the Teddy algorithm of Hyperscan and the `aho-corasick` crate finds
+/// short patterns): each byte of a character (its first three) splits into two nibbles, and a
+/// table per nibble says which of eight buckets of characters have that nibble there. A byte
+/// is a candidate where some bucket has all six of the nibbles at it and the two bytes after
+/// it: one table lookup (a byte shuffle) per nibble for 32 bytes at once. Buckets 0 to 6 hold
+/// the characters of three bytes, each in the bucket whose nibble sets it grows least (see
+/// [`Prints::new`]); bucket 7 the other lead bytes that may start a key, whatever follows
+/// them.
+///
+/// Every character that may start a key is a candidate; others are too where their nibbles
+/// fall into one bucket's by chance, and the caller looks at each candidate as it would
+/// without the fingerprints. No continuation byte is a candidate: no bucket has the high
+/// nibbles 8 to B at the first byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Prints {
     /// Per byte of the character (first, second, third) and nibble (low, high): the buckets
@@ -200,23 +201,23 @@ impl Prints {
             let bytes =
                 [0xE0 | c >> 12, 0x80 | (c >> 6 & 0x3F), 0x80 | (c & 0x3F)].map(|b| b as u8);
             let nibbles = bytes.map(|b| [b & 15, b >> 4]);
+            // Whether the character's nibble `k` (of six) is new to the bucket's set.
+            let new = |bucket: usize, k: usize| {
+                let nibble = nibbles[k / 2][k % 2];
+                u32::from(masks[k / 2][k % 2][usize::from(nibble)] >> bucket & 1 == 0)
+            };
             // How much the product of the bucket's set sizes grows with the character.
             let growth = |bucket: usize| {
-                let (mut with, mut without) = (1u32, 1u32);
-                for (k, &n) in counts[bucket].iter().enumerate() {
-                    let nibble = nibbles[k / 2][k % 2];
-                    let new = masks[k / 2][k % 2][usize::from(nibble)] >> bucket & 1 == 0;
-                    without *= n;
-                    with *= n + u32::from(new);
-                }
-                with - without
+                let sizes = &counts[bucket];
+                let with: u32 = (0..6).map(|k| sizes[k] + new(bucket, k)).product();
+                with - sizes.iter().product::<u32>()
             };
             let bucket = (0..7)
                 .min_by_key(|&k| (growth(k), k))
                 .expect("seven buckets");
-            for (k, n) in counts[bucket].iter_mut().enumerate() {
-                let nibble = nibbles[k / 2][k % 2];
-                *n += u32::from(masks[k / 2][k % 2][usize::from(nibble)] >> bucket & 1 == 0);
+            let grown: [u32; 6] = std::array::from_fn(|k| new(bucket, k));
+            for (n, g) in counts[bucket].iter_mut().zip(grown) {
+                *n += g;
             }
             add(&mut masks, bucket as u32, bytes.map(Some));
         }
