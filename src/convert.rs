@@ -299,6 +299,14 @@ fn scan<'t, P: Prefix, S: Sink<'t>>(p: &P, text: &'t str, segment_ends: &[usize]
     }
 }
 
+/// The code point of the character of three bytes at `bytes[i]`.
+#[inline(always)]
+fn three_byte(bytes: &[u8], i: usize) -> u32 {
+    u32::from(bytes[i] & 0x0F) << 12
+        | u32::from(bytes[i + 1] & 0x3F) << 6
+        | u32::from(bytes[i + 2] & 0x3F)
+}
+
 /// The length of the character at `bytes[i]` if it starts no key, as the skip table
 /// `lead_step` and the BMP bitmap `starts` (where there is one) tell without a lookup; else 0.
 #[inline(always)]
@@ -311,10 +319,7 @@ fn no_start_at(
     let b0 = bytes[i];
     match (lead_step[usize::from(b0)], starts) {
         (0, Some(starts)) if b0 & 0xF0 == 0xE0 => {
-            let c = u32::from(b0 & 0x0F) << 12
-                | u32::from(bytes[i + 1] & 0x3F) << 6
-                | u32::from(bytes[i + 2] & 0x3F);
-            if listed(starts, c) {
+            if listed(starts, three_byte(bytes, i)) {
                 0
             } else {
                 3
@@ -385,12 +390,7 @@ fn skip_to_start(bytes: &[u8], mut i: usize, starts: &[u64; 1024], skip: &StartS
     // At a lead byte the skip table looks up: whether a key may start there.
     let may_start = |k: usize| {
         let b0 = bytes[k];
-        b0 & 0xF0 != 0xE0 || {
-            let c = u32::from(b0 & 0x0F) << 12
-                | u32::from(bytes[k + 1] & 0x3F) << 6
-                | u32::from(bytes[k + 2] & 0x3F);
-            listed(starts, c)
-        }
+        b0 & 0xF0 != 0xE0 || listed(starts, three_byte(bytes, k))
     };
     let mut found = bytes.len();
     if let Some(prints) = skip.prints(starts) {

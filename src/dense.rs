@@ -14,14 +14,14 @@
 //! Where the filter lets a pair through (9% of the characters of Classical Chinese for s2t),
 //! the pair's outcome is looked up in the pairs this thread has learned ([`Pairs`]): whether
 //! the pair is a key that wins (its value, up to eight bytes, replaces both characters) and
-//! which characters continue a key after it. The outcome is chosen without a branch. Where the
-//! character after the pair continues a key (0.6% of the characters), the walk over three or
-//! four characters is learned the same way ([`Walks`]); the trie is walked only for a pair or
-//! walk not yet learned, or where a key continues after four characters. Walking the trie there instead cost half of the
-//! scan's time: a mispredicted branch and a chain of dependent loads through the trie's
-//! nodes, edges and values at each of those 9%. The other branches that depend on the text
-//! are the rare ones: back to the general scan (a value of more than one character, an IDS
-//! operator, a character beyond the BMP, a run of ASCII).
+//! which characters continue a key after it. The outcome is chosen without a branch. (Walking
+//! the trie at each of those 9% cost half of the scan's time: a mispredicted branch and a
+//! chain of dependent loads through the trie's nodes, edges and values.) Where the character
+//! after the pair continues a key (0.6% of the characters), the walk over three or four
+//! characters is learned the same way ([`Walks`]); the trie is walked only for a pair or walk
+//! not yet learned, or where a key continues after four characters. The other branches that
+//! depend on the text are the rare ones: back to the general scan (a value of more than one
+//! character, an IDS operator, a character beyond the BMP, a run of ASCII).
 
 use crate::trie::{beats, decode, listed, TrieView};
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
@@ -223,16 +223,14 @@ impl WalkSlot {
             }
         }
         if at != 0 {
-            for (k, (next, _)) in v.children(at).enumerate() {
-                slot.nexts |= 1 << third_bit(next);
-                slot.meta |= match k {
-                    0 => {
-                        slot.next = next;
-                        WALK_LONGER
-                    }
-                    _ => WALK_MANY,
-                };
+            let (first, many, filter) = continuation_set(v.children(at).map(|(e, _)| e));
+            if let Some(e) = first {
+                (slot.next, slot.meta) = (e, slot.meta | WALK_LONGER);
             }
+            if many {
+                slot.meta |= WALK_MANY;
+            }
+            slot.nexts = filter;
         }
         (slot, best, taken)
     }
@@ -365,6 +363,18 @@ fn zeroed_slots(n: usize) -> Box<[PairSlot]> {
     }
 }
 
+/// The characters that continue a key (after a pair, or a learned walk): the first of
+/// them, whether there are more, and the filter of all of them (see [`third_bit`]).
+fn continuation_set(chars: impl Iterator<Item = u32>) -> (Option<u32>, bool, u64) {
+    let (mut first, mut many, mut filter) = (None, false, 0);
+    for c in chars {
+        filter |= 1 << third_bit(c);
+        many = first.is_some();
+        first = first.or(Some(c));
+    }
+    (first, many, filter)
+}
+
 /// The bit of the character `c` in a pair's filter of the characters after it.
 #[inline(always)]
 fn third_bit(c: u32) -> u32 {
@@ -380,7 +390,7 @@ impl PairSlot {
         value: Option<&[u8]>,
         continuations: impl Iterator<Item = u32>,
     ) -> PairSlot {
-        let (mut meta, mut out, mut thirds) = (PAIR_KNOWN, 0, 0);
+        let (mut meta, mut out) = (PAIR_KNOWN, 0);
         match value {
             Some(text) if text.len() <= 8 => {
                 let mut bytes = [0u8; 8];
@@ -391,18 +401,18 @@ impl PairSlot {
             Some(_) => meta |= PAIR_WALK,
             None => {}
         }
-        for (k, e) in continuations.enumerate() {
-            thirds |= 1 << third_bit(e);
-            meta |= match k {
-                0 => PAIR_LONGER | e << THIRD_SHIFT,
-                _ => PAIR_MANY,
-            };
+        let (first, many, filter) = continuation_set(continuations);
+        if let Some(e) = first {
+            meta |= PAIR_LONGER | e << THIRD_SHIFT;
+        }
+        if many {
+            meta |= PAIR_MANY;
         }
         PairSlot {
             key: c << 16 | d,
             meta,
             out,
-            thirds,
+            thirds: filter,
         }
     }
 
@@ -632,11 +642,7 @@ pub(crate) fn start_share(v: &TrieView<'_>, text: &str) -> Option<Share> {
         undecided: 0,
         wide: 0,
     };
-    let mut end = SAMPLE.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    for c in text[..end].chars().map(u32::from).filter(|&c| c >= 0x80) {
+    for c in sample(text) {
         share.wide += 1;
         if listed(starts, c) {
             share.at_start += 1;
@@ -675,23 +681,21 @@ pub(crate) fn sparse(share: Option<Share>) -> bool {
 /// Whether `starts` holds for a quarter or more of the characters beyond ASCII in the first
 /// [`SAMPLE`] bytes of `text`.
 fn at_a_quarter(text: &str, starts: impl Fn(u32) -> bool) -> bool {
-    let (at_start, wide) = share(text, starts);
+    let (mut at_start, mut wide) = (0usize, 0usize);
+    for c in sample(text) {
+        wide += 1;
+        at_start += usize::from(starts(c));
+    }
     wide > 0 && 4 * at_start >= wide
 }
 
-/// Of the characters beyond ASCII in the first [`SAMPLE`] bytes of `text`: how many `starts`
-/// holds for, and how many there are.
-fn share(text: &str, starts: impl Fn(u32) -> bool) -> (usize, usize) {
+/// The characters beyond ASCII in the first [`SAMPLE`] bytes of `text`.
+fn sample(text: &str) -> impl Iterator<Item = u32> + '_ {
     let mut end = SAMPLE.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let (mut wide, mut at_start) = (0usize, 0usize);
-    for c in text[..end].chars().map(u32::from).filter(|&c| c >= 0x80) {
-        wide += 1;
-        at_start += usize::from(starts(c));
-    }
-    (at_start, wide)
+    text[..end].chars().map(u32::from).filter(|&c| c >= 0x80)
 }
 
 /// Whether keys of two or more characters start at a quarter or more of the characters

@@ -246,18 +246,13 @@ impl Trie {
     pub(crate) fn view_for(&self, text: &str) -> TrieView<'_> {
         let view = self.view();
         let share = crate::dense::start_share(&view, text);
-        let skip = (self.start_leads.as_deref())
-            .filter(|_| crate::dense::sparse(share))
-            .filter(|skip| {
-                view.starts
-                    .is_some_and(|starts| skip.prints(starts).is_some())
-            });
-        if skip.is_some() || !crate::dense::pays(share) {
+        let skip = (self.start_leads.as_deref()).filter(|_| crate::dense::sparse(share));
+        let printed = skip
+            .zip(view.starts)
+            .is_some_and(|(skip, starts)| skip.prints(starts).is_some());
+        if printed || !crate::dense::pays(share) {
             return TrieView {
-                start_leads: self
-                    .start_leads
-                    .as_deref()
-                    .filter(|_| crate::dense::sparse(share)),
+                start_leads: skip,
                 ..view
             };
         }
