@@ -80,7 +80,7 @@ pub(crate) struct Table {
     first_pair_bits: u32,
     /// The union filter with, besides, every pair `c` `d` whose characters through the first
     /// step alone (`x`) may start a key of two or more characters of the second step (see
-    /// [`Table::second_pairs`]); the same size.
+    /// [`Table::with_second_pairs`]); the same size.
     event_pairs: Vec<u32>,
     /// Some entry has [`PAIR_SECOND`].
     pair_second: bool,

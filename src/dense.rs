@@ -13,7 +13,7 @@
 //!
 //! Where the filter lets a pair through (9% of the characters of Classical Chinese for s2t),
 //! the pair's outcome is looked up in the pairs this thread has learned ([`Pairs`]): whether
-//! the pair is a key that wins (its value, up to eight bytes, replaces both characters) and
+//! the pair is a key that wins (its value, up to six bytes, replaces both characters) and
 //! which characters continue a key after it. The outcome is chosen without a branch. (Walking
 //! the trie at each of those 9% cost half of the scan's time: a mispredicted branch and a
 //! chain of dependent loads through the trie's nodes, edges and values.) Where the character
@@ -74,9 +74,10 @@ pub(crate) struct Dense {
 /// Each thread keeps its own, per table, in [`MEMOS`].
 #[derive(Debug, Default)]
 pub(crate) struct Pairs {
-    /// Open addressing, linear probing; a free slot is all zero (see [`FREE`]).
-    slots: Box<[PairSlot]>,
-    /// The hash's shift: `32 - log2(slots / 2)` (the hash picks a pair of slots).
+    /// Open addressing, linear probing over buckets of two slots (half a cache line each); a
+    /// free slot is all zero (see [`FREE`]).
+    buckets: Box<[Bucket]>,
+    /// The hash's shift: `32 - log2(buckets)`.
     shift: u32,
     /// Slots in use.
     used: usize,
@@ -302,23 +303,33 @@ pub(crate) fn with_memo<R>(id: u64, f: impl FnOnce(&mut Pairs) -> R) -> R {
     })
 }
 
-/// One slot of [`Pairs`].
+/// Two slots of [`Pairs`], looked at together: 32 bytes, aligned so that they are in one
+/// cache line.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(32))]
+struct Bucket([PairSlot; 2]);
+
+/// One slot of [`Pairs`]: 16 bytes, so that the pairs a text brings (5,400 for s2twp on
+/// zuozhuan) take 256 KiB, not 512, of the L2 cache the loops share with their tables.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
 pub(crate) struct PairSlot {
     /// The first character in the top 16 bits, the second in the low 16 ([`FREE`] in a free
     /// slot).
     key: u32,
-    /// The output length in bytes (bits 0..4) and flags ([`PAIR_BOTH`], [`PAIR_LONGER`],
-    /// [`PAIR_WALK`], [`PAIR_MANY`], [`PAIR_KNOWN`]); from bit 8 the character that
-    /// continues a key after the pair (see [`PAIR_MANY`]).
-    meta: u32,
-    /// With [`PAIR_BOTH`]: the value of the pair's key, UTF-8, first byte lowest.
-    out: u64,
-    /// With [`PAIR_MANY`]: a filter of the characters that continue a key after the pair
-    /// (see [`third_bit`]).
-    thirds: u64,
+    /// With [`PAIR_LONGER`]: the character that continues a key after the pair or, with
+    /// [`PAIR_MANY`], a filter of those characters (see [`third_bit`]).
+    next: u32,
+    /// With [`PAIR_BOTH`]: the value of the pair's key, UTF-8, first byte lowest, in bits
+    /// 0..48; the meta from [`META_SHIFT`]: the output length in bytes (bits 0..4) and flags
+    /// ([`PAIR_BOTH`], [`PAIR_LONGER`], [`PAIR_WALK`], [`PAIR_MANY`], [`PAIR_KNOWN`]).
+    word: u64,
 }
+
+/// Where a slot's meta is in its word (see [`PairSlot::word`]).
+const META_SHIFT: u32 = 48;
+/// The longest value a slot holds.
+const MAX_PAIR_OUT: usize = 6;
 
 /// The key of a free slot: all of a free slot is zero (the table is zeroed memory, paged in
 /// where written or read). A pair that starts no key is known by a slot of its own too (one
@@ -327,20 +338,19 @@ const FREE: u32 = 0;
 /// In a pair's meta: the pair is a key that wins over the first character's own (the slot's
 /// output replaces both characters); without it the first character is decided alone.
 const PAIR_BOTH: u32 = 1 << 4;
-/// In a pair's meta: keys continue after the pair, with the character from [`THIRD_SHIFT`] or
-/// (with [`PAIR_MANY`]) characters that pass the slot's filter `thirds`.
+/// In a pair's meta: keys continue after the pair, with the character in the slot's `next` or
+/// (with [`PAIR_MANY`]) characters that pass the filter there.
 const PAIR_LONGER: u32 = 1 << 5;
-/// In a pair's meta: the walk decides (a value longer than eight bytes, a free slot).
+/// In a pair's meta: the walk decides (a value longer than [`MAX_PAIR_OUT`] bytes; see also
+/// [`PairSlot::walk`]).
 const PAIR_WALK: u32 = 1 << 6;
 /// In a pair's meta, with [`PAIR_LONGER`]: keys continue after the pair with more than one
-/// character, which pass the filter in the slot's `thirds`; without it, with the one
-/// character from [`THIRD_SHIFT`].
+/// character, which pass the filter in the slot's `next`; without it, with the one
+/// character there.
 const PAIR_MANY: u32 = 1 << 7;
-/// See [`PAIR_MANY`] (21 bits).
-const THIRD_SHIFT: u32 = 8;
 /// In a pair's meta: the slot holds a pair (a free slot is all zero).
-const PAIR_KNOWN: u32 = 1 << 31;
-/// The most pairs a thread learns per table (a table of 4 MiB; STPhrases has 33,000 pairs
+const PAIR_KNOWN: u32 = 1 << 15;
+/// The most pairs a thread learns per table (a table of 2 MiB; STPhrases has 33,000 pairs
 /// of first characters); beyond, pairs not yet known are walked.
 const MAX_PAIRS: usize = 1 << 16;
 
@@ -348,14 +358,14 @@ const MAX_PAIRS: usize = 1 << 16;
 /// time they are loaded): beyond, the pairs learned first are forgotten.
 const MAX_MEMOS: usize = 16;
 
-/// `n` free slots, from zeroed memory.
-fn zeroed_slots(n: usize) -> Box<[PairSlot]> {
-    let layout = std::alloc::Layout::array::<PairSlot>(n).expect("a table within memory");
-    // SAFETY: `layout` has a nonzero size (`n > 0`, slots of 32 bytes); a slot of zero bytes
-    // is a valid `PairSlot` (integers only), so the memory holds `n` of them, owned by the
-    // box with the layout it was allocated with.
+/// `n` buckets of free slots, from zeroed memory.
+fn zeroed_buckets(n: usize) -> Box<[Bucket]> {
+    let layout = std::alloc::Layout::array::<Bucket>(n).expect("a table within memory");
+    // SAFETY: `layout` has a nonzero size (`n > 0`, buckets of 32 bytes); a bucket of zero
+    // bytes is a valid `Bucket` (integers only), so the memory holds `n` of them, owned by
+    // the box with the layout it was allocated with.
     unsafe {
-        let ptr = std::alloc::alloc_zeroed(layout).cast::<PairSlot>();
+        let ptr = std::alloc::alloc_zeroed(layout).cast::<Bucket>();
         if ptr.is_null() {
             std::alloc::handle_alloc_error(layout);
         }
@@ -375,7 +385,8 @@ fn continuation_set(chars: impl Iterator<Item = u32>) -> (Option<u32>, bool, u64
     (first, many, filter)
 }
 
-/// The bit of the character `c` in a pair's filter of the characters after it.
+/// The bit of the character `c` in a filter of the characters after a pair (32 bits) or a
+/// learned walk (64).
 #[inline(always)]
 fn third_bit(c: u32) -> u32 {
     (u64::from(c).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as u32
@@ -392,7 +403,7 @@ impl PairSlot {
     ) -> PairSlot {
         let (mut meta, mut out) = (PAIR_KNOWN, 0);
         match value {
-            Some(text) if text.len() <= 8 => {
+            Some(text) if text.len() <= MAX_PAIR_OUT => {
                 let mut bytes = [0u8; 8];
                 bytes[..text.len()].copy_from_slice(text);
                 out = u64::from_le_bytes(bytes);
@@ -402,24 +413,37 @@ impl PairSlot {
             None => {}
         }
         let (first, many, filter) = continuation_set(continuations);
+        let mut next = 0;
         if let Some(e) = first {
-            meta |= PAIR_LONGER | e << THIRD_SHIFT;
+            (meta, next) = (meta | PAIR_LONGER, e);
         }
         if many {
-            meta |= PAIR_MANY;
+            // The 32-bit filter: the bits of the 64-bit one folded.
+            (meta, next) = (meta | PAIR_MANY, (filter | filter >> 32) as u32);
         }
         PairSlot {
             key: c << 16 | d,
-            meta,
-            out,
-            thirds: filter,
+            next,
+            word: out | u64::from(meta) << META_SHIFT,
         }
+    }
+
+    /// The slot's meta (see [`PairSlot::word`]).
+    #[inline(always)]
+    fn meta(&self) -> u32 {
+        (self.word >> META_SHIFT) as u32
+    }
+
+    /// The slot's output (see [`PairSlot::word`]).
+    #[inline(always)]
+    fn out(&self) -> u64 {
+        self.word & ((1 << META_SHIFT) - 1)
     }
 
     /// The slot of a pair the walk decides.
     pub(crate) fn walk(c: u32, d: u32) -> PairSlot {
         PairSlot {
-            meta: PAIR_KNOWN | PAIR_WALK,
+            word: u64::from(PAIR_KNOWN | PAIR_WALK) << META_SHIFT,
             ..PairSlot::new(c, d, None, std::iter::empty())
         }
     }
@@ -448,12 +472,12 @@ impl Pairs {
         if slot.key == FREE || self.used >= MAX_PAIRS {
             return slot;
         }
-        if 2 * (self.used + 1) > self.slots.len() {
-            let size = (2 * self.slots.len()).max(1024);
-            let old = std::mem::replace(&mut self.slots, zeroed_slots(size));
-            self.shift = 33 - self.slots.len().trailing_zeros();
-            for s in old.iter().filter(|s| s.key != FREE) {
-                self.put(*s);
+        if 2 * (self.used + 1) > 2 * self.buckets.len() {
+            let size = (2 * self.buckets.len()).max(512);
+            let old = std::mem::replace(&mut self.buckets, zeroed_buckets(size));
+            self.shift = 32 - self.buckets.len().trailing_zeros();
+            for s in old.iter().flat_map(|b| b.0).filter(|s| s.key != FREE) {
+                self.put(s);
             }
         }
         self.put(slot);
@@ -461,20 +485,24 @@ impl Pairs {
         slot
     }
 
-    /// Stores `slot` in the first free slot from its home on.
+    /// Stores `slot` in the first free slot from its home bucket on.
     fn put(&mut self, slot: PairSlot) {
-        let mask = self.slots.len() - 1;
+        let mask = self.buckets.len() - 1;
         let mut at = self.home(slot.key);
-        while self.slots[at].key != FREE {
+        loop {
+            let bucket = &mut self.buckets[at].0;
+            if let Some(free) = bucket.iter_mut().find(|s| s.key == FREE) {
+                *free = slot;
+                return;
+            }
             at = (at + 1) & mask;
         }
-        self.slots[at] = slot;
     }
 
-    /// The first slot to look at for `key` (the first of a pair of slots).
+    /// The first bucket to look at for `key`.
     #[inline(always)]
     fn home(&self, key: u32) -> usize {
-        2 * (key.wrapping_mul(0x9E37_79B9) >> self.shift) as usize
+        (key.wrapping_mul(0x9E37_79B9) >> self.shift) as usize
     }
 
     /// The slot of the pair `c` `d` (BMP characters); not [`PAIR_KNOWN`] where the pair is
@@ -482,21 +510,16 @@ impl Pairs {
     #[inline(always)]
     fn get(&self, c: u32, d: u32) -> PairSlot {
         let key = c << 16 | d;
-        let mask = self.slots.len().wrapping_sub(1);
-        if self.slots.is_empty() {
+        let mask = self.buckets.len().wrapping_sub(1);
+        if self.buckets.is_empty() {
             return PairSlot::default();
         }
         let mut at = self.home(key);
         loop {
-            // The slots are looked at two by two, without a branch between the two: a key
-            // is nearly always in the pair of slots of its home.
-            // SAFETY: `at` is even and masked to the table's power-of-two length.
-            let (first, second) = unsafe {
-                (
-                    self.slots.get_unchecked(at),
-                    self.slots.get_unchecked(at + 1),
-                )
-            };
+            // The two slots of a bucket are looked at without a branch between them: a key
+            // is nearly always in its home bucket.
+            // SAFETY: `at` is masked to the table's power-of-two length.
+            let [first, second] = &unsafe { self.buckets.get_unchecked(at) }.0;
             let slot = select_unpredictable(first.key == key, first, second);
             if slot.key == key {
                 return *slot;
@@ -506,7 +529,7 @@ impl Pairs {
             if second.key == FREE {
                 return PairSlot::default();
             }
-            at = (at + 2) & mask;
+            at = (at + 1) & mask;
         }
     }
 }
@@ -984,7 +1007,7 @@ pub(crate) fn pair(
     } else {
         PairSlot::walk(c, d)
     };
-    if slot.meta & PAIR_KNOWN == 0 {
+    if slot.meta() & PAIR_KNOWN == 0 {
         slot = memo.learn(walked());
     }
     // The character after the pair, where keys continue after it (clamped into the text, to
@@ -992,17 +1015,17 @@ pub(crate) fn pair(
     // SAFETY: `end - 4` is in the text (the loop stops 8 bytes before the end); the bytes
     // from there are read as a word.
     let third = unsafe { decode_word(bytes, d_end.min(end - 4)) }.1;
-    let meta = slot.meta;
+    let meta = slot.meta();
     let continues = select_unpredictable(
         meta & PAIR_MANY != 0,
-        slot.thirds >> third_bit(third) & 1 != 0,
-        meta >> THIRD_SHIFT & 0x1F_FFFF == third,
+        slot.next >> (third_bit(third) & 31) & 1 != 0,
+        slot.next == third,
     );
     let walk_on =
         (meta & PAIR_WALK != 0) | (meta & PAIR_LONGER != 0) & ((d_end + 4 > end) | continues);
     (!walk_on).then_some(Outcome {
         both: meta & PAIR_BOTH != 0,
-        out: slot.out,
+        out: slot.out(),
         len: (meta & 0xF) as usize,
     })
 }
@@ -1197,48 +1220,51 @@ mod tests {
             v.each_pair(|c, d| {
                 if c <= 0xFFFF && d <= 0xFFFF {
                     let slot = pairs.learn(super::Pairs::walked(&v, c, v.root(c), d));
-                    assert_ne!(slot.meta & super::PAIR_KNOWN, 0);
+                    assert_ne!(slot.meta() & super::PAIR_KNOWN, 0);
                     learned.push((c, d, slot));
                 }
             });
             assert!(learned.len() > 30_000, "{}", learned.len());
             assert_eq!(pairs.used, learned.len());
-            assert!(pairs.slots.len() >= 2 * learned.len());
+            assert!(2 * pairs.buckets.len() >= 2 * learned.len());
             for &(c, d, slot) in &learned {
                 let found = pairs.get(c, d);
                 assert_eq!(
-                    (found.key, found.meta, found.out, found.thirds),
-                    (slot.key, slot.meta, slot.out, slot.thirds)
+                    (found.key, found.next, found.word),
+                    (slot.key, slot.next, slot.word)
                 );
             }
             // Some pairs the filter lets through start no key: known as such once learned.
             let (c, d) = (u32::from('中'), u32::from('a'));
-            assert_eq!(pairs.get(c, d).meta & super::PAIR_KNOWN, 0);
+            assert_eq!(pairs.get(c, d).meta() & super::PAIR_KNOWN, 0);
             let node = v.root(c);
             let no_key = pairs.learn(super::Pairs::walked(&v, c, node, d));
-            assert_eq!(no_key.meta, super::PAIR_KNOWN);
-            assert_eq!(pairs.get(c, d).meta, super::PAIR_KNOWN);
+            assert_eq!(no_key.meta(), super::PAIR_KNOWN);
+            assert_eq!(pairs.get(c, d).meta(), super::PAIR_KNOWN);
             // What the pairs say agrees with the trie: 一干 is a key of ST (一干 → 一干) that
             // 一干二净, 一干人 and more continue; 干杯 is one (→ 乾杯) that nothing continues.
             let walked =
                 |a: char, b: char| super::Pairs::walked(&v, a.into(), v.root(a.into()), b.into());
             let gan = walked('一', '干');
             let flags = super::PAIR_BOTH | super::PAIR_LONGER | super::PAIR_MANY;
-            assert_eq!(gan.meta & (flags | super::PAIR_WALK), flags);
-            assert_eq!(&gan.out.to_le_bytes()[..6], "一干".as_bytes());
-            assert_ne!(gan.thirds >> super::third_bit('二'.into()) & 1, 0);
+            assert_eq!(gan.meta() & (flags | super::PAIR_WALK), flags);
+            assert_eq!(gan.meta() & 0xF, 6);
+            assert_eq!(&gan.out().to_le_bytes()[..6], "一干".as_bytes());
+            assert_ne!(gan.next >> (super::third_bit('二'.into()) & 31) & 1, 0);
             // Beyond the most pairs a table holds, a pair is walked each time, not learned.
             pairs.used = super::MAX_PAIRS;
             let (c, d) = (u32::from('中'), u32::from('b'));
             assert_ne!(
-                pairs.learn(super::Pairs::walked(&v, c, v.root(c), d)).meta,
+                pairs
+                    .learn(super::Pairs::walked(&v, c, v.root(c), d))
+                    .meta(),
                 0
             );
-            assert_eq!(pairs.get(c, d).meta & super::PAIR_KNOWN, 0);
+            assert_eq!(pairs.get(c, d).meta() & super::PAIR_KNOWN, 0);
             let bei = walked('干', '杯');
-            assert_eq!(bei.meta & (flags | super::PAIR_WALK), super::PAIR_BOTH);
-            let len = (bei.meta & 0xF) as usize;
-            assert_eq!(&bei.out.to_le_bytes()[..len], "乾杯".as_bytes());
+            assert_eq!(bei.meta() & (flags | super::PAIR_WALK), super::PAIR_BOTH);
+            let len = (bei.meta() & 0xF) as usize;
+            assert_eq!(&bei.out().to_le_bytes()[..len], "乾杯".as_bytes());
         })
     }
 
