@@ -110,6 +110,14 @@ fn x_of(entry: u64, c: u32) -> u32 {
 const OPEN: u64 = 1 << 63;
 
 impl Table {
+    /// Brings the tables the loop reads into the cache.
+    pub(crate) fn warm(&self) {
+        crate::dense::touch(&self.flat[0x4E00..0xA000]);
+        crate::dense::touch(&self.event_pairs);
+        crate::dense::touch(&self.first_pairs);
+        crate::dense::with_memo(self.id, |memo| memo.touch());
+    }
+
     /// The summary of every character in a key of any phase.
     pub(crate) fn new(chain: &Chain<'_>) -> Table {
         // Zeroed memory comes from the allocator untouched: only the entries written here and

@@ -809,6 +809,10 @@ pub(crate) fn split_by(trie: &Trie, text: &str, mut piece: impl FnMut(&str, Opti
 /// made it.
 const COMPOSE_MIN_BYTES: usize = 32 * 1024;
 
+/// From this length on, a text's conversion starts by bringing the tables its loops read into
+/// the cache (see `crate::dense::touch`).
+const WARM_MIN_BYTES: usize = 32 * 1024;
+
 /// A compiled config: the three phases, each a list of matchers.
 #[derive(Debug, Clone)]
 pub(crate) struct Engine {
@@ -867,6 +871,9 @@ impl Engine {
                 } else {
                     t.view()
                 };
+                if let Some(dense) = v.dense.filter(|_| text.len() >= WARM_MIN_BYTES) {
+                    dense.warm(v.pair_filter());
+                }
                 convert_trie_segments(&v, text, segment_ends, out, ends, fused)
             }
             (_, Some(ends)) if fused => self.pass(m, text, segment_ends, &mut Fused { out, ends }),
@@ -988,6 +995,9 @@ impl Engine {
                     .compose_table
                     .get_or_init(|| crate::compose::Table::new(&chain));
                 out.reserve(text.len() + text.len() / 4);
+                if text.len() >= WARM_MIN_BYTES {
+                    table.warm();
+                }
                 crate::compose::convert(&chain, table, text, out);
             }
             _ => self.convert_phases(text, out),

@@ -310,6 +310,11 @@ impl<'a> PairFilter<'a> {
         unsafe { *self.words.get_unchecked(word) & mask == mask }
     }
 
+    /// Brings the filter into the cache.
+    pub(crate) fn touch(self) {
+        crate::dense::touch(self.words);
+    }
+
     /// 0 where [`PairFilter::may`] is true, else not 0 (for one branch on several tests).
     #[inline(always)]
     pub(crate) fn miss(self, a: u32, b: u32) -> u32 {
