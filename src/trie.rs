@@ -325,25 +325,24 @@ impl<'a> PairFilter<'a> {
 }
 
 impl<'a> TrieView<'a> {
-    /// A pair filter of the keys of both `self` and `other`: the larger of their filters, with
-    /// the pairs of the other's keys added (its words cannot be copied into a filter of
-    /// another size: the two bits of a pair come from the hash's bits below the word's, which
-    /// move with the size).
-    pub(crate) fn pair_union(&self, other: &TrieView<'_>) -> (Vec<u32>, u32) {
-        let (large, small) = if self.pairs.bits >= other.pairs.bits {
-            (self.pairs, other)
-        } else {
-            (other.pairs, self)
-        };
-        let mut words = large.words.to_vec();
-        if small.pairs.bits == large.bits {
-            for (w, s) in words.iter_mut().zip(small.pairs.words) {
-                *w |= s;
+    /// A pair filter of the keys of both `self` and `other`, of `1 << bits` words (returned
+    /// with the words): the larger of their filters, or `1 << min_bits` words if that is more,
+    /// with the pairs of the keys of a filter of another size added (its words cannot be
+    /// copied into a filter of another size: the two bits of a pair come from the hash's bits
+    /// below the word's, which move with the size).
+    pub(crate) fn pair_union(&self, other: &TrieView<'_>, min_bits: u32) -> (Vec<u32>, u32) {
+        let bits = self.pairs.bits.max(other.pairs.bits).max(min_bits);
+        let mut words = vec![0; 1 << bits];
+        for v in [self, other] {
+            if v.pairs.bits == bits {
+                for (w, s) in words.iter_mut().zip(v.pairs.words) {
+                    *w |= s;
+                }
+            } else {
+                v.each_pair(|a, b| pair_insert(&mut words, bits, a, b));
             }
-        } else {
-            small.each_pair(|a, b| pair_insert(&mut words, large.bits, a, b));
         }
-        (words, large.bits)
+        (words, bits)
     }
 
     /// Calls `f` with the first two characters of each key of two or more characters.
