@@ -810,7 +810,7 @@ pub(crate) fn split_by(trie: &Trie, text: &str, mut piece: impl FnMut(&str, Opti
 const COMPOSE_MIN_BYTES: usize = 32 * 1024;
 
 /// From this length on, a text's conversion starts by bringing the tables its loops read into
-/// the cache (see `crate::dense::touch`).
+/// the cache (see `crate::dense::touch`), where its first bytes are mostly beyond ASCII.
 const WARM_MIN_BYTES: usize = 32 * 1024;
 
 /// A compiled config: the three phases, each a list of matchers.
@@ -871,7 +871,8 @@ impl Engine {
                 } else {
                     t.view()
                 };
-                if let Some(dense) = v.dense.filter(|_| text.len() >= WARM_MIN_BYTES) {
+                let warm = text.len() >= WARM_MIN_BYTES && crate::dense::mostly_wide(text);
+                if let Some(dense) = v.dense.filter(|_| warm) {
                     dense.warm(v.pair_filter());
                 }
                 convert_trie_segments(&v, text, segment_ends, out, ends, fused)
@@ -995,7 +996,7 @@ impl Engine {
                     .compose_table
                     .get_or_init(|| crate::compose::Table::new(&chain));
                 out.reserve(text.len() + text.len() / 4);
-                if text.len() >= WARM_MIN_BYTES {
+                if text.len() >= WARM_MIN_BYTES && crate::dense::mostly_wide(text) {
                     table.warm();
                 }
                 crate::compose::convert(&chain, table, text, out);
