@@ -331,8 +331,7 @@ const META_SHIFT: u32 = 48;
 /// The longest value a slot holds.
 const MAX_PAIR_OUT: usize = 6;
 
-/// The key of a free slot: all of a free slot is zero (the table is zeroed memory, paged in
-/// where written or read). A pair that starts no key is known by a slot of its own too (one
+/// The key of a free slot: all of a free slot is zero (the table is zeroed memory). A pair that starts no key is known by a slot of its own too (one
 /// of two NULs is never looked up: a free slot reads as unknown).
 const FREE: u32 = 0;
 /// In a pair's meta: the pair is a key that wins over the first character's own (the slot's
@@ -472,7 +471,8 @@ impl Pairs {
         if slot.key == FREE || self.used >= MAX_PAIRS {
             return slot;
         }
-        if 2 * (self.used + 1) > 2 * self.buckets.len() {
+        // At most half of the slots in use (one a bucket, on average).
+        if self.used + 1 > self.buckets.len() {
             let size = (2 * self.buckets.len()).max(512);
             let old = std::mem::replace(&mut self.buckets, zeroed_buckets(size));
             self.shift = 32 - self.buckets.len().trailing_zeros();
