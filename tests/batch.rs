@@ -357,6 +357,35 @@ fn several_files_to_stdout_in_order_and_stdin() {
 }
 
 #[test]
+fn large_and_small_inputs_the_same_with_any_number_of_threads() {
+    // A file of 512 KiB or more is cut into pieces converted on several threads (in a tree,
+    // one of 8 MB or more), a smaller one on one; standard input, whose length is not known,
+    // on several.
+    let dir = tree("threads");
+    let text = std::fs::read("tests/data/zuozhuan.txt").unwrap();
+    write(&dir.join("big.txt"), &text.repeat(5));
+    write(&dir.join("mid.txt"), &text);
+    let line_end = text[..100_000].iter().rposition(|&b| b == b'\n').unwrap();
+    write(&dir.join("small.txt"), &text[..line_end + 1]);
+    for file in ["big.txt", "mid.txt", "small.txt"] {
+        let one = fanjian(&dir, &["-j1", "-c", "s2twp", file]);
+        assert!(one.status.success(), "{}", stderr(&one));
+        let three = fanjian(&dir, &["-j3", "-c", "s2twp", file, "-o", "three.txt"]);
+        assert!(three.status.success(), "{}", stderr(&three));
+        assert!(
+            std::fs::read(dir.join("three.txt")).unwrap() == one.stdout,
+            "{file}"
+        );
+        let piped = Command::new(common::bin())
+            .args(["-j3", "-c", "s2twp", "-"])
+            .stdin(std::fs::File::open(dir.join(file)).unwrap())
+            .output()
+            .unwrap();
+        assert!(piped.stdout == one.stdout, "{file} from standard input");
+    }
+}
+
+#[test]
 fn closed_stdout_pipe_exits_quietly() {
     let dir = tree("pipe");
     write(

@@ -209,9 +209,10 @@ impl Batch<'_> {
     fn options(&self, len: u64) -> StreamOptions {
         let mut options = self.settings.stream.clone();
         options.reject_binary = true;
-        // Large files are also cut into pieces converted in parallel; small ones use one thread.
+        // Large files are also cut into pieces converted in parallel; small ones use one thread
+        // (the others convert other files).
         options.threads = if len >= 8 << 20 {
-            self.settings.threads
+            self.settings.threads()
         } else {
             1
         };
@@ -644,12 +645,23 @@ fn collect(
 /// Converts standard input, or the inputs in order, to standard output or the -o file.
 fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
     let mut failed = false;
-    let options = &settings.stream;
-    // Converts one input; returns the converter its first bytes chose.
+    // Converts one input of `len` bytes (if known); returns the converter its first bytes
+    // chose.
     let convert = |input: Box<dyn Read>,
+                   len: Option<u64>,
                    name: &str,
                    out: &mut dyn Write|
      -> Result<&Converter, StreamError> {
+        // A file shorter than two of the pipeline's parallel pieces (256 KiB) converts on one
+        // thread whatever the count; its thread count is not asked of the system.
+        let threads = match len {
+            Some(len) if len < 512 << 10 => 1,
+            _ => settings.threads(),
+        };
+        let options = &StreamOptions {
+            threads,
+            ..settings.stream.clone()
+        };
         let mut input = Named {
             inner: input,
             name: name.to_string(),
@@ -675,13 +687,17 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
     let run = |out: &mut dyn Write| -> Result<bool, StreamError> {
         let mut failed = false;
         if settings.paths.is_empty() {
-            convert(Box::new(io::stdin().lock()), "<stdin>", out)?;
+            convert(Box::new(io::stdin().lock()), None, "<stdin>", out)?;
         }
         for input in &inputs {
             let name = input.path.display().to_string();
             let result = File::open(&input.path)
                 .map_err(|e| StreamError::Io(io::Error::new(e.kind(), format!("{name}: {e}"))))
-                .and_then(|f| convert(Box::new(f), &name, out));
+                .and_then(|f| {
+                    // (A pipe's length is not known.)
+                    let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+                    convert(Box::new(f), len, &name, out)
+                });
             if let Ok(converter) = result {
                 if let Err(message) = report_ambiguities(settings, converter, &input.path) {
                     messages.error(&message);

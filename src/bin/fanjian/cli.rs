@@ -369,7 +369,20 @@ pub struct Settings {
     pub ambiguities: Option<std::sync::Mutex<std::fs::File>>,
     pub quiet: bool,
     pub json: bool,
-    pub threads: usize,
+    /// Threads, where `-j` says (see [`Settings::threads`]).
+    threads: Option<usize>,
+}
+
+impl Settings {
+    /// Threads to use: `-j`, or all cores (asked of the system only where needed: it reads
+    /// the process's cgroup limits, a tenth of a millisecond here, which a small file does
+    /// not need to pay).
+    pub fn threads(&self) -> usize {
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        self.threads.unwrap_or_else(|| {
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        })
+    }
 }
 
 /// A usage error (exit status 2).
@@ -581,12 +594,10 @@ pub fn settings(args: &Args) -> Result<Settings, Usage> {
             "--convert-filenames works with --in-place or --output-dir".into(),
         ));
     }
-    let threads = args
-        .threads
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = args.threads.filter(|&n| n > 0);
     let mut stream = stream_options(&args.encoding)?;
-    stream.threads = threads;
+    // Each conversion sets its own (see `Settings::threads`).
+    stream.threads = 1;
     stream.normalize = normalize(args)?;
     Ok(Settings {
         walk: Walk::from_args(args),

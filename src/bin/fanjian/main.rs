@@ -53,7 +53,7 @@ fn main() -> ExitCode {
     // The pool starts its threads on first use: a small file never pays for them.
     if args.threads.is_some() {
         if let Err(e) = rayon::ThreadPoolBuilder::new()
-            .num_threads(settings.threads)
+            .num_threads(settings.threads())
             .build_global()
         {
             eprintln!("fanjian: {e}");
