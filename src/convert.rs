@@ -813,6 +813,12 @@ const COMPOSE_MIN_BYTES: usize = 32 * 1024;
 /// the cache (see `crate::dense::touch`), where its first bytes are mostly beyond ASCII.
 const WARM_MIN_BYTES: usize = 32 * 1024;
 
+/// Whether the table loops' tables are worth bringing into the cache before converting `text`
+/// (see [`WARM_MIN_BYTES`]).
+fn worth_warming(text: &str) -> bool {
+    text.len() >= WARM_MIN_BYTES && crate::dense::mostly_wide(text)
+}
+
 /// A compiled config: the three phases, each a list of matchers.
 #[derive(Debug, Clone)]
 pub(crate) struct Engine {
@@ -871,8 +877,7 @@ impl Engine {
                 } else {
                     t.view()
                 };
-                let warm = text.len() >= WARM_MIN_BYTES && crate::dense::mostly_wide(text);
-                if let Some(dense) = v.dense.filter(|_| warm) {
+                if let Some(dense) = v.dense.filter(|_| worth_warming(text)) {
                     dense.warm(v.pair_filter());
                 }
                 convert_trie_segments(&v, text, segment_ends, out, ends, fused)
@@ -996,7 +1001,7 @@ impl Engine {
                     .compose_table
                     .get_or_init(|| crate::compose::Table::new(&chain));
                 out.reserve(text.len() + text.len() / 4);
-                if text.len() >= WARM_MIN_BYTES && crate::dense::mostly_wide(text) {
+                if worth_warming(text) {
                     table.warm();
                 }
                 crate::compose::convert(&chain, table, text, out);

@@ -331,8 +331,9 @@ const META_SHIFT: u32 = 48;
 /// The longest value a slot holds.
 const MAX_PAIR_OUT: usize = 6;
 
-/// The key of a free slot: all of a free slot is zero (the table is zeroed memory). A pair that starts no key is known by a slot of its own too (one
-/// of two NULs is never looked up: a free slot reads as unknown).
+/// The key of a free slot: all of a free slot is zero (the table is zeroed memory). A pair
+/// that starts no key is known by a slot of its own too (one of two NULs is never looked up: a
+/// free slot reads as unknown).
 const FREE: u32 = 0;
 /// In a pair's meta: the pair is a key that wins over the first character's own (the slot's
 /// output replaces both characters); without it the first character is decided alone.
