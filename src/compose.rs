@@ -39,7 +39,9 @@
 //! IDS can span the cut.
 
 use crate::convert::{merged_lead_steps, skip_from};
-use crate::dense::{decode_word, written, At, PairSlot, Pairs, Stretch, WalkSlot, STRETCH};
+use crate::dense::{
+    decode_at, decode_word, written, At, PairSlot, Pairs, Stretch, WalkSlot, STRETCH,
+};
 use crate::ids;
 use crate::trie::{
     ascii_next, beats, decode, either_next, AsciiSkip, PairFilter, TrieView, ANY_NEXT,
@@ -761,22 +763,36 @@ impl Loop<'_> {
             unsafe { *flat.get_unchecked(c as u16 as usize) }
         };
         // Where the last character written was written without an event (see below), its
-        // offset; else `usize::MAX`. Its `x` may start keys of the second step that are
-        // longer, which no pair filter stopped at: then it stands once the first phases take
-        // the next character alone or a segment starts there; where they may not, the scan
-        // goes back to it (the exits look at its entry again: one store a character here).
-        let mut last = usize::MAX;
+        // place; else null. Its `x` may start keys of the second step that are longer, which
+        // no pair filter stopped at: then it stands once the first phases take the next
+        // character alone or a segment starts there; where they may not, the scan goes back to
+        // it (the exits look at its entry again: one move a character here).
+        let mut last: *const u8 = std::ptr::null();
+        let start = bytes.as_ptr();
+        // The offset in `bytes` of `p`, which points into it.
+        // SAFETY (every use): `p` points into `bytes`.
+        let offset = |p: *const u8| unsafe { p.offset_from(start) } as usize;
         'stretches: while i < limit {
             let stop = limit.min(i + STRETCH);
             let mut stretch = Stretch::new(out);
-            // SAFETY (every `decode_word` below): the characters decoded start at most 8 bytes
-            // after `i < limit`, so 4 bytes from each are in `bytes`.
-            let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
+            // The loop goes by pointers, into the text and into the stretch's output: fewer
+            // values live across a character than with offsets and their bases (s2twp's loop
+            // kept five of them on the stack).
+            // SAFETY: `i < stop <= limit < bytes.len()`; the output pointer stays within the
+            // capacity `Stretch` reserved, as `Stretch::push8` says.
+            let (stop_p, mut p) = unsafe { (start.add(stop), start.add(i)) };
+            let mut dst = stretch.end();
+            // SAFETY (every `decode_at` below): the characters decoded start at most 8 bytes
+            // after `p`, before `limit`, so 4 bytes from each are in `bytes`.
+            let (mut w, mut c, mut len) = unsafe { decode_at(bytes, p) };
             loop {
                 let c_entry = bmp_entry(c);
-                let next = i + len;
-                let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
+                // SAFETY: `p` is before `limit`, and `len` at most 4.
+                let next = unsafe { p.add(len) };
+                let (dw, d, d_len) = unsafe { decode_at(bytes, next) };
                 if (c_entry & OPEN != 0) | (w & 0x8080_8080 == 0) {
+                    i = offset(p);
+                    stretch.set_end(dst);
                     break 'stretches;
                 }
                 let (word, n) = written(c_entry, w, len);
@@ -785,54 +801,64 @@ impl Loop<'_> {
                 // `i` alone, so that no value of the loop lives across it.
                 if events.may(c, d) {
                     let at = At {
-                        i,
+                        i: offset(p),
                         c,
                         len: len as u32,
                         d,
                         d_len: d_len as u32,
                     };
+                    stretch.set_end(dst);
                     match self.event::<SECOND, FUSED>(&at, w, stretch.base, stretch.len, memo) {
                         Event::Next(to, written) => {
                             // The first phases take `c` alone or with `d`, and it is decided.
                             stretch.len = written;
-                            last = usize::MAX;
+                            dst = stretch.end();
+                            last = std::ptr::null();
                             i = to;
                             if i >= stop {
                                 break;
                             }
-                            (w, c, len) = unsafe { decode_word(bytes, i) };
+                            p = unsafe { start.add(i) };
+                            (w, c, len) = unsafe { decode_at(bytes, p) };
                             continue;
                         }
                         Event::Phrase(key_end, val) => {
                             // A segment of its own starts at `c`: the character before stands.
-                            last = usize::MAX;
+                            last = std::ptr::null();
                             drop(stretch);
                             phrase(chain, val, out, value);
                             i = key_end;
                             continue 'stretches;
                         }
                         Event::Learned(end, slot) => {
-                            last = usize::MAX;
+                            last = std::ptr::null();
                             drop(stretch);
                             out.push_str(slot.output());
                             i = end;
                             continue 'stretches;
                         }
-                        Event::Stop => break 'stretches,
+                        Event::Stop => {
+                            i = offset(p);
+                            break 'stretches;
+                        }
                     }
                 }
                 // The first phases take `c` alone: the character before stands; `c` does where
                 // the first phases take the next one alone.
-                last = i;
-                stretch.push8(u64::from(word), n);
-                i = next;
-                if i >= stop {
+                last = p;
+                // SAFETY: see `Stretch::push8`.
+                unsafe { Stretch::push8(&mut dst, u64::from(word), n) };
+                p = next;
+                if p >= stop_p {
+                    i = offset(p);
+                    stretch.set_end(dst);
                     break;
                 }
                 (w, c, len) = (dw, d, d_len);
             }
         }
-        if SECOND && last != usize::MAX {
+        if SECOND && !last.is_null() {
+            let last = offset(last);
             // The last character written, just before `i`, and the first phases took it
             // alone: where its `x` starts longer keys of the second step, it is not known to
             // stand, and the scan goes back to it.

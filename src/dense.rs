@@ -787,7 +787,17 @@ pub(crate) fn busy(dense: &Dense, text: &str) -> bool {
 #[inline(always)]
 pub(crate) unsafe fn decode_word(bytes: &[u8], i: usize) -> (u32, u32, usize) {
     debug_assert!(i + 4 <= bytes.len());
-    let w = u32::from_le(bytes.as_ptr().add(i).cast::<u32>().read_unaligned());
+    decode_at(bytes, bytes.as_ptr().add(i))
+}
+
+/// [`decode_word`] at the byte `p` points to, in `bytes`.
+///
+/// # Safety
+///
+/// `p` must point into `bytes`, with 4 bytes of it from there.
+#[inline(always)]
+pub(crate) unsafe fn decode_at(bytes: &[u8], p: *const u8) -> (u32, u32, usize) {
+    let w = u32::from_le(p.cast::<u32>().read_unaligned());
     let b0 = w & 0xFF;
     // Chinese text is mostly characters of three bytes: those first.
     if b0 & 0xF0 == 0xE0 {
@@ -801,7 +811,7 @@ pub(crate) unsafe fn decode_word(bytes: &[u8], i: usize) -> (u32, u32, usize) {
     } else if b0 < 0xE0 {
         (w, (b0 & 0x1F) << 6 | (w >> 8 & 0x3F), 2)
     } else {
-        let (c, len) = decode(bytes, i);
+        let (c, len) = decode(bytes, p.offset_from(bytes.as_ptr()) as usize);
         (0, c, len)
     }
 }
@@ -838,22 +848,40 @@ impl<'a> Stretch<'a> {
 }
 
 impl Stretch<'_> {
-    /// Appends `n` bytes (0 to 8) held in `word` (first byte lowest; the bytes after them are
-    /// overwritten by the next or left as spare capacity), standing for at least `n / 4`
-    /// characters of the stretch, at most two. At most [`STRETCH`] characters start in a
-    /// stretch: before the last push, at most `4 * (STRETCH - 1)` bytes are stored, and its
-    /// eight bytes end within the `4 * STRETCH + 8` reserved.
+    /// Where the next push writes. The loops write through it with [`Stretch::push8`],
+    /// keeping one pointer in a register rather than the base and the length (s2twp's loop
+    /// kept five of its values on the stack), and hand the end back with
+    /// [`Stretch::set_end`].
     #[inline(always)]
-    pub(crate) fn push8(&mut self, word: u64, n: usize) {
-        debug_assert!(self.len + 8 <= self.vec.capacity());
-        // SAFETY: see above.
-        unsafe {
-            self.base
-                .add(self.len)
-                .cast::<u64>()
-                .write_unaligned(word.to_le())
-        };
-        self.len += n;
+    pub(crate) fn end(&self) -> *mut u8 {
+        // SAFETY: `len` is within the string's capacity.
+        unsafe { self.base.add(self.len) }
+    }
+
+    /// The stretch's output ends at `end`, a pointer from [`Stretch::end`] advanced by
+    /// [`Stretch::push8`].
+    #[inline(always)]
+    pub(crate) fn set_end(&mut self, end: *mut u8) {
+        debug_assert!(end as usize - self.base as usize <= self.vec.capacity());
+        // SAFETY: `end` is `base` advanced within the capacity.
+        self.len = unsafe { end.offset_from(self.base) } as usize;
+    }
+
+    /// Appends at `end` the `n` bytes (0 to 8) held in `word` (first byte lowest; the bytes
+    /// after them are overwritten by the next or left as spare capacity), and advances `end`
+    /// by `n`.
+    ///
+    /// # Safety
+    ///
+    /// `end` is the stretch's end (see [`Stretch::end`]), advanced by pushes only, and the
+    /// bytes stand for at least `n / 4` characters of the stretch, at most two. At most
+    /// [`STRETCH`] characters start in a stretch: before the last push, at most
+    /// `4 * (STRETCH - 1)` bytes are stored, and its eight bytes end within the
+    /// `4 * STRETCH + 8` reserved.
+    #[inline(always)]
+    pub(crate) unsafe fn push8(end: &mut *mut u8, word: u64, n: usize) {
+        end.cast::<u64>().write_unaligned(word.to_le());
+        *end = end.add(n);
     }
 }
 
@@ -902,18 +930,27 @@ fn run_with<const BUSY: bool>(
     let bytes = &text.as_bytes()[..end];
     let limit = end - 8;
     let pairs = v.pair_filter();
+    let start = bytes.as_ptr();
+    // SAFETY (every use): `p` points into `bytes`.
+    let offset = |p: *const u8| unsafe { p.offset_from(start) } as usize;
     'stretches: while i < limit {
         let stop = limit.min(i + STRETCH);
         let mut stretch = Stretch::new(out);
-        // SAFETY (every `decode_word` below): `i < limit` and `next <= i + 4`, so
-        // `next + 4 <= end`.
-        let (mut w, mut c, mut len) = unsafe { decode_word(bytes, i) };
+        // The loop goes by pointers into the text and the output (see `compose::Loop::scan`).
+        // SAFETY: `i < stop <= limit < bytes.len()`.
+        let (stop_p, mut p) = unsafe { (start.add(stop), start.add(i)) };
+        let mut dst = stretch.end();
+        // SAFETY (every `decode_at` below): `p` is before `limit` and `next <= p + 4`, so 4
+        // bytes from `next` are in `bytes`.
+        let (mut w, mut c, mut len) = unsafe { decode_at(bytes, p) };
         loop {
             // SAFETY: `entries` has an entry for every code point.
             let e = unsafe { *dense.entries.get_unchecked(c as usize) };
-            let next = i + len;
-            let (dw, d, d_len) = unsafe { decode_word(bytes, next) };
+            let next = unsafe { p.add(len) };
+            let (dw, d, d_len) = unsafe { decode_at(bytes, next) };
             if (len_of(e) == 0) | (w & 0x8080_8080 == 0) {
+                i = offset(p);
+                stretch.set_end(dst);
                 break 'stretches;
             }
             // Only pairs that start a key of two or more characters are in the filter: a
@@ -930,22 +967,25 @@ fn run_with<const BUSY: bool>(
             if event {
                 // Out of the loop, from `i` alone: no value of the loop lives across it.
                 let at = At {
-                    i,
+                    i: offset(p),
                     c,
                     len: len as u32,
                     d,
                     d_len: d_len as u32,
                 };
+                stretch.set_end(dst);
                 let (to, written) = event_at(v, dense, memo, bytes, &at, stretch.base, stretch.len);
                 match to {
                     Some(to) => {
                         stretch.len = written;
+                        dst = stretch.end();
                         i = to;
                         if i >= stop {
                             break;
                         }
                         // SAFETY: as above.
-                        (w, c, len) = unsafe { decode_word(bytes, i) };
+                        p = unsafe { start.add(i) };
+                        (w, c, len) = unsafe { decode_at(bytes, p) };
                         continue;
                     }
                     None => {
@@ -955,9 +995,12 @@ fn run_with<const BUSY: bool>(
                     }
                 }
             }
-            stretch.push8(e >> 32, len_of(e));
-            i = next;
-            if i >= stop {
+            // SAFETY: see `Stretch::push8`.
+            unsafe { Stretch::push8(&mut dst, e >> 32, len_of(e)) };
+            p = next;
+            if p >= stop_p {
+                i = offset(p);
+                stretch.set_end(dst);
                 break;
             }
             (w, c, len) = (dw, d, d_len);
