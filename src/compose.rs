@@ -762,12 +762,14 @@ impl Loop<'_> {
             // SAFETY: `flat` has 0x10001 entries.
             unsafe { *flat.get_unchecked(c as u16 as usize) }
         };
-        // Where the last character written was written without an event (see below), its
-        // place; else null. Its `x` may start keys of the second step that are longer, which
-        // no pair filter stopped at: then it stands once the first phases take the next
-        // character alone or a segment starts there; where they may not, the scan goes back to
-        // it (the exits look at its entry again: one move a character here).
-        let mut last: *const u8 = std::ptr::null();
+        // Where the output of the last event ends (or the scan began): every character from
+        // there to where the loop stands it wrote alone from its entry, without an event.
+        // The last of them may have an `x` that starts keys of the second step that are
+        // longer, which no pair filter stopped at: then it stands once the first phases take
+        // the next character alone or a segment starts there; where they may not, the scan
+        // goes back to it (the exits look at its entry again). Kept by the events only: the
+        // loop keeps nothing a character for it.
+        let mut settled = i;
         let start = bytes.as_ptr();
         // The offset in `bytes` of `p`, which points into it.
         // SAFETY (every use): `p` points into `bytes`.
@@ -813,8 +815,8 @@ impl Loop<'_> {
                             // The first phases take `c` alone or with `d`, and it is decided.
                             stretch.len = written;
                             dst = stretch.end();
-                            last = std::ptr::null();
                             i = to;
+                            settled = to;
                             if i >= stop {
                                 break;
                             }
@@ -824,17 +826,17 @@ impl Loop<'_> {
                         }
                         Event::Phrase(key_end, val) => {
                             // A segment of its own starts at `c`: the character before stands.
-                            last = std::ptr::null();
                             drop(stretch);
                             phrase(chain, val, out, value);
                             i = key_end;
+                            settled = i;
                             continue 'stretches;
                         }
                         Event::Learned(end, slot) => {
-                            last = std::ptr::null();
                             drop(stretch);
                             out.push_str(slot.output());
                             i = end;
+                            settled = i;
                             continue 'stretches;
                         }
                         Event::Stop => {
@@ -845,7 +847,6 @@ impl Loop<'_> {
                 }
                 // The first phases take `c` alone: the character before stands; `c` does where
                 // the first phases take the next one alone.
-                last = p;
                 // SAFETY: see `Stretch::push8`.
                 unsafe { Stretch::push8(&mut dst, u64::from(word), n) };
                 p = next;
@@ -857,11 +858,14 @@ impl Loop<'_> {
                 (w, c, len) = (dw, d, d_len);
             }
         }
-        if SECOND && !last.is_null() {
-            let last = offset(last);
+        if SECOND && i > settled {
             // The last character written, just before `i`, and the first phases took it
             // alone: where its `x` starts longer keys of the second step, it is not known to
             // stand, and the scan goes back to it.
+            let last = (settled..i)
+                .rev()
+                .find(|&k| bytes[k] & 0xC0 != 0x80)
+                .expect("a character before `i`");
             // SAFETY: `last` is a character before `limit`, as above.
             let (w, c, len) = unsafe { decode_word(bytes, last) };
             let entry = self.table.bmp_entry(c);
