@@ -9,8 +9,10 @@
 # BIG_MB file, cut from OpenCC's benchmark text (tests/data/zuozhuan.txt); then converts it with
 # fanjian --output-dir at -j1 and -jTHREADS (medians of three rounds, with the inputs in the file
 # cache), and with a loop of OpenCC's native `opencc` command (from the oracle virtual environment
-# .ci/run creates). Prints MB/s, the speedup and the speedup per core; checks that fanjian's
-# outputs at both thread counts are identical.
+# .ci/run creates); the big file also to standard output (/dev/null): a file written with -o is
+# flushed to the disk before it replaces the target, which no number of threads makes faster.
+# Prints MB/s, the speedup and the speedup per core; checks that fanjian's outputs at both thread
+# counts are identical.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${1:-s2t}
@@ -24,7 +26,7 @@ fj=target/release/fanjian
 python3 - "$dir/in" "$files" "$big_mb" <<'PY'
 import math, os, random, sys
 out, files, big_mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-marker = os.path.join(out, f".made-{files}-{big_mb}")
+marker = os.path.join(out, f".made-v2-{files}-{big_mb}")
 if os.path.exists(marker):
     sys.exit(0)
 text = open("tests/data/zuozhuan.txt", encoding="utf-8").read().encode()
@@ -34,7 +36,12 @@ def piece(size):
     # Whole lines from a random place, repeated as needed.
     start = text.find(b"\n", rng.randrange(len(text))) + 1
     data = (text[start:] + text[:start]) * (size // len(text) + 1)
-    end = data.rfind(b"\n", 0, size) + 1 or size
+    end = data.rfind(b"\n", 0, size) + 1
+    if end == 0:
+        # No whole line fits: cut between two characters.
+        end = size
+        while data[end] & 0xC0 == 0x80:
+            end -= 1
     return data[:end]
 for i in range(files):
     size = int(math.exp(rng.uniform(math.log(1_000), math.log(5_000_000))))
@@ -49,27 +56,38 @@ PY
 bytes=$(find "$dir/in" -type f -name '*.txt' -printf '%s\n' | awk '{s += $1} END {print s}')
 mb=$(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1e6}')
 
-run() { # seconds for one command
+run() { # seconds for one command, which must succeed
   local start end
-  start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N)
+  start=$(date +%s.%N)
+  "$@" >/dev/null 2>"$dir/run.err" || { echo "failed: $*" >&2; head -5 "$dir/run.err" >&2; return 1; }
+  end=$(date +%s.%N)
   awk -v s="$start" -v e="$end" 'BEGIN {printf "%.2f", e - s}'
 }
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 # The inputs in the file cache first, then three rounds of the four runs, one after the other
 # (this machine's speed drifts): the medians.
 find "$dir/in" -type f -name '*.txt' -exec cat {} + >/dev/null
-t1s=() tns=() big1s=() bigns=()
+t1s=() tns=() big1s=() bigns=() out1s=() outns=()
 for round in 1 2 3; do
   rm -rf "$dir/out1" "$dir/outN"
-  t1s+=("$(run "$fj" -q -j1 -c "$config" --output-dir "$dir/out1" "$dir/in")")
-  tns+=("$(run "$fj" -q -j"$threads" -c "$config" --output-dir "$dir/outN" "$dir/in")")
+  t=$(run "$fj" -q -j1 -c "$config" --output-dir "$dir/out1" "$dir/in") || exit 1
+  t1s+=("$t")
+  t=$(run "$fj" -q -j"$threads" -c "$config" --output-dir "$dir/outN" "$dir/in") || exit 1
+  tns+=("$t")
   diff -r -q "$dir/out1" "$dir/outN" >/dev/null || { echo "outputs at -j1 and -j$threads differ" >&2; exit 1; }
-  big1s+=("$(run "$fj" -q -j1 -c "$config" -i "$dir/in/big.txt" -o "$dir/big1.txt")")
-  bigns+=("$(run "$fj" -q -j"$threads" -c "$config" -i "$dir/in/big.txt" -o "$dir/bigN.txt")")
+  t=$(run "$fj" -q -j1 -c "$config" -i "$dir/in/big.txt" -o "$dir/big1.txt") || exit 1
+  big1s+=("$t")
+  t=$(run "$fj" -q -j"$threads" -c "$config" -i "$dir/in/big.txt" -o "$dir/bigN.txt") || exit 1
+  bigns+=("$t")
   cmp -s "$dir/big1.txt" "$dir/bigN.txt" || { echo "the big file differs at -j$threads" >&2; exit 1; }
+  t=$(run "$fj" -q -j1 -c "$config" "$dir/in/big.txt") || exit 1
+  out1s+=("$t")
+  t=$(run "$fj" -q -j"$threads" -c "$config" "$dir/in/big.txt") || exit 1
+  outns+=("$t")
 done
 t1=$(median "${t1s[@]}") tn=$(median "${tns[@]}")
 big1=$(median "${big1s[@]}") bign=$(median "${bigns[@]}")
+out1=$(median "${out1s[@]}") outn=$(median "${outns[@]}")
 
 opencc=$(ls target/oracle-venv/lib/python3*/site-packages/opencc/clib/bin/opencc 2>/dev/null | head -1 || true)
 if [ -n "$opencc" ] && [ "${OPENCC:-1}" != 0 ]; then
@@ -82,11 +100,14 @@ else
 fi
 
 echo "$config on $(nproc) cores: $(find "$dir/in" -type f -name '*.txt' | wc -l) files, $mb MB (one of ${big_mb} MB)"
-awk -v mb="$mb" -v t1="$t1" -v tn="$tn" -v n="$threads" -v b1="$big1" -v bn="$bign" -v big="$big_mb" -v toc="$toc" 'BEGIN {
+awk -v mb="$mb" -v t1="$t1" -v tn="$tn" -v n="$threads" -v b1="$big1" -v bn="$bign" -v o1="$out1" -v on="$outn" \
+  -v big="$big_mb" -v toc="$toc" 'BEGIN {
   printf "| run | seconds | MB/s | speedup | per core |\n|---|---:|---:|---:|---:|\n"
   printf "| fanjian -j1, tree | %.2f | %.1f | 1.00 | |\n", t1, mb / t1
   printf "| fanjian -j%d, tree | %.2f | %.1f | %.2f | %.2f |\n", n, tn, mb / tn, t1 / tn, t1 / tn / n
   printf "| fanjian -j1, the %d MB file | %.2f | %.1f | 1.00 | |\n", big, b1, big / b1
   printf "| fanjian -j%d, the %d MB file | %.2f | %.1f | %.2f | %.2f |\n", n, big, bn, big / bn, b1 / bn, b1 / bn / n
+  printf "| fanjian -j1, the %d MB file to standard output | %.2f | %.1f | 1.00 | |\n", big, o1, big / o1
+  printf "| fanjian -j%d, the %d MB file to standard output | %.2f | %.1f | %.2f | %.2f |\n", n, big, on, big / on, o1 / on, o1 / on / n
   if (toc != "") printf "| opencc 1.4.2 CLI, one call per file | %.2f | %.1f | | |\n", toc, mb / toc
 }'
