@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 
 use crate::encoding::{detect, DecodeError, Decoder, EncodeError, Encoder, Encoding};
 use crate::normalize::{Normalize, Normalizer};
-use crate::stream::StreamConverter;
+use crate::stream::{Parts, StreamConverter};
 use crate::Converter;
 
 /// The encoding to write.
@@ -43,9 +43,9 @@ pub struct StreamOptions {
     /// Bytes read at a time; 0 means the default (256 KiB, or 1 MiB per thread with
     /// `threads`). The first read takes at least 64 KiB, to detect the encoding.
     pub buffer_size: usize,
-    /// Convert each read in up to this many pieces in parallel, on the current rayon thread
-    /// pool (0 or 1: one thread), and write a read's output while the next one converts. The
-    /// output is the same bytes.
+    /// Convert each read on up to this many threads, on the current rayon thread pool (0 or
+    /// 1: one thread), in pieces cut at safe places; write the last read's output and make the
+    /// next read while one converts. The output is the same bytes.
     pub threads: usize,
     /// Stop with [`StreamError::Binary`] at a NUL character: the input is not text.
     pub reject_binary: bool,
@@ -219,8 +219,16 @@ pub fn convert_stream(
     let mut decoded = String::new();
     let mut converted = String::new();
     let mut encoded = Vec::new();
-    // With threads: the output of the last read, written while the next one converts.
+    // With threads: while a read converts, the output of the last one is written and the next
+    // one read (into `next_raw`), so that each thread converts as much of the time as it can.
+    let parallel = options.threads > 1;
     let mut written_later = Vec::new();
+    let mut next_raw = Vec::new();
+    // With threads, UTF-8 output and nothing to normalize after the conversion, the output is
+    // written part by part as the threads converted it (see `Parts`), not copied into one
+    // string and then once more to be written later.
+    let by_parts = parallel && output_encoding == Encoding::Utf8 && !normalizer.has_after();
+    let (mut parts, mut later_parts) = (Parts::default(), Parts::default());
     let mut bytes_in = n as u64;
     let mut bytes_out = 0u64;
     if write_bom {
@@ -260,6 +268,11 @@ pub fn convert_stream(
         };
         // An incomplete UTF-8 character at the end moves to the front of the next read.
         let carry = bytes.len() - used;
+        let read_ahead = parallel && !eof;
+        if read_ahead {
+            next_raw.resize(chunk.max(carry + 1), 0);
+            next_raw[..carry].copy_from_slice(&bytes[used..]);
+        }
         if options.reject_binary {
             if let Some(at) = memchr::memchr(0, text.as_bytes()) {
                 let mut lines = lines_before;
@@ -279,54 +292,65 @@ pub fn convert_stream(
             normalizer.before_in(text, &mut before)
         };
         converted.clear();
-        let mut convert = || {
-            stream.push(text, &mut converted);
-            if eof {
-                stream.finish(&mut converted);
+        parts.clear();
+        let mut convert = || match by_parts {
+            true => {
+                stream.push_parts(text, &mut parts);
+                if eof {
+                    stream.finish_parts(&mut parts);
+                }
+            }
+            false => {
+                stream.push(text, &mut converted);
+                if eof {
+                    stream.finish(&mut converted);
+                }
             }
         };
-        if written_later.is_empty() {
+        let mut read = Ok(0);
+        if !parallel {
             convert();
         } else {
-            // With threads, the last read's output is written while this one converts.
-            let mut write = Ok(());
+            // The last read's output is written, and the next read made, while this one
+            // converts.
+            let mut write = Ok(0);
             rayon::in_place_scope(|scope| {
                 scope.spawn(|_| convert());
-                write = writer.write_all(&written_later);
+                write = write_all(&mut writer, [&written_later[..]], &later_parts);
+                if read_ahead {
+                    read = fill(&mut reader, &mut next_raw[carry..]);
+                }
             });
-            write?;
-            bytes_out += written_later.len() as u64;
+            bytes_out += write?;
             written_later.clear();
+            later_parts.clear();
         }
-        let converted: &str = if eof && normalizer.has_after() {
-            let mut done = normalizer.after_in(&converted, &mut after).to_string();
-            normalizer.finish_after(&mut done);
-            after = done;
-            &after
+        if by_parts {
+            if eof {
+                bytes_out += write_all(&mut writer, [], &parts)?;
+            } else {
+                std::mem::swap(&mut parts, &mut later_parts);
+            }
         } else {
-            normalizer.after_in(&converted, &mut after)
-        };
-        let out: &[u8] = if output_encoding == Encoding::Utf8 {
-            converted.as_bytes()
-        } else {
-            encoded.clear();
-            encoder
-                .encode(converted, eof, &mut encoded)
-                .map_err(StreamError::Encode)?;
-            &encoded
-        };
-        if options.threads > 1 && !eof {
-            written_later.extend_from_slice(out);
-        } else {
-            writer.write_all(out)?;
-            bytes_out += out.len() as u64;
+            bytes_out += write_out(
+                &mut writer,
+                (&converted, &mut after, &mut encoded),
+                (&mut normalizer, &mut encoder, output_encoding),
+                eof,
+                parallel.then_some(&mut written_later),
+            )?;
         }
         if eof {
             break;
         }
-        raw.copy_within(n - carry..n, 0);
-        raw.resize(chunk.max(carry + 1), 0);
-        let read = fill(&mut reader, &mut raw[carry..])?;
+        let read = if read_ahead {
+            std::mem::swap(&mut raw, &mut next_raw);
+            read?
+        } else {
+            raw.copy_within(n - carry..n, 0);
+            raw.resize(chunk.max(carry + 1), 0);
+            fill(&mut reader, &mut raw[carry..])?
+        };
         bytes_in += read as u64;
         n = carry + read;
         eof = n < raw.len();
@@ -343,4 +367,57 @@ pub fn convert_stream(
         replaced_unmappable: encoder.replaced(),
         unbalanced_quotes: normalizer.unbalanced_quotes(),
     })
+}
+
+/// Writes `bytes` and then `parts` to `writer`; returns how many bytes.
+fn write_all<'a>(
+    writer: &mut impl Write,
+    bytes: impl IntoIterator<Item = &'a [u8]>,
+    parts: &'a Parts,
+) -> io::Result<u64> {
+    let mut written = 0;
+    for piece in bytes.into_iter().chain(parts.iter().map(str::as_bytes)) {
+        writer.write_all(piece)?;
+        written += piece.len() as u64;
+    }
+    Ok(written)
+}
+
+/// Normalizes (after the conversion) and encodes `converted` and writes it to `writer`, or,
+/// where `later` is given and more input follows, keeps the bytes there to be written while
+/// the next read converts; returns how many bytes it wrote.
+fn write_out(
+    writer: &mut impl Write,
+    (converted, after, encoded): (&str, &mut String, &mut Vec<u8>),
+    (normalizer, encoder, output_encoding): (&mut Normalizer, &mut Encoder, Encoding),
+    eof: bool,
+    later: Option<&mut Vec<u8>>,
+) -> Result<u64, StreamError> {
+    let converted: &str = if eof && normalizer.has_after() {
+        let mut done = normalizer.after_in(converted, after).to_string();
+        normalizer.finish_after(&mut done);
+        *after = done;
+        after
+    } else {
+        normalizer.after_in(converted, after)
+    };
+    let out: &[u8] = if output_encoding == Encoding::Utf8 {
+        converted.as_bytes()
+    } else {
+        encoded.clear();
+        encoder
+            .encode(converted, eof, encoded)
+            .map_err(StreamError::Encode)?;
+        encoded
+    };
+    match later {
+        Some(later) if !eof => {
+            later.extend_from_slice(out);
+            Ok(0)
+        }
+        _ => {
+            writer.write_all(out)?;
+            Ok(out.len() as u64)
+        }
+    }
 }

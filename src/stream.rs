@@ -15,32 +15,74 @@ use crate::Converter;
 /// Below this many bytes a text is not worth cutting for parallel conversion.
 const MIN_PIECE: usize = 256 * 1024;
 
-/// Converts `text` into `out`, cut at safe points into up to `pieces` parts converted in
-/// parallel (on the current rayon pool); the same bytes as converting it whole.
-pub(crate) fn convert_pieces(converter: &Converter, text: &str, out: &mut String, pieces: usize) {
-    let pieces = pieces.min(text.len() / MIN_PIECE);
-    if pieces <= 1 {
+/// Pieces per thread that a text is cut into: more pieces than threads, so that a thread
+/// whose pieces convert faster (more ASCII, fewer phrases) takes more of them.
+const PIECES_PER_THREAD: usize = 4;
+
+/// Converts `text` into `out`, cut at safe points into parts converted in parallel by up to
+/// `threads` threads (on the current rayon pool); the same bytes as converting it whole.
+pub(crate) fn convert_pieces(converter: &Converter, text: &str, out: &mut String, threads: usize) {
+    if threads.min(text.len() / MIN_PIECE) <= 1 {
         return converter.convert_into(text, out);
     }
-    let mut cuts = vec![0];
-    for k in 1..pieces {
-        let last = *cuts.last().unwrap();
-        if let Some(cut) = converter.safe_cut_below(text, k * text.len() / pieces, last + 1) {
-            cuts.push(cut);
-        }
+    let mut parts = Parts::default();
+    parts.convert(converter, text, threads);
+    out.reserve(parts.len());
+    parts.iter().for_each(|part| out.push_str(part));
+}
+
+/// Converted text as a sequence of parts, each converted on a thread of its own: written out
+/// one after the other, they need not be copied into one string first. Their buffers are kept
+/// for the next text.
+#[derive(Debug, Default)]
+pub(crate) struct Parts {
+    bufs: Vec<String>,
+    /// `bufs[..used]` hold the text.
+    used: usize,
+}
+
+impl Parts {
+    /// Forgets the text (keeping the buffers).
+    pub(crate) fn clear(&mut self) {
+        self.used = 0;
     }
-    cuts.push(text.len());
-    let parts: Vec<String> = cuts
-        .par_windows(2)
-        .map(|w| {
-            let mut part = String::with_capacity(w[1] - w[0] + (w[1] - w[0]) / 4);
-            converter.convert_into(&text[w[0]..w[1]], &mut part);
-            part
-        })
-        .collect();
-    out.reserve(parts.iter().map(String::len).sum());
-    for part in parts {
-        out.push_str(&part);
+
+    /// The parts, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.bufs[..self.used].iter().map(String::as_str)
+    }
+
+    /// The text's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.iter().map(str::len).sum()
+    }
+
+    /// Appends `text` converted, cut at safe points into parts converted in parallel by up to
+    /// `threads` threads.
+    pub(crate) fn convert(&mut self, converter: &Converter, text: &str, threads: usize) {
+        let pieces = (threads * PIECES_PER_THREAD)
+            .min(text.len() / MIN_PIECE)
+            .max(1);
+        let mut cuts = vec![0];
+        for k in 1..pieces {
+            let last = *cuts.last().expect("a cut");
+            if let Some(cut) = converter.safe_cut_below(text, k * text.len() / pieces, last + 1) {
+                cuts.push(cut);
+            }
+        }
+        cuts.push(text.len());
+        let (from, to) = (self.used, self.used + cuts.len() - 1);
+        if self.bufs.len() < to {
+            self.bufs.resize_with(to, String::new);
+        }
+        self.bufs[from..to]
+            .par_iter_mut()
+            .zip(cuts.par_windows(2))
+            .for_each(|(part, w)| {
+                part.clear();
+                converter.convert_into(&text[w[0]..w[1]], part);
+            });
+        self.used = to;
     }
 }
 
@@ -59,7 +101,8 @@ pub(crate) fn convert_pieces(converter: &Converter, text: &str, out: &mut String
 #[derive(Debug)]
 pub struct StreamConverter<'c> {
     converter: &'c Converter,
-    pieces: usize,
+    /// Threads a large push is converted on.
+    threads: usize,
     pending: String,
     /// `pending[..searched]` is known to hold no safe cut.
     searched: usize,
@@ -69,26 +112,38 @@ impl<'c> StreamConverter<'c> {
     pub(crate) fn new(converter: &'c Converter) -> StreamConverter<'c> {
         StreamConverter {
             converter,
-            pieces: 1,
+            threads: 1,
             pending: String::new(),
             searched: 0,
         }
     }
 
-    /// Converts large pushes in up to `pieces` parts in parallel, on the current rayon thread
-    /// pool, cut at safe points: the output stays the same bytes.
-    pub fn with_parallelism(mut self, pieces: usize) -> StreamConverter<'c> {
-        self.pieces = pieces.max(1);
+    /// Converts large pushes on up to `threads` threads, on the current rayon thread pool, in
+    /// parts cut at safe points: the output stays the same bytes.
+    pub fn with_parallelism(mut self, threads: usize) -> StreamConverter<'c> {
+        self.threads = threads.max(1);
         self
     }
 
     /// Appends `text` and converts, into `out`, everything up to the last safe cut.
     pub fn push(&mut self, text: &str, out: &mut String) {
+        let (converter, threads) = (self.converter, self.threads);
+        self.push_with(text, |text| convert_pieces(converter, text, out, threads));
+    }
+
+    /// [`StreamConverter::push`] into parts converted in parallel (see [`Parts`]).
+    pub(crate) fn push_parts(&mut self, text: &str, out: &mut Parts) {
+        let (converter, threads) = (self.converter, self.threads);
+        self.push_with(text, |text| out.convert(converter, text, threads));
+    }
+
+    /// Appends `text` and hands everything up to the last safe cut to `convert`.
+    fn push_with(&mut self, text: &str, convert: impl FnOnce(&str)) {
         if self.pending.is_empty() {
             // Convert straight from the caller's text; keep only the tail.
             match self.converter.last_safe_cut(text, 0) {
                 Some(cut) => {
-                    convert_pieces(self.converter, &text[..cut], out, self.pieces);
+                    convert(&text[..cut]);
                     self.pending.push_str(&text[cut..]);
                 }
                 None => self.pending.push_str(text),
@@ -100,7 +155,7 @@ impl<'c> StreamConverter<'c> {
         self.pending.push_str(text);
         match self.converter.last_safe_cut(&self.pending, min) {
             Some(cut) => {
-                convert_pieces(self.converter, &self.pending[..cut], out, self.pieces);
+                convert(&self.pending[..cut]);
                 self.pending.drain(..cut);
                 self.searched = 0;
             }
@@ -110,7 +165,14 @@ impl<'c> StreamConverter<'c> {
 
     /// Converts what is held back, into `out`; the stream can then be used again.
     pub fn finish(&mut self, out: &mut String) {
-        convert_pieces(self.converter, &self.pending, out, self.pieces);
+        convert_pieces(self.converter, &self.pending, out, self.threads);
+        self.pending.clear();
+        self.searched = 0;
+    }
+
+    /// [`StreamConverter::finish`] into parts (see [`Parts`]).
+    pub(crate) fn finish_parts(&mut self, out: &mut Parts) {
+        out.convert(self.converter, &self.pending, self.threads);
         self.pending.clear();
         self.searched = 0;
     }

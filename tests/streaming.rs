@@ -232,9 +232,21 @@ fn malformed_utf8_anywhere_same_error_and_same_lossy_output_for_every_buffer_siz
 #[test]
 fn threads_write_each_read_while_the_next_converts_with_the_same_bytes() {
     // Several reads of ~1.9 MB of Classical Chinese, converted in pieces on two and three
-    // threads, each read's output written while the next converts: the bytes, their order and
-    // the report are those of one thread; GB18030 output too (encoded after conversion).
+    // threads, each read's output written while the next converts and the next read made: the
+    // bytes, their order and the report are those of one thread; GB18030 output too (encoded
+    // after conversion), and GB18030 input (decoded before), read a few KB at a time.
     let text = std::fs::read_to_string("tests/data/zuozhuan.txt").unwrap();
+    let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
+    /// A reader that gives at most 5,000 bytes a call.
+    struct Trickle<'a>(&'a [u8]);
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.0.len()).min(5_000);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(3)
         .build()
@@ -245,7 +257,7 @@ fn threads_write_each_read_while_the_next_converts_with_the_same_bytes() {
             OutputEncoding::Utf8,
             OutputEncoding::Encoding(Encoding::Gb18030),
         ] {
-            let run = |threads: usize, buffer_size: usize| {
+            let run = |input: &[u8], threads: usize, buffer_size: usize| {
                 let options = StreamOptions {
                     threads,
                     buffer_size,
@@ -254,19 +266,23 @@ fn threads_write_each_read_while_the_next_converts_with_the_same_bytes() {
                 };
                 let mut out = Vec::new();
                 let report = pool
-                    .install(|| convert_stream(&c, text.as_bytes(), &mut out, &options))
+                    .install(|| convert_stream(&c, Trickle(input), &mut out, &options))
                     .unwrap();
                 assert_eq!(report.bytes_out, out.len() as u64);
-                assert_eq!(report.bytes_in, text.len() as u64);
+                assert_eq!(report.bytes_in, input.len() as u64);
                 out
             };
-            let one = run(1, 0);
+            let one = run(text.as_bytes(), 1, 0);
             for (threads, buffer_size) in [(2, 0), (3, 300_000), (2, 70_000)] {
                 assert!(
-                    run(threads, buffer_size) == one,
+                    run(text.as_bytes(), threads, buffer_size) == one,
                     "{config} {to:?} threads {threads} buffer {buffer_size}"
                 );
             }
+            assert!(
+                run(&gb18030, 2, 200_000) == one,
+                "{config} {to:?} from GB18030"
+            );
         }
     }
 }
