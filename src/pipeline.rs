@@ -241,15 +241,21 @@ pub fn convert_stream(
         0
     };
     let mut in_place = input_encoding == Encoding::Utf8;
+    // With threads: the length of the valid UTF-8 prefix of the next read (see below).
+    let mut validated: Option<Option<usize>> = None;
     loop {
         // UTF-8 input is converted straight from the read buffer; other encodings (and UTF-8
         // that does not validate, for the error or the lossy replacement) go through the decoder.
         let bytes = &raw[start..n];
         let (lines_before, bytes_before) = decoder.mark();
-        let valid = if in_place {
-            utf8_prefix(bytes, eof)
-        } else {
-            None
+        let valid = match (in_place, validated.take()) {
+            (false, _) => None,
+            // SAFETY: the length of the valid prefix of these bytes, found while the last read
+            // converted.
+            (true, Some(len)) => {
+                len.map(|len| unsafe { std::str::from_utf8_unchecked(&bytes[..len]) })
+            }
+            (true, None) => utf8_prefix(bytes, eof),
         };
         let (text, used): (&str, usize) = match valid {
             Some(valid) => {
@@ -319,6 +325,12 @@ pub fn convert_stream(
                 write = write_all(&mut writer, [&written_later[..]], &later_parts);
                 if read_ahead {
                     read = fill(&mut reader, &mut next_raw[carry..]);
+                    // Validated here too, rather than by one thread while the others wait.
+                    if let (true, Ok(read)) = (in_place, &read) {
+                        let n = carry + read;
+                        let eof = n < next_raw.len();
+                        validated = Some(utf8_prefix(&next_raw[..n], eof).map(str::len));
+                    }
                 }
             });
             bytes_out += write?;
