@@ -299,40 +299,47 @@ pub fn convert_stream(
         };
         converted.clear();
         parts.clear();
-        let mut convert = || match by_parts {
-            true => {
-                stream.push_parts(text, &mut parts);
-                if eof {
-                    stream.finish_parts(&mut parts);
+        let mut read = Ok(0);
+        let mut write = Ok(0);
+        // With threads: the last read's output is written, and the next read made and
+        // validated, while this one converts.
+        let mut side = parallel.then_some(|| {
+            write = write_all(&mut writer, [&written_later[..]], &later_parts);
+            if read_ahead {
+                read = fill(&mut reader, &mut next_raw[carry..]);
+                if let (true, Ok(read)) = (in_place, &read) {
+                    let n = carry + read;
+                    let eof = n < next_raw.len();
+                    validated = Some(utf8_prefix(&next_raw[..n], eof).map(str::len));
                 }
             }
-            false => {
+        });
+        if by_parts {
+            // The pool converts the pieces, and this thread too once its own work is done.
+            stream.push_parts(text, &mut parts, &mut side);
+            if eof {
+                stream.finish_parts(&mut parts, &mut side);
+            }
+        } else {
+            let mut convert = || {
                 stream.push(text, &mut converted);
                 if eof {
                     stream.finish(&mut converted);
                 }
+            };
+            match side.take() {
+                None => convert(),
+                Some(mut side) => rayon::in_place_scope(|scope| {
+                    scope.spawn(|_| convert());
+                    side();
+                }),
             }
-        };
-        let mut read = Ok(0);
-        if !parallel {
-            convert();
-        } else {
-            // The last read's output is written, and the next read made, while this one
-            // converts.
-            let mut write = Ok(0);
-            rayon::in_place_scope(|scope| {
-                scope.spawn(|_| convert());
-                write = write_all(&mut writer, [&written_later[..]], &later_parts);
-                if read_ahead {
-                    read = fill(&mut reader, &mut next_raw[carry..]);
-                    // Validated here too, rather than by one thread while the others wait.
-                    if let (true, Ok(read)) = (in_place, &read) {
-                        let n = carry + read;
-                        let eof = n < next_raw.len();
-                        validated = Some(utf8_prefix(&next_raw[..n], eof).map(str::len));
-                    }
-                }
-            });
+        }
+        // (Where the pieces were too few to convert in parallel, or none was ready.)
+        if let Some(mut side) = side.take() {
+            side();
+        }
+        if parallel {
             bytes_out += write?;
             written_later.clear();
             later_parts.clear();

@@ -8,7 +8,8 @@
 //! (A stretch with no safe cut at all, such as megabytes of Han characters without one
 //! punctuation mark, is held until one comes: exactness first.)
 
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use crate::Converter;
 
@@ -60,6 +61,19 @@ impl Parts {
     /// Appends `text` converted, cut at safe points into parts converted in parallel by up to
     /// `threads` threads.
     pub(crate) fn convert(&mut self, converter: &Converter, text: &str, threads: usize) {
+        self.convert_with(converter, text, threads, &mut None::<fn()>);
+    }
+
+    /// [`Parts::convert`]; where the pieces are converted in parallel, `side` (if there is
+    /// one, taken) first runs on the calling thread while the pool's threads start on them,
+    /// and then the calling thread converts pieces too.
+    pub(crate) fn convert_with(
+        &mut self,
+        converter: &Converter,
+        text: &str,
+        threads: usize,
+        side: &mut Option<impl FnOnce()>,
+    ) {
         let pieces = (threads * PIECES_PER_THREAD)
             .min(text.len() / MIN_PIECE)
             .max(1);
@@ -75,14 +89,32 @@ impl Parts {
         if self.bufs.len() < to {
             self.bufs.resize_with(to, String::new);
         }
-        self.bufs[from..to]
-            .par_iter_mut()
-            .zip(cuts.par_windows(2))
-            .for_each(|(part, w)| {
-                part.clear();
-                converter.convert_into(&text[w[0]..w[1]], part);
-            });
         self.used = to;
+        if to - from == 1 {
+            let part = &mut self.bufs[from];
+            part.clear();
+            return converter.convert_into(text, part);
+        }
+        // Each thread takes the next piece not taken yet (a lock each, never waited on).
+        let parts: Vec<Mutex<&mut String>> =
+            self.bufs[from..to].iter_mut().map(Mutex::new).collect();
+        let next = AtomicUsize::new(0);
+        let work = || loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(part) = parts.get(k) else { break };
+            let mut part = part.lock().expect("no thread panicked with a piece");
+            part.clear();
+            converter.convert_into(&text[cuts[k]..cuts[k + 1]], &mut part);
+        };
+        rayon::in_place_scope(|scope| {
+            for _ in 0..threads.min(parts.len()) {
+                scope.spawn(|_| work());
+            }
+            if let Some(side) = side.take() {
+                side();
+            }
+            work();
+        });
     }
 }
 
@@ -131,10 +163,18 @@ impl<'c> StreamConverter<'c> {
         self.push_with(text, |text| convert_pieces(converter, text, out, threads));
     }
 
-    /// [`StreamConverter::push`] into parts converted in parallel (see [`Parts`]).
-    pub(crate) fn push_parts(&mut self, text: &str, out: &mut Parts) {
+    /// [`StreamConverter::push`] into parts converted in parallel, with `side` run meanwhile
+    /// (see [`Parts::convert_with`]).
+    pub(crate) fn push_parts(
+        &mut self,
+        text: &str,
+        out: &mut Parts,
+        side: &mut Option<impl FnOnce()>,
+    ) {
         let (converter, threads) = (self.converter, self.threads);
-        self.push_with(text, |text| out.convert(converter, text, threads));
+        self.push_with(text, |text| {
+            out.convert_with(converter, text, threads, side)
+        });
     }
 
     /// Appends `text` and hands everything up to the last safe cut to `convert`.
@@ -170,9 +210,10 @@ impl<'c> StreamConverter<'c> {
         self.searched = 0;
     }
 
-    /// [`StreamConverter::finish`] into parts (see [`Parts`]).
-    pub(crate) fn finish_parts(&mut self, out: &mut Parts) {
-        out.convert(self.converter, &self.pending, self.threads);
+    /// [`StreamConverter::finish`] into parts, with `side` run meanwhile (see
+    /// [`Parts::convert_with`]).
+    pub(crate) fn finish_parts(&mut self, out: &mut Parts, side: &mut Option<impl FnOnce()>) {
+        out.convert_with(self.converter, &self.pending, self.threads, side);
         self.pending.clear();
         self.searched = 0;
     }
