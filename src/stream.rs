@@ -74,9 +74,12 @@ impl Parts {
         threads: usize,
         side: &mut Option<impl FnOnce()>,
     ) {
-        let pieces = (threads * PIECES_PER_THREAD)
-            .min(text.len() / MIN_PIECE)
-            .max(1);
+        let pieces = match threads {
+            0 | 1 => 1,
+            _ => (threads * PIECES_PER_THREAD)
+                .min(text.len() / MIN_PIECE)
+                .max(1),
+        };
         let mut cuts = vec![0];
         for k in 1..pieces {
             let last = *cuts.last().expect("a cut");
