@@ -195,10 +195,8 @@ impl Table {
                 .chain([&chain.first])
                 .fold(second, |next, v| either_next(next, ascii_next(v, s)))
         });
-        let (first_pairs, first_pair_bits) = match &chain.seg {
-            Some(seg) => chain.first.pair_union(seg, MIN_PAIR_BITS),
-            None => chain.first.pair_union(&chain.first, MIN_PAIR_BITS),
-        };
+        let first_phases: Vec<&TrieView<'_>> = chain.seg.iter().chain([&chain.first]).collect();
+        let (first_pairs, first_pair_bits) = TrieView::pair_union(&first_phases, MIN_PAIR_BITS);
         let mut table = Table {
             pair_second: flat.iter().chain(&lo).any(|&e| e & PAIR_SECOND != 0),
             flat: flat.into_boxed_slice(),

@@ -325,15 +325,17 @@ impl<'a> PairFilter<'a> {
 }
 
 impl<'a> TrieView<'a> {
-    /// A pair filter of the keys of both `self` and `other`, of `1 << bits` words (returned
-    /// with the words): the larger of their filters, or `1 << min_bits` words if that is more,
-    /// with the pairs of the keys of a filter of another size added (its words cannot be
-    /// copied into a filter of another size: the two bits of a pair come from the hash's bits
-    /// below the word's, which move with the size).
-    pub(crate) fn pair_union(&self, other: &TrieView<'_>, min_bits: u32) -> (Vec<u32>, u32) {
-        let bits = self.pairs.bits.max(other.pairs.bits).max(min_bits);
+    /// A pair filter of the keys of all of `views`, of `1 << bits` words (returned with the
+    /// words): the largest of their filters, or `1 << min_bits` words if that is more, with the
+    /// pairs of the keys of a filter of another size added (its words cannot be copied into a
+    /// filter of another size: the two bits of a pair come from the hash's bits below the
+    /// word's, which move with the size).
+    pub(crate) fn pair_union(views: &[&TrieView<'_>], min_bits: u32) -> (Vec<u32>, u32) {
+        let bits = views
+            .iter()
+            .fold(min_bits, |bits, v| bits.max(v.pairs.bits));
         let mut words = vec![0; 1 << bits];
-        for v in [self, other] {
+        for v in views {
             if v.pairs.bits == bits {
                 for (w, s) in words.iter_mut().zip(v.pairs.words) {
                     *w |= s;
