@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 
 use crate::encoding::{detect, DecodeError, Decoder, EncodeError, Encoder, Encoding};
 use crate::normalize::{Normalize, Normalizer};
-use crate::stream::{Parts, StreamConverter};
+use crate::stream::{self, StreamConverter};
 use crate::Converter;
 
 /// The encoding to write.
@@ -40,12 +40,13 @@ pub struct StreamOptions {
     pub lossy: bool,
     /// Write `?` for characters the output encoding lacks (and count them) instead of stopping.
     pub replace_unmappable: bool,
-    /// Bytes read at a time; 0 means the default (256 KiB, or 1 MiB per thread with
-    /// `threads`). The first read takes at least 64 KiB, to detect the encoding.
+    /// Bytes read at a time; 0 means the default (64 KiB). The first read takes at least
+    /// 64 KiB, to detect the encoding.
     pub buffer_size: usize,
-    /// Convert each read on up to this many threads, on the current rayon thread pool (0 or
-    /// 1: one thread), in pieces cut at safe places; write the last read's output and make the
-    /// next read while one converts. The output is the same bytes.
+    /// Convert on up to this many threads (0 or 1: one thread): the calling thread reads and
+    /// writes, and the text goes to the current rayon thread pool in slots of a few hundred
+    /// KiB cut at safe places, converted as threads are free and written in order (the calling
+    /// thread converts a slot too where it would otherwise wait). The output is the same bytes.
     pub threads: usize,
     /// Stop with [`StreamError::Binary`] at a NUL character: the input is not text.
     pub reject_binary: bool,
@@ -176,14 +177,13 @@ pub fn convert_stream(
     mut writer: impl Write,
     options: &StreamOptions,
 ) -> Result<StreamReport, StreamError> {
-    let chunk = match (options.buffer_size, options.threads) {
-        (0, 0 | 1) => CHUNK,
-        (0, threads) => threads << 20,
-        (size, _) => size,
+    let chunk = match options.buffer_size {
+        0 => CHUNK,
+        size => size,
     };
     let mut raw = vec![0u8; chunk.max(DETECT)];
-    let mut n = fill(&mut reader, &mut raw)?;
-    let mut eof = n < raw.len();
+    let n = fill(&mut reader, &mut raw)?;
+    let eof = n < raw.len();
     let (input_encoding, input_bom) = match options.from {
         Some(enc) => {
             let utf16 = matches!(enc, Encoding::Utf16Le | Encoding::Utf16Be);
@@ -213,174 +213,80 @@ pub fn convert_stream(
 
     let mut decoder = Decoder::new(input_encoding, options.lossy);
     let mut encoder = Encoder::new(output_encoding, options.replace_unmappable);
-    let mut stream = StreamConverter::new(converter).with_parallelism(options.threads);
     let mut normalizer = Normalizer::new(options.normalize);
-    let (mut before, mut after) = (String::new(), String::new());
-    let mut decoded = String::new();
-    let mut converted = String::new();
-    let mut encoded = Vec::new();
-    // With threads: while a read converts, the output of the last one is written and the next
-    // one read (into `next_raw`), so that each thread converts as much of the time as it can.
-    let parallel = options.threads > 1;
-    let mut written_later = Vec::new();
-    let mut next_raw = Vec::new();
-    // With threads, UTF-8 output and nothing to normalize after the conversion, the output is
-    // written part by part as the threads converted it (see `Parts`), not copied into one
-    // string and then once more to be written later.
-    let by_parts = parallel && output_encoding == Encoding::Utf8 && !normalizer.has_after();
-    let (mut parts, mut later_parts) = (Parts::default(), Parts::default());
-    let mut bytes_in = n as u64;
+    let (mut after, mut encoded) = (String::new(), Vec::new());
     let mut bytes_out = 0u64;
     if write_bom {
         writer.write_all(output_encoding.bom())?;
         bytes_out += output_encoding.bom().len() as u64;
     }
-    let mut start = if input_bom {
-        input_encoding.bom().len()
-    } else {
-        0
+    let mut input = Input {
+        raw,
+        n,
+        eof,
+        start: if input_bom {
+            input_encoding.bom().len()
+        } else {
+            0
+        },
+        in_place: input_encoding == Encoding::Utf8,
+        chunk,
+        bytes_in: n as u64,
+        decoded: String::new(),
+        before: String::new(),
     };
-    let mut in_place = input_encoding == Encoding::Utf8;
-    // With threads: the length of the valid UTF-8 prefix of the next read (see below).
-    let mut validated: Option<Option<usize>> = None;
-    loop {
-        // UTF-8 input is converted straight from the read buffer; other encodings (and UTF-8
-        // that does not validate, for the error or the lossy replacement) go through the decoder.
-        let bytes = &raw[start..n];
-        let (lines_before, bytes_before) = decoder.mark();
-        let valid = match (in_place, validated.take()) {
-            (false, _) => None,
-            // SAFETY: the length of the valid prefix of these bytes, found while the last read
-            // converted.
-            (true, Some(len)) => {
-                len.map(|len| unsafe { std::str::from_utf8_unchecked(&bytes[..len]) })
-            }
-            (true, None) => utf8_prefix(bytes, eof),
-        };
-        let (text, used): (&str, usize) = match valid {
-            Some(valid) => {
-                decoder.skip_valid(valid);
-                (valid, valid.len())
-            }
-            None => {
-                // From here on the decoder may hold part of a sequence: keep to it.
-                in_place = false;
-                decoded.clear();
-                decoder
-                    .decode(bytes, eof, &mut decoded)
-                    .map_err(StreamError::Decode)?;
-                (&decoded, bytes.len())
-            }
-        };
-        // An incomplete UTF-8 character at the end moves to the front of the next read.
-        let carry = bytes.len() - used;
-        let read_ahead = parallel && !eof;
-        if read_ahead {
-            next_raw.resize(chunk.max(carry + 1), 0);
-            next_raw[..carry].copy_from_slice(&bytes[used..]);
-        }
-        if options.reject_binary {
-            if let Some(at) = memchr::memchr(0, text.as_bytes()) {
-                let mut lines = lines_before;
-                lines.advance(&text[..at]);
-                // The byte offset is exact for UTF-8; otherwise that of the read it is in.
-                let byte = bytes_before + if valid.is_some() { at as u64 } else { 0 };
-                return Err(StreamError::Binary(lines.at(byte)));
-            }
-        }
-        // Normalization copies only a piece in which something changes.
-        let text: &str = if eof && normalizer.has_before() {
-            let mut done = normalizer.before_in(text, &mut before).to_string();
-            normalizer.finish_before(&mut done);
-            before = done;
-            &before
-        } else {
-            normalizer.before_in(text, &mut before)
-        };
-        converted.clear();
-        parts.clear();
-        let mut read = Ok(0);
-        let mut write = Ok(0);
-        // With threads: the last read's output is written, and the next read made and
-        // validated, while this one converts.
-        let mut side = parallel.then_some(|| {
-            write = write_all(&mut writer, [&written_later[..]], &later_parts);
-            if read_ahead {
-                read = fill(&mut reader, &mut next_raw[carry..]);
-                if let (true, Ok(read)) = (in_place, &read) {
-                    let n = carry + read;
-                    let eof = n < next_raw.len();
-                    validated = Some(utf8_prefix(&next_raw[..n], eof).map(str::len));
-                }
-            }
-        });
-        if by_parts {
-            // The pool converts the pieces, and this thread too once its own work is done.
-            stream.push_parts(text, &mut parts, &mut side);
-            if eof {
-                stream.finish_parts(&mut parts, &mut side);
-            }
-        } else {
-            let mut convert = || {
+    let mut write = |text: &str, eof: bool, normalizer: &mut Normalizer| {
+        bytes_out += write_out(
+            &mut writer,
+            (text, &mut after, &mut encoded),
+            (normalizer, &mut encoder, output_encoding),
+            eof,
+        )?;
+        Ok::<(), StreamError>(())
+    };
+    if options.threads > 1 {
+        // The reads are converted on the pool's threads, and written in order, while this
+        // thread goes on reading (see `Flow`).
+        stream::flow(converter, options.threads, |flow| {
+            input.each(
+                &mut reader,
+                &mut decoder,
+                &mut normalizer,
+                options,
+                |text, eof, n| {
+                    flow.push(text, &mut |out| write(out, false, n))?;
+                    if eof {
+                        flow.finish(&mut |out| write(out, false, n))?;
+                        write("", true, n)?;
+                    }
+                    Ok(())
+                },
+            )
+        })?;
+    } else {
+        let mut stream = StreamConverter::new(converter);
+        let mut converted = String::new();
+        input.each(
+            &mut reader,
+            &mut decoder,
+            &mut normalizer,
+            options,
+            |text, eof, n| {
+                converted.clear();
                 stream.push(text, &mut converted);
                 if eof {
                     stream.finish(&mut converted);
                 }
-            };
-            match side.take() {
-                None => convert(),
-                Some(mut side) => rayon::in_place_scope(|scope| {
-                    scope.spawn(|_| convert());
-                    side();
-                }),
-            }
-        }
-        // (Where the pieces were too few to convert in parallel, or none was ready.)
-        if let Some(mut side) = side.take() {
-            side();
-        }
-        if parallel {
-            bytes_out += write?;
-            written_later.clear();
-            later_parts.clear();
-        }
-        if by_parts {
-            if eof {
-                bytes_out += write_all(&mut writer, [], &parts)?;
-            } else {
-                std::mem::swap(&mut parts, &mut later_parts);
-            }
-        } else {
-            bytes_out += write_out(
-                &mut writer,
-                (&converted, &mut after, &mut encoded),
-                (&mut normalizer, &mut encoder, output_encoding),
-                eof,
-                parallel.then_some(&mut written_later),
-            )?;
-        }
-        if eof {
-            break;
-        }
-        let read = if read_ahead {
-            std::mem::swap(&mut raw, &mut next_raw);
-            read?
-        } else {
-            raw.copy_within(n - carry..n, 0);
-            raw.resize(chunk.max(carry + 1), 0);
-            fill(&mut reader, &mut raw[carry..])?
-        };
-        bytes_in += read as u64;
-        n = carry + read;
-        eof = n < raw.len();
-        start = 0;
+                write(&converted, eof, n)
+            },
+        )?;
     }
     writer.flush()?;
     Ok(StreamReport {
         input_encoding,
         input_bom,
         output_encoding,
-        bytes_in,
+        bytes_in: input.bytes_in,
         bytes_out,
         replaced_malformed: decoder.replaced(),
         replaced_unmappable: encoder.replaced(),
@@ -388,29 +294,103 @@ pub fn convert_stream(
     })
 }
 
-/// Writes `bytes` and then `parts` to `writer`; returns how many bytes.
-fn write_all<'a>(
-    writer: &mut impl Write,
-    bytes: impl IntoIterator<Item = &'a [u8]>,
-    parts: &'a Parts,
-) -> io::Result<u64> {
-    let mut written = 0;
-    for piece in bytes.into_iter().chain(parts.iter().map(str::as_bytes)) {
-        writer.write_all(piece)?;
-        written += piece.len() as u64;
-    }
-    Ok(written)
+/// The reading side of [`convert_stream`]: the read buffer and what it holds.
+struct Input {
+    raw: Vec<u8>,
+    /// `raw[start..n]` is the read's input.
+    n: usize,
+    start: usize,
+    /// Whether no input follows.
+    eof: bool,
+    /// UTF-8 input, taken from the read buffer as it is (until it does not validate).
+    in_place: bool,
+    /// Bytes read at a time.
+    chunk: usize,
+    bytes_in: u64,
+    decoded: String,
+    before: String,
 }
 
-/// Normalizes (after the conversion) and encodes `converted` and writes it to `writer`, or,
-/// where `later` is given and more input follows, keeps the bytes there to be written while
-/// the next read converts; returns how many bytes it wrote.
+impl Input {
+    /// Calls `f` with the text of each read (decoded and normalized), whether it is the last,
+    /// and the normalizer; reads the next.
+    fn each(
+        &mut self,
+        reader: &mut impl Read,
+        decoder: &mut Decoder,
+        normalizer: &mut Normalizer,
+        options: &StreamOptions,
+        mut f: impl FnMut(&str, bool, &mut Normalizer) -> Result<(), StreamError>,
+    ) -> Result<(), StreamError> {
+        loop {
+            let (eof, n) = (self.eof, self.n);
+            // UTF-8 input is converted straight from the read buffer; other encodings (and
+            // UTF-8 that does not validate, for the error or the lossy replacement) go through
+            // the decoder.
+            let bytes = &self.raw[self.start..n];
+            let (lines_before, bytes_before) = decoder.mark();
+            let valid = if self.in_place {
+                utf8_prefix(bytes, eof)
+            } else {
+                None
+            };
+            let (text, used): (&str, usize) = match valid {
+                Some(valid) => {
+                    decoder.skip_valid(valid);
+                    (valid, valid.len())
+                }
+                None => {
+                    // From here on the decoder may hold part of a sequence: keep to it.
+                    self.in_place = false;
+                    self.decoded.clear();
+                    decoder
+                        .decode(bytes, eof, &mut self.decoded)
+                        .map_err(StreamError::Decode)?;
+                    (&self.decoded, bytes.len())
+                }
+            };
+            // An incomplete UTF-8 character at the end moves to the front of the next read.
+            let carry = bytes.len() - used;
+            if options.reject_binary {
+                if let Some(at) = memchr::memchr(0, text.as_bytes()) {
+                    let mut lines = lines_before;
+                    lines.advance(&text[..at]);
+                    // The byte offset is exact for UTF-8; otherwise that of the read it is in.
+                    let byte = bytes_before + if valid.is_some() { at as u64 } else { 0 };
+                    return Err(StreamError::Binary(lines.at(byte)));
+                }
+            }
+            // Normalization copies only a piece in which something changes.
+            let text: &str = if eof && normalizer.has_before() {
+                let mut done = normalizer.before_in(text, &mut self.before).to_string();
+                normalizer.finish_before(&mut done);
+                self.before = done;
+                &self.before
+            } else {
+                normalizer.before_in(text, &mut self.before)
+            };
+            f(text, eof, normalizer)?;
+            if eof {
+                return Ok(());
+            }
+            self.raw.copy_within(n - carry..n, 0);
+            self.raw.resize(self.chunk.max(carry + 1), 0);
+            let read = fill(reader, &mut self.raw[carry..])?;
+            self.bytes_in += read as u64;
+            self.n = carry + read;
+            self.eof = self.n < self.raw.len();
+            self.start = 0;
+        }
+    }
+}
+
+/// Normalizes (after the conversion) and encodes `converted` and writes it to `writer`;
+/// returns how many bytes it wrote.
 fn write_out(
     writer: &mut impl Write,
     (converted, after, encoded): (&str, &mut String, &mut Vec<u8>),
     (normalizer, encoder, output_encoding): (&mut Normalizer, &mut Encoder, Encoding),
     eof: bool,
-    later: Option<&mut Vec<u8>>,
 ) -> Result<u64, StreamError> {
     let converted: &str = if eof && normalizer.has_after() {
         let mut done = normalizer.after_in(converted, after).to_string();
@@ -429,14 +409,6 @@ fn write_out(
             .map_err(StreamError::Encode)?;
         encoded
     };
-    match later {
-        Some(later) if !eof => {
-            later.extend_from_slice(out);
-            Ok(0)
-        }
-        _ => {
-            writer.write_all(out)?;
-            Ok(out.len() as u64)
-        }
-    }
+    writer.write_all(out)?;
+    Ok(out.len() as u64)
 }

@@ -230,12 +230,15 @@ fn malformed_utf8_anywhere_same_error_and_same_lossy_output_for_every_buffer_siz
 }
 
 #[test]
-fn threads_write_each_read_while_the_next_converts_with_the_same_bytes() {
-    // Several reads of ~1.9 MB of Classical Chinese, converted in pieces on two and three
-    // threads, each read's output written while the next converts and the next read made: the
-    // bytes, their order and the report are those of one thread; GB18030 output too (encoded
-    // after conversion), and GB18030 input (decoded before), read a few KB at a time.
-    let text = std::fs::read_to_string("tests/data/zuozhuan.txt").unwrap();
+fn threads_convert_slots_as_they_come_with_the_same_bytes() {
+    // 5.7 MB of Classical Chinese (three times the book), converted in slots on two and three
+    // threads (more slots than the flow holds at once, so that they are used again), written
+    // in order while the calling thread reads on: the bytes, their order and the report are
+    // those of one thread; GB18030 output too (encoded after conversion), and GB18030 input
+    // (decoded before), read a few KB at a time.
+    let text = std::fs::read_to_string("tests/data/zuozhuan.txt")
+        .unwrap()
+        .repeat(3);
     let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
     /// A reader that gives at most 5,000 bytes a call.
     struct Trickle<'a>(&'a [u8]);
@@ -302,15 +305,30 @@ fn a_failing_writer_stops_threaded_streaming_with_its_error() {
             Ok(())
         }
     }
-    let text = std::fs::read_to_string("tests/data/zuozhuan.txt").unwrap();
-    let c = Converter::new(Config::S2t);
-    for limit in [0, 100_000, 1_000_000] {
-        let options = StreamOptions {
-            threads: 2,
-            buffer_size: 200_000,
-            ..StreamOptions::default()
-        };
-        let err = convert_stream(&c, text.as_bytes(), FailAfter(limit), &options).unwrap_err();
-        assert!(err.to_string().contains("disk full"), "{limit}: {err}");
-    }
+    // Long enough that slots handed to the threads are still waiting when the writer fails:
+    // the threads must leave them, and the call return (on a thread of its own, so that a
+    // hang fails the test instead of stopping it).
+    let text = std::fs::read_to_string("tests/data/zuozhuan.txt")
+        .unwrap()
+        .repeat(4);
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let c = Converter::new(Config::S2t);
+        for limit in [0, 100_000, 1_000_000, 5_000_000] {
+            for threads in [2, 3] {
+                let options = StreamOptions {
+                    threads,
+                    buffer_size: 200_000,
+                    ..StreamOptions::default()
+                };
+                let err =
+                    convert_stream(&c, text.as_bytes(), FailAfter(limit), &options).unwrap_err();
+                assert!(err.to_string().contains("disk full"), "{limit}: {err}");
+            }
+        }
+        done.send(()).unwrap();
+    });
+    result
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("every threaded conversion stopped at its writer's error");
 }

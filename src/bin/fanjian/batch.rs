@@ -652,8 +652,8 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
                    name: &str,
                    out: &mut dyn Write|
      -> Result<&Converter, StreamError> {
-        // A file shorter than two of the pipeline's parallel pieces (256 KiB) converts on one
-        // thread whatever the count; its thread count is not asked of the system.
+        // A file shorter than two of the threaded pipeline's slots (256 KiB each) is not worth
+        // the threads; its thread count is not asked of the system.
         let threads = match len {
             Some(len) if len < 512 << 10 => 1,
             _ => settings.threads(),
