@@ -217,7 +217,6 @@ pub fn convert_stream(
     };
     let write_bom = options.bom || (options.to == OutputEncoding::Keep && input_bom);
 
-    let mut decoder = Decoder::new(input_encoding, options.lossy);
     let mut encoder = Encoder::new(output_encoding, options.replace_unmappable);
     let mut normalizer = Normalizer::new(options.normalize);
     let (mut after, mut encoded) = (String::new(), Vec::new());
@@ -227,6 +226,9 @@ pub fn convert_stream(
         bytes_out += output_encoding.bom().len() as u64;
     }
     let mut input = Input {
+        reader,
+        decoder: Decoder::new(input_encoding, options.lossy),
+        reject_binary: options.reject_binary,
         raw,
         n,
         eof,
@@ -254,38 +256,26 @@ pub fn convert_stream(
         // The reads are converted on the pool's threads, and written in order, while this
         // thread goes on reading (see `Flow`).
         stream::flow(converter, options.threads, |flow| {
-            input.each(
-                &mut reader,
-                &mut decoder,
-                &mut normalizer,
-                options,
-                |text, eof, n| {
-                    flow.push(text, &mut |out| write(out, false, n))?;
-                    if eof {
-                        flow.finish(&mut |out| write(out, false, n))?;
-                        write("", true, n)?;
-                    }
-                    Ok(())
-                },
-            )
+            input.each(&mut normalizer, |text, eof, n| {
+                flow.push(text, &mut |out| write(out, false, n))?;
+                if eof {
+                    flow.finish(&mut |out| write(out, false, n))?;
+                    write("", true, n)?;
+                }
+                Ok(())
+            })
         })?;
     } else {
         let mut stream = StreamConverter::new(converter);
         let mut converted = String::new();
-        input.each(
-            &mut reader,
-            &mut decoder,
-            &mut normalizer,
-            options,
-            |text, eof, n| {
-                converted.clear();
-                stream.push(text, &mut converted);
-                if eof {
-                    stream.finish(&mut converted);
-                }
-                write(&converted, eof, n)
-            },
-        )?;
+        input.each(&mut normalizer, |text, eof, n| {
+            converted.clear();
+            stream.push(text, &mut converted);
+            if eof {
+                stream.finish(&mut converted);
+            }
+            write(&converted, eof, n)
+        })?;
     }
     writer.flush()?;
     Ok(StreamReport {
@@ -294,14 +284,18 @@ pub fn convert_stream(
         output_encoding,
         bytes_in: input.bytes_in,
         bytes_out,
-        replaced_malformed: decoder.replaced(),
+        replaced_malformed: input.decoder.replaced(),
         replaced_unmappable: encoder.replaced(),
         unbalanced_quotes: normalizer.unbalanced_quotes(),
     })
 }
 
-/// The reading side of [`convert_stream`]: the read buffer and what it holds.
-struct Input {
+/// The reading side of [`convert_stream`]: the reader, the read buffer and what it holds.
+struct Input<R> {
+    reader: R,
+    decoder: Decoder,
+    /// Stop at a NUL character (see [`StreamOptions::reject_binary`]).
+    reject_binary: bool,
     raw: Vec<u8>,
     /// `raw[start..n]` is the read's input.
     n: usize,
@@ -317,15 +311,12 @@ struct Input {
     before: String,
 }
 
-impl Input {
+impl<R: Read> Input<R> {
     /// Calls `f` with the text of each read (decoded and normalized), whether it is the last,
     /// and the normalizer; reads the next.
     fn each(
         &mut self,
-        reader: &mut impl Read,
-        decoder: &mut Decoder,
         normalizer: &mut Normalizer,
-        options: &StreamOptions,
         mut f: impl FnMut(&str, bool, &mut Normalizer) -> Result<(), StreamError>,
     ) -> Result<(), StreamError> {
         loop {
@@ -334,7 +325,7 @@ impl Input {
             // UTF-8 that does not validate, for the error or the lossy replacement) go through
             // the decoder.
             let bytes = &self.raw[self.start..n];
-            let (lines_before, bytes_before) = decoder.mark();
+            let (lines_before, bytes_before) = self.decoder.mark();
             let valid = if self.in_place {
                 utf8_prefix(bytes, eof)
             } else {
@@ -342,14 +333,14 @@ impl Input {
             };
             let (text, used): (&str, usize) = match valid {
                 Some(valid) => {
-                    decoder.skip_valid(valid);
+                    self.decoder.skip_valid(valid);
                     (valid, valid.len())
                 }
                 None => {
                     // From here on the decoder may hold part of a sequence: keep to it.
                     self.in_place = false;
                     self.decoded.clear();
-                    decoder
+                    self.decoder
                         .decode(bytes, eof, &mut self.decoded)
                         .map_err(StreamError::Decode)?;
                     (&self.decoded, bytes.len())
@@ -357,7 +348,7 @@ impl Input {
             };
             // An incomplete UTF-8 character at the end moves to the front of the next read.
             let carry = bytes.len() - used;
-            if options.reject_binary {
+            if self.reject_binary {
                 if let Some(at) = memchr::memchr(0, text.as_bytes()) {
                     let mut lines = lines_before;
                     lines.advance(&text[..at]);
@@ -381,7 +372,7 @@ impl Input {
             }
             self.raw.copy_within(n - carry..n, 0);
             self.raw.resize(self.chunk.max(carry + 1), 0);
-            let read = fill(reader, &mut self.raw[carry..])?;
+            let read = fill(&mut self.reader, &mut self.raw[carry..])?;
             self.bytes_in += read as u64;
             self.n = carry + read;
             self.eof = self.n < self.raw.len();
