@@ -181,13 +181,7 @@ pub fn convert_stream(
         0 => CHUNK,
         size => size,
     };
-    // With threads, the first read also decides whether the input is long enough for them:
-    // two slots of the threads' work (see `stream::Flow`), or it converts on this thread.
-    let first = match options.threads {
-        0 | 1 => chunk.max(DETECT),
-        _ => chunk.max(DETECT).max(2 * stream::SLOT_BYTES),
-    };
-    let mut raw = vec![0u8; first];
+    let mut raw = vec![0u8; chunk.max(DETECT)];
     let n = fill(&mut reader, &mut raw)?;
     let eof = n < raw.len();
     let (input_encoding, input_bom) = match options.from {
@@ -252,6 +246,8 @@ pub fn convert_stream(
         )?;
         Ok::<(), StreamError>(())
     };
+    // An input that ends within the first read converts on this thread: not worth starting
+    // the pool's threads for.
     if options.threads > 1 && !input.eof {
         // The reads are converted on the pool's threads, and written in order, while this
         // thread goes on reading (see `Flow`).

@@ -141,7 +141,7 @@ const SLOTS_PER_THREAD: usize = 4;
 
 /// The text a slot of a [`Flow`] takes at least: enough to make the hand-over's cost small, and
 /// little enough for a slot's text and output to stay in the cache of the core that converts it.
-pub(crate) const SLOT_BYTES: usize = 256 * 1024;
+const SLOT_BYTES: usize = 256 * 1024;
 
 /// Runs `f` with a [`Flow`] that converts on up to `threads` threads of the current rayon
 /// pool (and on the calling thread, where it would otherwise wait).
