@@ -5,7 +5,10 @@
 mod common;
 
 use common::adversarial::{Pool, Rng};
-use fanjian::{convert_stream, Config, Converter, Encoding, OutputEncoding, StreamOptions};
+use fanjian::{
+    convert_stream, Config, Converter, Encoding, Normalize, OutputEncoding, QuoteStyle,
+    StreamOptions,
+};
 
 fn converters() -> Vec<(String, Converter)> {
     Config::ALL
@@ -234,8 +237,8 @@ fn threads_convert_slots_as_they_come_with_the_same_bytes() {
     // 5.7 MB of Classical Chinese (three times the book), converted in slots on two and three
     // threads (more slots than the flow holds at once, so that they are used again), written
     // in order while the calling thread reads on: the bytes, their order and the report are
-    // those of one thread; GB18030 output too (encoded after conversion), and GB18030 input
-    // (decoded before), read a few KB at a time.
+    // those of one thread; GB18030 output too (encoded after conversion), GB18030 input
+    // (decoded before), read a few KB at a time, and normalization around the conversion.
     let text = std::fs::read_to_string("tests/data/zuozhuan.txt")
         .unwrap()
         .repeat(3);
@@ -254,8 +257,20 @@ fn threads_convert_slots_as_they_come_with_the_same_bytes() {
         .num_threads(3)
         .build()
         .unwrap();
-    for config in [Config::S2t, Config::S2twp] {
+    // Normalized too (full-width punctuation before the conversion, quotation marks paired
+    // line by line after it), on text given straight quotes and half-width punctuation.
+    let marked = text.replace('，', ", \"").replace('。', "\". ");
+    let prose = Normalize {
+        quotes: Some(QuoteStyle::Corner),
+        ..Normalize::prose()
+    };
+    for (config, normalize) in [
+        (Config::S2t, Normalize::default()),
+        (Config::S2twp, Normalize::default()),
+        (Config::S2twp, prose),
+    ] {
         let c = Converter::new(config);
+        let text = if normalize.is_off() { &text } else { &marked };
         for to in [
             OutputEncoding::Utf8,
             OutputEncoding::Encoding(Encoding::Gb18030),
@@ -265,27 +280,36 @@ fn threads_convert_slots_as_they_come_with_the_same_bytes() {
                     threads,
                     buffer_size,
                     to,
+                    normalize,
                     ..StreamOptions::default()
                 };
                 let mut out = Vec::new();
-                let report = pool
+                let mut report = pool
                     .install(|| convert_stream(&c, Trickle(input), &mut out, &options))
                     .unwrap();
                 assert_eq!(report.bytes_out, out.len() as u64);
                 assert_eq!(report.bytes_in, input.len() as u64);
-                out
+                report.bytes_in = 0;
+                report.input_encoding = Encoding::Utf8;
+                (out, report)
             };
             let one = run(text.as_bytes(), 1, 0);
+            if !normalize.is_off() && to == OutputEncoding::Utf8 {
+                let out = std::str::from_utf8(&one.0).unwrap();
+                assert!(out.contains('「') && out.contains('，'), "normalized");
+            }
             for (threads, buffer_size) in [(2, 0), (3, 300_000), (2, 70_000)] {
                 assert!(
                     run(text.as_bytes(), threads, buffer_size) == one,
-                    "{config} {to:?} threads {threads} buffer {buffer_size}"
+                    "{config} {to:?} {normalize:?} threads {threads} buffer {buffer_size}"
                 );
             }
-            assert!(
-                run(&gb18030, 2, 200_000) == one,
-                "{config} {to:?} from GB18030"
-            );
+            if normalize.is_off() {
+                assert!(
+                    run(&gb18030, 2, 200_000) == one,
+                    "{config} {to:?} from GB18030"
+                );
+            }
         }
     }
 }
