@@ -193,12 +193,11 @@ impl Flow<'_, '_> {
         write: &mut impl FnMut(&str) -> Result<(), E>,
     ) -> Result<(), E> {
         if self.pending.is_empty() {
-            let room = 2 * self.shared.slot_bytes;
-            self.lead = half_a_page_from(&mut self.pending, text.as_ptr(), room);
+            self.lead = half_a_page_from(&mut self.pending, text.as_ptr(), 2 * SLOT_BYTES);
         }
         self.pending.push_str(text);
         let held = &self.pending[self.lead..];
-        if held.len() < self.shared.slot_bytes {
+        if held.len() < SLOT_BYTES {
             return Ok(());
         }
         match self.shared.converter.last_safe_cut(held, self.searched) {
@@ -239,8 +238,7 @@ impl Flow<'_, '_> {
             let mut data = slot.data.lock().expect("a written slot is free");
             std::mem::swap(&mut data.text, &mut self.pending);
             data.lead = self.lead;
-            let room = 2 * shared.slot_bytes;
-            self.lead = half_a_page_from(&mut self.pending, read, room);
+            self.lead = half_a_page_from(&mut self.pending, read, 2 * SLOT_BYTES);
             self.pending.push_str(&data.text[cut..]);
             data.text.truncate(cut);
         }
@@ -308,8 +306,6 @@ struct Shared<'c> {
     /// The pool's tasks converting slots, and the most there may be.
     active: AtomicUsize,
     workers: usize,
-    /// The text a slot takes at least (but for the last).
-    slot_bytes: usize,
     /// Set when the flow ends early: no slot is taken any more.
     stopped: AtomicBool,
     /// Where the calling thread waits for a slot to be done.
@@ -347,7 +343,6 @@ impl<'c> Shared<'c> {
             active: AtomicUsize::new(0),
             // The calling thread converts too, where it would otherwise wait.
             workers: threads - 1,
-            slot_bytes: SLOT_BYTES,
             stopped: AtomicBool::new(false),
             lock: Mutex::new(()),
             ready: Condvar::new(),
