@@ -358,9 +358,10 @@ fn several_files_to_stdout_in_order_and_stdin() {
 
 #[test]
 fn large_and_small_inputs_the_same_with_any_number_of_threads() {
-    // A file of 512 KiB or more is cut into pieces converted on several threads (in a tree,
-    // one of 8 MB or more), a smaller one on one; standard input, whose length is not known,
-    // on several.
+    // A file of 512 KiB or more is converted in slots on several threads (in a tree, one of
+    // 8 MB or more), a smaller one on one; standard input, whose length is not known, on
+    // several. The big one written with -o (9.3 MB) has a flush to disk started while it is
+    // written (every 8 MiB).
     let dir = tree("threads");
     let text = std::fs::read("tests/data/zuozhuan.txt").unwrap();
     write(&dir.join("big.txt"), &text.repeat(5));

@@ -95,6 +95,59 @@ impl<W: Write> Write for Compare<W> {
     }
 }
 
+/// Bytes written between two flushes to disk started in the background by [`Syncing`].
+const SYNC_EVERY: u64 = 8 << 20;
+
+/// A file being written that has the disk take what was written so far, every
+/// [`SYNC_EVERY`] bytes, on a thread of its own while writing goes on: the flush before the
+/// file replaces its target (see [`Temp::commit`]) then waits for the last part only, not
+/// for the whole of a large file.
+pub struct Syncing {
+    file: File,
+    /// Bytes written since the last flush started.
+    since: u64,
+    /// The flush in progress, if any.
+    flush: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Syncing {
+    pub fn new(file: File) -> Syncing {
+        Syncing {
+            file,
+            since: 0,
+            flush: None,
+        }
+    }
+
+    /// The file, once the flush in progress (if any) is over; its error, if it failed.
+    pub fn into_file(mut self) -> io::Result<File> {
+        if let Some(flush) = self.flush.take() {
+            flush.join().expect("a flush does not panic")?;
+        }
+        Ok(self.file)
+    }
+}
+
+impl Write for Syncing {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(data)?;
+        self.since += n as u64;
+        if self.since >= SYNC_EVERY && self.flush.as_ref().is_none_or(|f| f.is_finished()) {
+            if let Some(flush) = self.flush.take() {
+                flush.join().expect("a flush does not panic")?;
+            }
+            let file = self.file.try_clone()?;
+            self.flush = Some(std::thread::spawn(move || file.sync_data()));
+            self.since = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// A temporary file next to `path`, renamed over it by [`Temp::commit`]; removed on drop.
 pub struct Temp {
     path: PathBuf,
@@ -181,7 +234,7 @@ pub fn write_atomically<T>(
     let (temp, file) = Temp::create(target).map_err(io_err)?;
     let mut out = Compare::new(
         Named {
-            inner: io::BufWriter::with_capacity(256 * 1024, file),
+            inner: io::BufWriter::with_capacity(256 * 1024, Syncing::new(file)),
             name: name.clone(),
         },
         compare_with,
@@ -191,7 +244,9 @@ pub fn write_atomically<T>(
     let file = writer
         .inner
         .into_inner()
-        .map_err(|e| io_err(e.into_error()))?;
+        .map_err(|e| io_err(e.into_error()))?
+        .into_file()
+        .map_err(io_err)?;
     if skip_unchanged && !differs {
         return Ok((value, false)); // `temp` is removed on drop
     }
