@@ -136,8 +136,11 @@ impl Write for Syncing {
             if let Some(flush) = self.flush.take() {
                 flush.join().expect("a flush does not panic")?;
             }
+            // (Where no thread can be had, the flush at the end does it all, as before.)
             let file = self.file.try_clone()?;
-            self.flush = Some(std::thread::spawn(move || file.sync_data()));
+            self.flush = std::thread::Builder::new()
+                .spawn(move || file.sync_data())
+                .ok();
             self.since = 0;
         }
         Ok(n)
