@@ -197,7 +197,7 @@ impl Trie {
                 continue;
             }
             for lo in 0..256u32 {
-                let node = v.root_lo[2 * ((block << 8) | lo) as usize] & ROOT_NODE;
+                let node = v.root_lo[root_slot(block, lo)] & ROOT_NODE;
                 if node != 0 {
                     key.push(char::from_u32(((hi as u32) << 8) | lo).unwrap_or('\u{FFFD}'));
                     walk(&v, node, &mut key, &mut out);
@@ -210,11 +210,11 @@ impl Trie {
 
     /// Whether `c` occurs anywhere in a key.
     pub(crate) fn in_keys(&self, c: u32) -> bool {
-        // The root entry alone, as `TrieView::root_entry` finds it, without making a whole
-        // view: the search for a safe cut asks at every character of a text that has none.
+        // The root entry alone, without making a whole view: the search for a safe cut asks
+        // at every character of a text that has none.
         let w = &self.words[..];
         let block = w[HEADER_WORDS + (c >> 8) as usize];
-        w[self.root_lo + 2 * ((block << 8) | (c & 0xFF)) as usize] & ROOT_IN_KEY != 0
+        w[self.root_lo + root_slot(block, c)] & ROOT_IN_KEY != 0
     }
 
     /// Plain slices for the hot loop.
@@ -326,6 +326,13 @@ impl<'a> PairFilter<'a> {
         // SAFETY: as in `may`.
         unsafe { (*self.words.get_unchecked(word) & mask) ^ mask }
     }
+}
+
+/// Where the root entry of `c` starts in the root's low table, given the block that the high
+/// table holds for `c`'s high bits (see [`TrieView::root_entry`]).
+#[inline(always)]
+fn root_slot(block: u32, c: u32) -> usize {
+    2 * ((block << 8) | (c & 0xFF)) as usize
 }
 
 impl<'a> TrieView<'a> {
@@ -714,8 +721,7 @@ impl<'a> TrieView<'a> {
     /// `ROOT_IN_KEY` and `ROOT_LONGER`, and its value word (0 when `c` alone is no key).
     #[inline(always)]
     pub(crate) fn root_entry(&self, c: u32) -> (u32, u32) {
-        let block = self.root_hi[(c >> 8) as usize];
-        let i = 2 * ((block << 8) | (c & 0xFF)) as usize;
+        let i = root_slot(self.root_hi[(c >> 8) as usize], c);
         (self.root_lo[i], self.root_lo[i + 1])
     }
 
