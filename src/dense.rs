@@ -22,6 +22,13 @@
 //! not yet learned, or where a key continues after four characters. The other branches that
 //! depend on the text are the rare ones: back to the general scan (a value of more than one
 //! character, an IDS operator, a character beyond the BMP, a run of ASCII).
+//!
+//! Where the table acts at few of a text's characters (hk2t, t2hk, jp2t and tw2t on
+//! Traditional text: changes or pairs let through at 1-2% of them, though keys start at 5-35%),
+//! the loop skips the others a block of 64 bytes at a time ([`skip`]): a hash of each
+//! character's bytes looked up in a bitmap of the characters that may act, without a branch,
+//! then the pair filter for the few that start longer keys; the block is copied as it is up
+//! to the first character that acts, which the loop takes as before.
 
 use crate::trie::{beats, decode, listed, TrieView};
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
@@ -64,6 +71,26 @@ pub(crate) struct Dense {
     entries: Box<[u64]>,
     /// This table's own number, naming its [`Pairs`] in each thread's memo.
     id: u64,
+    /// Two bits per [`act_hash`] of a character of three bytes: [`CHANGES`] for every such
+    /// character whose entry writes something other than its own bytes (or leaves it to the
+    /// general scan), [`LONGER`] for every one that starts a key of two or more characters.
+    /// What [`skip`] looks at (16 KiB, in the L1 cache; the entries of the characters that
+    /// act are spread over as many cache lines as there are such characters).
+    acts: Box<[u64; ACT_WORDS]>,
+    /// Whether no ASCII character acts (every one's entry is its own byte alone): the
+    /// condition for [`skip`], which copies ASCII without a look.
+    ascii_plain: bool,
+}
+
+/// Words of [`Dense::acts`]: a bit per value of [`act_hash`].
+const ACT_WORDS: usize = 1 << 10;
+
+/// A hash of the character of three bytes whose UTF-8 the low three bytes of `x` are (the
+/// fourth is ignored), below `64 * ACT_WORDS`: the bits of the code point, which the bytes
+/// hold apart, gathered by one multiplication (no decoding).
+#[inline(always)]
+fn act_hash(x: u32) -> usize {
+    ((x & 0x3F_3F0F).wrapping_mul(0x9E37_79B1) >> 16) as usize
 }
 
 /// What the walk finds over pairs of characters that start keys of two or more characters,
@@ -541,6 +568,7 @@ impl Dense {
         // Zeroed memory comes from the allocator untouched: only the BMP entries written
         // below and those a text reads are ever paged in.
         let mut entries = vec![0u64; 0x11_0000];
+        let mut acts = Box::new([0u64; ACT_WORDS]);
         for (h, &block) in v.root_hi.iter().enumerate().take(0x100) {
             for l in 0..256 {
                 let c = (h as u32) << 8 | l;
@@ -562,11 +590,18 @@ impl Dense {
                         0
                     }
                 };
+                let e = entries[c as usize];
+                if c >= 0x800 && e != own(c) {
+                    let at = act_hash(output(c) as u32);
+                    acts[at / 64] |= 1 << (at % 64);
+                }
             }
         }
         Dense {
+            ascii_plain: (0..0x80).all(|c| entries[c as usize] == own(c)),
             entries: entries.into_boxed_slice(),
             id: next_id(),
+            acts,
         }
     }
 }
@@ -739,17 +774,6 @@ pub(crate) fn sparse(share: Option<Share>) -> bool {
     share.is_some_and(|s| 16 * s.at_start < s.wide)
 }
 
-/// Whether `starts` holds for a quarter or more of the characters beyond ASCII in the first
-/// [`SAMPLE`] bytes of `text`.
-fn at_a_quarter(text: &str, starts: impl Fn(u32) -> bool) -> bool {
-    let (mut at_start, mut wide) = (0usize, 0usize);
-    for c in sample(text) {
-        wide += 1;
-        at_start += usize::from(starts(c));
-    }
-    wide > 0 && 4 * at_start >= wide
-}
-
 /// Whether a quarter or more of the first [`SAMPLE`] bytes of `text` are beyond ASCII: text
 /// whose table lookups are worth bringing the tables into the cache for (see [`touch`]; for
 /// mostly-ASCII text, which the loops skip a block at a time, they cost s2t 3-6%).
@@ -767,15 +791,220 @@ fn sample(text: &str) -> impl Iterator<Item = u32> + '_ {
     text[..end].chars().map(u32::from).filter(|&c| c >= 0x80)
 }
 
-/// Whether keys of two or more characters start at a quarter or more of the characters
-/// beyond ASCII in the first [`SAMPLE`] bytes of `text` (ST's at 78% of those of Classical
-/// Chinese, tw2t's at 35% of those of Cantonese, TS's at 10%). Where they do, the table loop
-/// asks the pair filter at every character, and one branch follows both answers; where they
-/// do not, it asks only at the characters that start keys, and a branch that mostly goes one
-/// way skips the others. (tw2t: CPU time 0.88–0.95 of asking only at the characters that
-/// start keys.)
-pub(crate) fn busy(dense: &Dense, text: &str) -> bool {
-    at_a_quarter(text, |c| node_of(dense.entries[c as usize]) != 0)
+/// What the table of a trie does with the characters beyond ASCII in the first [`SAMPLE`]
+/// bytes of a text (see [`activity`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Activity {
+    /// The characters beyond ASCII.
+    wide: usize,
+    /// Those that start keys of two or more characters.
+    longer: usize,
+    /// Those at which the table loop does something other than write the character's own
+    /// bytes: a character that changes (or that the table leaves to the general scan), or one
+    /// whose pair with the next character the pair filter lets through.
+    acting: usize,
+    /// Whether no ASCII character acts (see [`Dense::ascii_plain`]).
+    ascii_plain: bool,
+}
+
+impl Activity {
+    /// Whether keys of two or more characters start at a quarter or more of the characters
+    /// (ST's at 78% of those of Classical Chinese, tw2t's at 35% of those of Cantonese, TS's
+    /// at 10%). Where they do, the table loop asks the pair filter at every character, and
+    /// one branch follows both answers; where they do not, it asks only at the characters
+    /// that start keys, and a branch that mostly goes one way skips the others. (tw2t: CPU
+    /// time 0.88–0.95 of asking only at the characters that start keys.)
+    pub(crate) fn busy(self) -> bool {
+        self.wide > 0 && 4 * self.longer >= self.wide
+    }
+
+    /// Whether the table acts at fewer than one in [`QUIET`] of the characters, and at no
+    /// ASCII character: there the loop skips the others a block at a time (see [`skip`]).
+    pub(crate) fn quiet(self) -> bool {
+        self.ascii_plain && self.wide > 0 && QUIET * self.acting < self.wide
+    }
+}
+
+/// See [`Activity`]: one pass over the sample.
+pub(crate) fn activity(dense: &Dense, pairs: crate::trie::PairFilter<'_>, text: &str) -> Activity {
+    let mut a = Activity {
+        wide: 0,
+        longer: 0,
+        acting: 0,
+        ascii_plain: dense.ascii_plain,
+    };
+    let mut chars = sample(text).peekable();
+    while let Some(c) = chars.next() {
+        let e = dense.entries[c as usize];
+        let d = chars.peek().copied().unwrap_or(0);
+        let longer = node_of(e) != 0;
+        a.wide += 1;
+        a.longer += usize::from(longer);
+        a.acting += usize::from(e & !NODE_MASK != own(c) || longer && pairs.may(c, d));
+    }
+    a
+}
+
+/// See [`Activity::quiet`].
+const QUIET: usize = 32;
+
+/// The bits of a [`Dense`] entry that hold its node.
+const NODE_MASK: u64 = ((1 << NODE_BITS) - 1) << NODE_SHIFT;
+
+/// From `i`, a character boundary of `bytes` before `stop`: the first character at which the
+/// table loop of `dense` (with the pair filter `pairs`) may do anything but write the
+/// character's own bytes, or the first character boundary at or after `stop`, or, near the
+/// end of `bytes` (within 72 bytes), an earlier boundary. The characters before it are copied
+/// to `dst`, which is advanced past them (up to 64 bytes after them are overwritten).
+///
+/// Looked at a block of 64 bytes at a time: first the character of three bytes at each lead
+/// byte in [`Dense::acts`] (a hash of its bytes, one load), without a branch; then the pair
+/// filter with the next character, for those that start a longer key. Characters of two or
+/// four bytes are taken as acting; ASCII is not looked at (`dense.ascii_plain` must hold).
+///
+/// # Safety
+///
+/// `i < stop <= bytes.len()`, `i` is a character boundary of valid UTF-8, and `dst` has room
+/// for 64 bytes more than the bytes from `i` to `stop`.
+#[inline(never)]
+pub(crate) unsafe fn skip(
+    dense: &Dense,
+    pairs: crate::trie::PairFilter<'_>,
+    bytes: &[u8],
+    i: usize,
+    stop: usize,
+    dst: &mut *mut u8,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi2") {
+        // SAFETY: the processor has what `skip_avx2` is compiled for.
+        return skip_avx2(dense, pairs, bytes, i, stop, dst);
+    }
+    skip_blocks(dense, pairs, bytes, i, stop, dst)
+}
+
+/// [`skip_blocks`] compiled for AVX2 and BMI2.
+///
+/// # Safety
+///
+/// As [`skip`], and the processor must have AVX2 and BMI2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2")]
+unsafe fn skip_avx2(
+    dense: &Dense,
+    pairs: crate::trie::PairFilter<'_>,
+    bytes: &[u8],
+    i: usize,
+    stop: usize,
+    dst: &mut *mut u8,
+) -> usize {
+    skip_blocks(dense, pairs, bytes, i, stop, dst)
+}
+
+/// See [`skip`].
+#[inline(always)]
+unsafe fn skip_blocks(
+    dense: &Dense,
+    pairs: crate::trie::PairFilter<'_>,
+    bytes: &[u8],
+    i: usize,
+    stop: usize,
+    dst: &mut *mut u8,
+) -> usize {
+    let read = |k: usize| u64::from_le(bytes.as_ptr().add(k).cast::<u64>().read_unaligned());
+    let three = |x: u32| (x & 0x0F) << 12 | (x >> 2 & 0x3F << 6) | (x >> 16 & 0x3F);
+    let mut b = i;
+    while b < stop && b + 64 + 8 <= bytes.len() {
+        let block = bytes.as_ptr().add(b);
+        // The block is copied whatever it holds: the output's end is set after it.
+        dst.add(b - i).copy_from_nonoverlapping(block, 64);
+        let (lead3, other, cont) = classes(block);
+        // First every character of three bytes, independently of each other.
+        let mut hits = 0u64;
+        let mut left = lead3;
+        while left != 0 {
+            let k = left.trailing_zeros();
+            left &= left - 1;
+            let at = act_hash(read(b + k as usize) as u32);
+            hits |= (dense.acts.get_unchecked(at / 64) >> (at % 64) & 1) << k;
+        }
+        let mut acting = other;
+        while hits != 0 {
+            let k = hits.trailing_zeros();
+            hits &= hits - 1;
+            let x = read(b + k as usize);
+            let c = three(x as u32);
+            let e = *dense.entries.get_unchecked(c as usize);
+            let plain = e & !NODE_MASK == (x & 0xFF_FFFF) << 32 | 3;
+            let y = (x >> 24) as u32;
+            let (d, known) = if y & 0xF0 == 0xE0 {
+                (three(y), true)
+            } else {
+                (y & 0xFF, y & 0x80 == 0)
+            };
+            let asks = node_of(e) != 0 && (!known || pairs.may(c, d));
+            acting |= u64::from(!plain || asks) << k;
+        }
+        // The first boundary at or after `stop`, where it is in this block.
+        let beyond = match stop - b {
+            n if n < 64 => !cont & !0 << n,
+            _ => 0,
+        };
+        if acting | beyond != 0 {
+            let to = b + (acting | beyond).trailing_zeros() as usize;
+            *dst = dst.add(to - i);
+            return to;
+        }
+        b += 64;
+    }
+    // The blocks copied the bytes up to `b`; a character may go on after it.
+    let copied = b;
+    while b < bytes.len() && bytes[b] & 0xC0 == 0x80 {
+        b += 1;
+    }
+    dst.add(copied - i)
+        .copy_from_nonoverlapping(bytes.as_ptr().add(copied), b - copied);
+    *dst = dst.add(b - i);
+    b
+}
+
+/// Of the 64 bytes from `p`: a bit for each lead byte of a character of three bytes, each
+/// lead byte of one of two or four, each continuation byte.
+///
+/// # Safety
+///
+/// 64 bytes from `p` are readable.
+#[inline(always)]
+unsafe fn classes(p: *const u8) -> (u64, u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let (mut lead3, mut lead, mut cont) = (0u64, 0u64, 0u64);
+        for n in 0..4 {
+            let v = _mm_loadu_si128(p.add(16 * n).cast());
+            let bits = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (16 * n);
+            lead3 |= bits(_mm_cmpeq_epi8(
+                _mm_and_si128(v, _mm_set1_epi8(0xF0_u8 as i8)),
+                _mm_set1_epi8(0xE0_u8 as i8),
+            ));
+            // As signed bytes, lead bytes beyond ASCII are -64..=-1, continuation bytes
+            // -128..=-65.
+            lead |= bits(_mm_cmpgt_epi8(v, _mm_set1_epi8(-65))) & bits(v);
+            cont |= bits(_mm_cmpgt_epi8(_mm_set1_epi8(-64), v));
+        }
+        (lead3, lead & !lead3, cont)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let (mut lead3, mut other, mut cont) = (0u64, 0u64, 0u64);
+        for k in 0..64 {
+            let x = *p.add(k);
+            lead3 |= u64::from(x & 0xF0 == 0xE0) << k;
+            other |= u64::from(x >= 0xC0 && x & 0xF0 != 0xE0) << k;
+            cont |= u64::from(x & 0xC0 == 0x80) << k;
+        }
+        (lead3, other, cont)
+    }
 }
 
 /// The four bytes from `i` as a little-endian word, and the character that starts there
@@ -838,7 +1067,7 @@ impl<'a> Stretch<'a> {
         // SAFETY: the string's length is only ever set to `len`, the end of the last whole
         // character stored (see `push8`); what lies after it is spare capacity.
         let vec = unsafe { out.as_mut_vec() };
-        vec.reserve(4 * STRETCH + 8);
+        vec.reserve(4 * STRETCH + 64);
         Stretch {
             base: vec.as_mut_ptr(),
             len: vec.len(),
@@ -877,7 +1106,7 @@ impl Stretch<'_> {
     /// bytes stand for at least `n / 4` characters of the stretch, at most two. At most
     /// [`STRETCH`] characters start in a stretch: before the last push, at most
     /// `4 * (STRETCH - 1)` bytes are stored, and its eight bytes end within the
-    /// `4 * STRETCH + 8` reserved.
+    /// `4 * STRETCH + 64` reserved (64 for the blocks [`skip`] copies whole).
     #[inline(always)]
     pub(crate) unsafe fn push8(end: &mut *mut u8, word: u64, n: usize) {
         end.cast::<u64>().write_unaligned(word.to_le());
@@ -907,18 +1136,18 @@ pub(crate) fn run(
     if end < 8 || i >= end - 8 {
         return i;
     }
-    with_memo(dense.id, |memo| {
-        if v.dense_busy {
-            run_with::<true>(v, dense, memo, text, i, end, out)
-        } else {
-            run_with::<false>(v, dense, memo, text, i, end, out)
-        }
+    debug_assert!(!v.dense_skip || dense.ascii_plain);
+    with_memo(dense.id, |memo| match (v.dense_busy, v.dense_skip) {
+        (_, true) => run_with::<false, true>(v, dense, memo, text, i, end, out),
+        (true, false) => run_with::<true, false>(v, dense, memo, text, i, end, out),
+        (false, false) => run_with::<false, false>(v, dense, memo, text, i, end, out),
     })
 }
 
 /// [`run`] with the pairs this thread has learned for the table, for a text where keys start
-/// at most characters (`BUSY`) or not (see [`busy`]).
-fn run_with<const BUSY: bool>(
+/// at most characters (`BUSY`) or not (see [`Activity::busy`]), and where the loop skips the characters
+/// the table does not change a block at a time (`SKIP`, see [`Activity::quiet`]).
+fn run_with<const BUSY: bool, const SKIP: bool>(
     v: &TrieView<'_>,
     dense: &Dense,
     memo: &mut Pairs,
@@ -944,6 +1173,24 @@ fn run_with<const BUSY: bool>(
         // bytes from `next` are in `bytes`.
         let (mut w, mut c, mut len) = unsafe { decode_at(bytes, p) };
         loop {
+            if SKIP {
+                // SAFETY: `p` is a character boundary before `stop`; the characters skipped
+                // start before `stop` (but the last one may end after it), and their output is
+                // their own bytes: at most four a character, within the stretch's room, with
+                // the 64 bytes after them (see `Stretch::push8`).
+                let to = unsafe { skip(dense, pairs, bytes, offset(p), stop, &mut dst) };
+                if to != offset(p) {
+                    // SAFETY: `to` is in `bytes`.
+                    p = unsafe { start.add(to) };
+                    if to >= stop {
+                        i = to;
+                        stretch.set_end(dst);
+                        break;
+                    }
+                    // SAFETY: as below.
+                    (w, c, len) = unsafe { decode_at(bytes, p) };
+                }
+            }
             // SAFETY: `entries` has an entry for every code point.
             let e = unsafe { *dense.entries.get_unchecked(c as usize) };
             let next = unsafe { p.add(len) };
@@ -1291,7 +1538,8 @@ mod tests {
                 ),
                 (format!("{starter}, ").repeat(100), true),
             ] {
-                assert_eq!(super::busy(dense, &text), busy, "{text}");
+                let activity = super::activity(dense, v.pair_filter(), &text);
+                assert_eq!(activity.busy(), busy, "{text}");
                 assert_eq!(t.view_for(&text).dense_busy, busy);
             }
         })
@@ -1509,11 +1757,18 @@ mod tests {
                         let Some(text) = text.get(..cut) else {
                             continue;
                         };
-                        for (fused, busy) in
-                            [(false, false), (true, false), (false, true), (true, true)]
-                        {
+                        for (fused, busy, skip) in [
+                            (false, false, false),
+                            (true, false, false),
+                            (false, true, false),
+                            (true, true, false),
+                            (false, false, true),
+                            (true, false, true),
+                        ] {
                             let mut dense = dense;
                             dense.dense_busy = busy;
+                            // (The skip is only for tables under which ASCII stays.)
+                            dense.dense_skip = skip && dense.dense.is_some_and(|d| d.ascii_plain);
                             let run = |v| {
                                 let mut out = String::new();
                                 convert_trie_segments(
@@ -1535,7 +1790,7 @@ mod tests {
                                     .nth(k.saturating_sub(3))
                                     .map_or(0, |x| x.0);
                                 panic!(
-                                    "{} fused {fused}: text {:?} dense {:?} general {:?}",
+                                    "{} fused {fused} busy {busy} skip {skip}: text {:?} dense {:?} general {:?}",
                                     config.name(),
                                     text[at..].chars().take(10).collect::<String>(),
                                     a.chars()

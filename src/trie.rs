@@ -239,6 +239,7 @@ impl Trie {
             skip_vs: false,
             dense: None,
             dense_busy: false,
+            dense_skip: false,
         }
     }
 
@@ -261,8 +262,12 @@ impl Trie {
             };
         }
         let view = self.dense_view();
+        let activity = view
+            .dense
+            .map(|d| crate::dense::activity(d, view.pair_filter(), text));
         TrieView {
-            dense_busy: view.dense.is_some_and(|d| crate::dense::busy(d, text)),
+            dense_busy: activity.is_some_and(|a| a.busy()),
+            dense_skip: activity.is_some_and(|a| a.quiet()),
             ..view
         }
     }
@@ -397,8 +402,12 @@ pub(crate) struct TrieView<'a> {
     /// The per-code-point table for dense scans (see [`Trie::view_for`]).
     pub(crate) dense: Option<&'a crate::dense::Dense>,
     /// With `dense`: keys start at most of the text's characters (see
-    /// [`crate::dense::busy`]).
+    /// [`crate::dense::Activity::busy`]).
     pub(crate) dense_busy: bool,
+    /// With `dense`: the table changes few of the text's characters, and the loop skips the
+    /// others a block at a time (see [`crate::dense::Activity::quiet`]; it takes precedence
+    /// over `dense_busy`).
+    pub(crate) dense_skip: bool,
 }
 
 /// The first two UTF-8 bytes of every character that starts a key, as up to four ranges
