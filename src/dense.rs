@@ -71,15 +71,88 @@ pub(crate) struct Dense {
     entries: Box<[u64]>,
     /// This table's own number, naming its [`Pairs`] in each thread's memo.
     id: u64,
-    /// Two bits per [`act_hash`] of a character of three bytes: [`CHANGES`] for every such
-    /// character whose entry writes something other than its own bytes (or leaves it to the
-    /// general scan), [`LONGER`] for every one that starts a key of two or more characters.
-    /// What [`skip`] looks at (16 KiB, in the L1 cache; the entries of the characters that
-    /// act are spread over as many cache lines as there are such characters).
+    /// A bit per [`act_hash`] of a character of three bytes, set for every such character
+    /// whose entry is not its own bytes alone (it changes, starts a longer key, or is left to
+    /// the general scan): what [`skip`] looks at first (8 KiB, in the L1 cache; the entries
+    /// of those characters are spread over as many cache lines as there are of them).
     acts: Box<[u64; ACT_WORDS]>,
     /// Whether no ASCII character acts (every one's entry is its own byte alone): the
     /// condition for [`skip`], which copies ASCII without a look.
     ascii_plain: bool,
+    /// A bit per [`astral_hash`] of a character beyond the BMP, set for every such character
+    /// that starts a key: the others [`skip`] goes past (the table has no entries for them,
+    /// and the loop leaves them to the general scan; Hong Kong text has one every 2 KB).
+    astral: Box<[u64; ASTRAL_WORDS]>,
+    /// The tables of [`skip`]'s vector filter, made on first use (see [`Sieve`]).
+    sieve: std::sync::OnceLock<Box<Sieve>>,
+}
+
+/// For [`skip`] with AVX-512 (VBMI): three sets of characters of three bytes, each as two
+/// bitmaps small enough for byte permutations to look up 64 characters at once: one of the
+/// first byte's low four bits with the second byte's low six, one of the second byte's and
+/// the third byte's low six. A character passes where both have its bit (a superset of the
+/// set: characters that share those bits with one in it pass too).
+#[derive(Debug, Clone)]
+pub(crate) struct Sieve {
+    /// Per set ([`SIEVE_CHANGES`], [`SIEVE_LONGER`], [`SIEVE_SECOND`]): the first bitmap
+    /// (1,024 bits) and the second (4,096 bits), each bit `x << 6 | y` at byte `x << 3 | y >> 3`,
+    /// bit `y & 7`.
+    first: [[u8; 128]; 3],
+    second: [[u8; 512]; 3],
+    /// Whether the second character of some key of two or more characters is ASCII.
+    ascii_second: bool,
+}
+
+/// The characters whose entries are not their own bytes (see [`Sieve`]).
+const SIEVE_CHANGES: usize = 0;
+/// The characters that start keys of two or more characters (see [`Sieve`]).
+const SIEVE_LONGER: usize = 1;
+/// The second characters of keys of two or more characters (see [`Sieve`]).
+const SIEVE_SECOND: usize = 2;
+
+impl Sieve {
+    /// The sieve of `dense`, the table of `v`.
+    fn new(v: &TrieView<'_>, dense: &Dense) -> Sieve {
+        let mut sieve = Sieve {
+            first: [[0; 128]; 3],
+            second: [[0; 512]; 3],
+            ascii_second: false,
+        };
+        for c in (0x800..0x1_0000).filter(|c| !(0xD800..0xE000).contains(c)) {
+            let e = dense.entries[c as usize];
+            if e & !NODE_MASK != own(c) {
+                sieve.add(SIEVE_CHANGES, c);
+            }
+            if node_of(e) != 0 {
+                sieve.add(SIEVE_LONGER, c);
+            }
+        }
+        v.each_pair(|_, b| match b {
+            0..0x80 => sieve.ascii_second = true,
+            0x800..0x1_0000 => sieve.add(SIEVE_SECOND, b),
+            // Characters of two or four bytes are taken as second characters by `skip`.
+            _ => {}
+        });
+        sieve
+    }
+
+    /// Adds the character of three bytes `c` to the set `set`.
+    fn add(&mut self, set: usize, c: u32) {
+        let [b0, b1, b2] = [0xE0 | c >> 12, 0x80 | (c >> 6 & 0x3F), 0x80 | (c & 0x3F)];
+        let first = (b0 & 0xF) << 6 | (b1 & 0x3F);
+        let second = (b1 & 0x3F) << 6 | (b2 & 0x3F);
+        self.first[set][(first >> 3) as usize] |= 1 << (first & 7);
+        self.second[set][(second >> 3) as usize] |= 1 << (second & 7);
+    }
+}
+
+/// Words of [`Dense::astral`]: a bit per value of [`astral_hash`].
+const ASTRAL_WORDS: usize = 64;
+
+/// A hash of the code point `c` below `64 * ASTRAL_WORDS`.
+#[inline(always)]
+fn astral_hash(c: u32) -> usize {
+    (c.wrapping_mul(0x9E37_79B1) >> 20) as usize
 }
 
 /// Words of [`Dense::acts`]: a bit per value of [`act_hash`].
@@ -597,11 +670,28 @@ impl Dense {
                 }
             }
         }
+        let mut astral = Box::new([0u64; ASTRAL_WORDS]);
+        for (h, _) in v
+            .root_hi
+            .iter()
+            .enumerate()
+            .skip(0x100)
+            .filter(|&(_, &b)| b != 0)
+        {
+            for c in (h as u32) << 8..((h as u32) + 1) << 8 {
+                if v.root_entry(c) != (0, 0) {
+                    let at = astral_hash(c);
+                    astral[at / 64] |= 1 << (at % 64);
+                }
+            }
+        }
         Dense {
             ascii_plain: (0..0x80).all(|c| entries[c as usize] == own(c)),
+            astral,
             entries: entries.into_boxed_slice(),
             id: next_id(),
             acts,
+            sieve: std::sync::OnceLock::new(),
         }
     }
 }
@@ -706,6 +796,24 @@ impl Pairs {
 }
 
 impl Dense {
+    /// The tables of [`skip`]'s vector filter, where the processor has the instructions for
+    /// it (made on first use).
+    pub(crate) fn sieve(&self, v: &TrieView<'_>) -> Option<&Sieve> {
+        #[cfg(test)]
+        if tests::NO_SIEVE.get() {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vbmi")
+        {
+            return Some(self.sieve.get_or_init(|| Box::new(Sieve::new(v, self))));
+        }
+        let _ = v;
+        None
+    }
+
     /// Brings what the table loop reads for most text into the cache (see [`touch`]): the
     /// entries of the CJK Unified Ideographs, the trie's pair filter `pairs`, and the pairs
     /// this thread has learned.
@@ -866,15 +974,27 @@ const NODE_MASK: u64 = ((1 << NODE_BITS) - 1) << NODE_SHIFT;
 ///
 /// `i < stop <= bytes.len()`, `i` is a character boundary of valid UTF-8, and `dst` has room
 /// for 64 bytes more than the bytes from `i` to `stop`.
+///
+/// With a [`Sieve`] (AVX-512 with VBMI), the characters of three bytes that may act are found
+/// by its bitmaps, 64 bytes at once: those that may change, and those that may start a longer
+/// key where the next character may be a second character of one; only those are looked at.
 #[inline(never)]
 pub(crate) unsafe fn skip(
     dense: &Dense,
+    sieve: Option<&Sieve>,
     pairs: crate::trie::PairFilter<'_>,
     bytes: &[u8],
     i: usize,
     stop: usize,
     dst: &mut *mut u8,
 ) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(sieve) = sieve {
+        // SAFETY: a sieve is only made where the processor has what `skip_sieved` is
+        // compiled for (see `Dense::sieve`).
+        return skip_sieved(dense, sieve, pairs, bytes, i, stop, dst);
+    }
+    let _ = sieve;
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi2") {
         // SAFETY: the processor has what `skip_avx2` is compiled for.
@@ -912,7 +1032,6 @@ unsafe fn skip_blocks(
     dst: &mut *mut u8,
 ) -> usize {
     let read = |k: usize| u64::from_le(bytes.as_ptr().add(k).cast::<u64>().read_unaligned());
-    let three = |x: u32| (x & 0x0F) << 12 | (x >> 2 & 0x3F << 6) | (x >> 16 & 0x3F);
     let mut b = i;
     while b < stop && b + 64 + 8 <= bytes.len() {
         let block = bytes.as_ptr().add(b);
@@ -928,22 +1047,17 @@ unsafe fn skip_blocks(
             let at = act_hash(read(b + k as usize) as u32);
             hits |= (dense.acts.get_unchecked(at / 64) >> (at % 64) & 1) << k;
         }
-        let mut acting = other;
+        let mut acting = 0;
         while hits != 0 {
             let k = hits.trailing_zeros();
             hits &= hits - 1;
-            let x = read(b + k as usize);
-            let c = three(x as u32);
-            let e = *dense.entries.get_unchecked(c as usize);
-            let plain = e & !NODE_MASK == (x & 0xFF_FFFF) << 32 | 3;
-            let y = (x >> 24) as u32;
-            let (d, known) = if y & 0xF0 == 0xE0 {
-                (three(y), true)
-            } else {
-                (y & 0xFF, y & 0x80 == 0)
-            };
-            let asks = node_of(e) != 0 && (!known || pairs.may(c, d));
-            acting |= u64::from(!plain || asks) << k;
+            acting |= u64::from(acts_at(dense, pairs, read(b + k as usize))) << k;
+        }
+        let mut left = other;
+        while left != 0 {
+            let k = left.trailing_zeros();
+            left &= left - 1;
+            acting |= u64::from(other_acts(dense, read(b + k as usize))) << k;
         }
         // The first boundary at or after `stop`, where it is in this block.
         let beyond = match stop - b {
@@ -957,7 +1071,18 @@ unsafe fn skip_blocks(
         }
         b += 64;
     }
-    // The blocks copied the bytes up to `b`; a character may go on after it.
+    skip_tail(bytes, i, b, dst)
+}
+
+/// The end of [`skip`] where its blocks stop (at `b`, from `i`) without a character that
+/// acts: the next character boundary, after copying the rest of the character at `b` if
+/// it started before.
+///
+/// # Safety
+///
+/// As [`skip`], with the bytes from `i` to `b` copied to `dst`.
+#[inline(always)]
+unsafe fn skip_tail(bytes: &[u8], i: usize, mut b: usize, dst: &mut *mut u8) -> usize {
     let copied = b;
     while b < bytes.len() && bytes[b] & 0xC0 == 0x80 {
         b += 1;
@@ -966,6 +1091,154 @@ unsafe fn skip_blocks(
         .copy_from_nonoverlapping(bytes.as_ptr().add(copied), b - copied);
     *dst = dst.add(b - i);
     b
+}
+
+/// Whether the table loop acts at the character of three bytes whose UTF-8 starts `x` (first
+/// byte lowest), followed by the bytes after it: its entry is not its own bytes, or it starts
+/// a longer key and the pair filter lets its pair with the next character through (the next
+/// character as the loop decodes it: of three bytes or ASCII; another is taken as asking for
+/// the pair).
+#[inline(always)]
+fn acts_at(dense: &Dense, pairs: crate::trie::PairFilter<'_>, x: u64) -> bool {
+    let three = |x: u32| (x & 0x0F) << 12 | (x >> 2 & 0x3F << 6) | (x >> 16 & 0x3F);
+    let c = three(x as u32);
+    // SAFETY: `entries` has an entry for every code point.
+    let e = unsafe { *dense.entries.get_unchecked(c as usize) };
+    let plain = e & !NODE_MASK == (x & 0xFF_FFFF) << 32 | 3;
+    let y = (x >> 24) as u32;
+    let (d, known) = if y & 0xF0 == 0xE0 {
+        (three(y), true)
+    } else {
+        (y & 0xFF, y & 0x80 == 0)
+    };
+    !plain || node_of(e) != 0 && (!known || pairs.may(c, d))
+}
+
+/// Whether the table loop may act at the character of two or four bytes whose UTF-8 starts
+/// `x` (first byte lowest): one of two bytes whose entry is not its own bytes alone, one of
+/// four bytes that may start a key (the loop leaves those to the general scan).
+#[inline(always)]
+fn other_acts(dense: &Dense, x: u64) -> bool {
+    let x = x as u32;
+    if x & 0xF8 == 0xF0 {
+        let c = (x & 0x07) << 18 | (x << 4 & 0x3F << 12) | (x >> 10 & 0x3F << 6) | (x >> 24 & 0x3F);
+        let at = astral_hash(c);
+        dense.astral[at / 64] >> (at % 64) & 1 != 0
+    } else {
+        let c = (x & 0x1F) << 6 | (x >> 8 & 0x3F);
+        // SAFETY: `entries` has an entry for every code point.
+        unsafe { *dense.entries.get_unchecked(c as usize) != own(c) }
+    }
+}
+
+/// [`skip`] with the sieve.
+///
+/// # Safety
+///
+/// As [`skip`], and the processor must have AVX-512 (F, BW, VBMI) and BMI2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,bmi1,bmi2")]
+unsafe fn skip_sieved(
+    dense: &Dense,
+    sieve: &Sieve,
+    pairs: crate::trie::PairFilter<'_>,
+    bytes: &[u8],
+    i: usize,
+    stop: usize,
+    dst: &mut *mut u8,
+) -> usize {
+    use std::arch::x86_64::*;
+    let load = |p: *const u8| _mm512_loadu_si512(p.cast());
+    let splat = |b: u8| _mm512_set1_epi8(b as i8);
+    // Per set, the first bitmap in two vectors and the second in eight.
+    let tables: [[__m512i; 10]; 3] = std::array::from_fn(|set| {
+        std::array::from_fn(|n| match n {
+            0 | 1 => load(sieve.first[set].as_ptr().add(64 * n)),
+            _ => load(sieve.second[set].as_ptr().add(64 * (n - 2))),
+        })
+    });
+    // Bit `y & 7` of a byte, by a byte permutation of `1 << n`.
+    let bit_of = |y: __m512i| {
+        _mm512_permutexvar_epi8(
+            _mm512_and_si512(y, splat(7)),
+            _mm512_set1_epi64(0x8040_2010_0804_0201_u64 as i64),
+        )
+    };
+    // The byte index (low seven bits) of `x << 6 | y` in a bitmap: `(x & 15) << 3 | y >> 3`
+    // for `y` below 64.
+    let index = |x: __m512i, y: __m512i| {
+        _mm512_or_si512(
+            _mm512_and_si512(_mm512_slli_epi16::<3>(x), splat(0x78)),
+            _mm512_and_si512(_mm512_srli_epi16::<3>(y), splat(0x07)),
+        )
+    };
+    // Of the characters of three bytes whose bytes are `b0`, `b1`, `b2` (one at each of 64
+    // positions), those in the set `set`.
+    let member = |set: &[__m512i; 10], b0: __m512i, b1: __m512i, b2: __m512i| {
+        let first = _mm512_permutex2var_epi8(set[0], index(b0, b1), set[1]);
+        let at = index(b1, b2);
+        let quarter = |n: usize| _mm512_permutex2var_epi8(set[2 + 2 * n], at, set[3 + 2 * n]);
+        let (q4, q5) = (
+            _mm512_test_epi8_mask(b1, splat(0x10)),
+            _mm512_test_epi8_mask(b1, splat(0x20)),
+        );
+        let second = _mm512_mask_blend_epi8(
+            q5,
+            _mm512_mask_blend_epi8(q4, quarter(0), quarter(1)),
+            _mm512_mask_blend_epi8(q4, quarter(2), quarter(3)),
+        );
+        _mm512_test_epi8_mask(first, bit_of(b1)) & _mm512_test_epi8_mask(second, bit_of(b2))
+    };
+    let lead3 = |v: __m512i| _mm512_cmpeq_epi8_mask(_mm512_and_si512(v, splat(0xF0)), splat(0xE0));
+    // As signed bytes, lead bytes beyond ASCII are -64..=-1, continuation bytes -128..=-65.
+    let lead = |v: __m512i| _mm512_cmpgt_epi8_mask(v, splat(0xBF)) & _mm512_movepi8_mask(v);
+    let ascii_second = if sieve.ascii_second { !0u64 } else { 0 };
+    let mut b = i;
+    while b < stop && b + 64 + 8 <= bytes.len() {
+        let p = bytes.as_ptr().add(b);
+        let v: [__m512i; 6] = std::array::from_fn(|r| load(p.add(r)));
+        // The block is copied whatever it holds: the output's end is set after it.
+        _mm512_storeu_si512(dst.add(b - i).cast(), v[0]);
+        let here = lead3(v[0]);
+        let other = lead(v[0]) & !here;
+        // The character three bytes on: a second character of a key, ASCII where one is, or
+        // one of two or four bytes.
+        let next = lead3(v[3]) & member(&tables[SIEVE_SECOND], v[3], v[4], v[5])
+            | !_mm512_movepi8_mask(v[3]) & ascii_second
+            | lead(v[3]) & !lead3(v[3]);
+        let may = here
+            & (member(&tables[SIEVE_CHANGES], v[0], v[1], v[2])
+                | member(&tables[SIEVE_LONGER], v[0], v[1], v[2]) & next)
+            | other;
+        let mut acting = 0;
+        let mut left = may;
+        while left != 0 {
+            let k = left.trailing_zeros();
+            left &= left - 1;
+            let x = u64::from_le(p.add(k as usize).cast::<u64>().read_unaligned());
+            let acts = if other >> k & 1 != 0 {
+                other_acts(dense, x)
+            } else {
+                acts_at(dense, pairs, x)
+            };
+            if acts {
+                acting = 1 << k;
+                break;
+            }
+        }
+        // The first boundary at or after `stop`, where it is in this block.
+        let beyond = match stop - b {
+            n if n < 64 => !_mm512_cmplt_epi8_mask(v[0], splat(0xC0)) & !0 << n,
+            _ => 0,
+        };
+        if acting | beyond != 0 {
+            let to = b + (acting | beyond).trailing_zeros() as usize;
+            *dst = dst.add(to - i);
+            return to;
+        }
+        b += 64;
+    }
+    skip_tail(bytes, i, b, dst)
 }
 
 /// Of the 64 bytes from `p`: a bit for each lead byte of a character of three bytes, each
@@ -1159,6 +1432,7 @@ fn run_with<const BUSY: bool, const SKIP: bool>(
     let bytes = &text.as_bytes()[..end];
     let limit = end - 8;
     let pairs = v.pair_filter();
+    let sieve = if SKIP { dense.sieve(v) } else { None };
     let start = bytes.as_ptr();
     // SAFETY (every use): `p` points into `bytes`.
     let offset = |p: *const u8| unsafe { p.offset_from(start) } as usize;
@@ -1178,7 +1452,7 @@ fn run_with<const BUSY: bool, const SKIP: bool>(
                 // start before `stop` (but the last one may end after it), and their output is
                 // their own bytes: at most four a character, within the stretch's room, with
                 // the 64 bytes after them (see `Stretch::push8`).
-                let to = unsafe { skip(dense, pairs, bytes, offset(p), stop, &mut dst) };
+                let to = unsafe { skip(dense, sieve, pairs, bytes, offset(p), stop, &mut dst) };
                 if to != offset(p) {
                     // SAFETY: `to` is in `bytes`.
                     p = unsafe { start.add(to) };
@@ -1473,6 +1747,21 @@ pub(crate) fn learned_walk(
 
 #[cfg(test)]
 mod tests {
+    std::thread_local! {
+        /// Whether [`super::skip`] goes without its sieve in this thread (to test both ways on
+        /// a processor that has one).
+        pub(super) static NO_SIEVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Runs `f` with the skip's sieve and without it.
+    fn with_and_without_sieve(mut f: impl FnMut()) {
+        for no_sieve in [false, true] {
+            NO_SIEVE.set(no_sieve);
+            f();
+        }
+        NO_SIEVE.set(false);
+    }
+
     use crate::config::builtin_engine;
     use crate::convert::{convert_trie_segments, Matcher};
     use crate::Config;
@@ -1719,6 +2008,50 @@ mod tests {
     }
 
     #[test]
+    fn the_skip_stops_at_keys_with_ascii_or_characters_of_two_or_four_bytes() {
+        // No built-in key has a Chinese first character and a second one of ASCII: a trie of
+        // such keys, with the skip (and its sieve, where the processor has one).
+        let mut builder = crate::trie_build::TrieBuilder::new();
+        for (key, value) in [
+            ("中A", "甲"),
+            ("中é", "乙"),
+            ("中𠮷", "丙"),
+            ("国", "國"),
+            ("国家", "國家"),
+            ("𠀀", "丁"),
+            ("𠮷野", "吉野"),
+            ("ü", "u"),
+        ] {
+            builder.add(key, value, 0);
+        }
+        let trie = crate::trie::Trie::from_image(&builder.finish());
+        let mut dense = trie.dense_view();
+        assert!(dense.dense.is_some_and(|d| d.ascii_plain));
+        dense.dense_skip = true;
+        let filler = "一二三四五六七八九十，";
+        with_and_without_sieve(|| {
+            for middle in [
+                "中A", "中B", "中é", "中è", "中𠮷", "中𠮸", "国", "国家", "中 A", "中", "𠀀", "𠀁",
+                "𠮷野", "𠮷", "ü", "ö",
+            ] {
+                for before in 0..40 {
+                    let text = format!(
+                        "{}{middle}{}",
+                        filler.repeat(5).chars().take(before).collect::<String>(),
+                        filler.repeat(10)
+                    );
+                    let run = |v| {
+                        let mut out = String::new();
+                        convert_trie_segments(v, &text, &[text.len()], &mut out, None, false);
+                        out
+                    };
+                    assert_eq!(run(&dense), run(&trie.view()), "{text}");
+                }
+            }
+        });
+    }
+
+    #[test]
     fn the_table_scan_equals_the_general_scan() {
         // Texts of keys, their first characters, values, runs of ASCII (some starting a key, as
         // in SQL注入), IDS, and characters of two and four bytes, cut at every length near the
@@ -1757,18 +2090,21 @@ mod tests {
                         let Some(text) = text.get(..cut) else {
                             continue;
                         };
-                        for (fused, busy, skip) in [
-                            (false, false, false),
-                            (true, false, false),
-                            (false, true, false),
-                            (true, true, false),
-                            (false, false, true),
-                            (true, false, true),
+                        for (fused, busy, skip, no_sieve) in [
+                            (false, false, false, false),
+                            (true, false, false, false),
+                            (false, true, false, false),
+                            (true, true, false, false),
+                            (false, false, true, false),
+                            (true, false, true, false),
+                            (false, false, true, true),
+                            (true, false, true, true),
                         ] {
                             let mut dense = dense;
                             dense.dense_busy = busy;
                             // (The skip is only for tables under which ASCII stays.)
                             dense.dense_skip = skip && dense.dense.is_some_and(|d| d.ascii_plain);
+                            NO_SIEVE.set(no_sieve);
                             let run = |v| {
                                 let mut out = String::new();
                                 convert_trie_segments(
@@ -1790,7 +2126,7 @@ mod tests {
                                     .nth(k.saturating_sub(3))
                                     .map_or(0, |x| x.0);
                                 panic!(
-                                    "{} fused {fused} busy {busy} skip {skip}: text {:?} dense {:?} general {:?}",
+                                    "{} fused {fused} busy {busy} skip {skip} no sieve {no_sieve}: text {:?} dense {:?} general {:?}",
                                     config.name(),
                                     text[at..].chars().take(10).collect::<String>(),
                                     a.chars()
@@ -1808,6 +2144,7 @@ mod tests {
                 }
             }
         }
+        NO_SIEVE.set(false);
         assert!(tries >= 16, "{tries}");
     }
 }
