@@ -103,6 +103,21 @@ pub(crate) struct Sieve {
     ascii_second: bool,
 }
 
+/// Whether [`skip`] has a [`Sieve`] here: the processor has AVX-512 with VBMI.
+pub(crate) fn sieved() -> bool {
+    #[cfg(test)]
+    if tests::NO_SIEVE.get() {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vbmi")
+        && std::arch::is_x86_feature_detected!("bmi2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// The characters whose entries are not their own bytes (see [`Sieve`]).
 const SIEVE_CHANGES: usize = 0;
 /// The characters that start keys of two or more characters (see [`Sieve`]).
@@ -799,19 +814,7 @@ impl Dense {
     /// The tables of [`skip`]'s vector filter, where the processor has the instructions for
     /// it (made on first use).
     pub(crate) fn sieve(&self, v: &TrieView<'_>) -> Option<&Sieve> {
-        #[cfg(test)]
-        if tests::NO_SIEVE.get() {
-            return None;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vbmi")
-        {
-            return Some(self.sieve.get_or_init(|| Box::new(Sieve::new(v, self))));
-        }
-        let _ = v;
-        None
+        sieved().then(|| &**self.sieve.get_or_init(|| Box::new(Sieve::new(v, self))))
     }
 
     /// Brings what the table loop reads for most text into the cache (see [`touch`]): the
@@ -1196,16 +1199,19 @@ unsafe fn skip_sieved(
     let mut b = i;
     while b < stop && b + 64 + 8 <= bytes.len() {
         let p = bytes.as_ptr().add(b);
-        let v: [__m512i; 6] = std::array::from_fn(|r| load(p.add(r)));
+        let v: [__m512i; 3] = std::array::from_fn(|r| load(p.add(r)));
         // The block is copied whatever it holds: the output's end is set after it.
         _mm512_storeu_si512(dst.add(b - i).cast(), v[0]);
         let here = lead3(v[0]);
         let other = lead(v[0]) & !here;
-        // The character three bytes on: a second character of a key, ASCII where one is, or
-        // one of two or four bytes.
-        let next = lead3(v[3]) & member(&tables[SIEVE_SECOND], v[3], v[4], v[5])
-            | !_mm512_movepi8_mask(v[3]) & ascii_second
-            | lead(v[3]) & !lead3(v[3]);
+        // The characters that may be a key's second: of three bytes in the set, ASCII where
+        // one is, of two or four bytes.
+        let second = here & member(&tables[SIEVE_SECOND], v[0], v[1], v[2])
+            | !_mm512_movepi8_mask(v[0]) & ascii_second
+            | other;
+        // Whether the character three bytes on may be one (the next character of one of
+        // three bytes; for the last three bytes' it is in the next block: taken as one).
+        let next = second >> 3 | 0b111 << 61;
         let may = here
             & (member(&tables[SIEVE_CHANGES], v[0], v[1], v[2])
                 | member(&tables[SIEVE_LONGER], v[0], v[1], v[2]) & next)
