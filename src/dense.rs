@@ -982,6 +982,7 @@ const NODE_MASK: u64 = ((1 << NODE_BITS) - 1) << NODE_SHIFT;
 /// by its bitmaps, 64 bytes at once: those that may change, and those that may start a longer
 /// key where the next character may be a second character of one; only those are looked at.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn skip(
     dense: &Dense,
     sieve: Option<&Sieve>,
@@ -990,14 +991,15 @@ pub(crate) unsafe fn skip(
     i: usize,
     stop: usize,
     dst: &mut *mut u8,
+    sifted: &mut Sifted,
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
     if let Some(sieve) = sieve {
         // SAFETY: a sieve is only made where the processor has what `skip_sieved` is
         // compiled for (see `Dense::sieve`).
-        return skip_sieved(dense, sieve, pairs, bytes, i, stop, dst);
+        return skip_sieved(dense, sieve, pairs, bytes, i, stop, dst, sifted);
     }
-    let _ = sieve;
+    let _ = (sieve, sifted);
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi2") {
         // SAFETY: the processor has what `skip_avx2` is compiled for.
@@ -1134,13 +1136,37 @@ fn other_acts(dense: &Dense, x: u64) -> bool {
     }
 }
 
+/// A block of 64 bytes the sieve looked at (see [`skip`]): where it starts (`usize::MAX`
+/// for none yet), its characters that may act, its continuation bytes. The next call that
+/// starts within it goes on from there without looking at the block again (where the table
+/// acts at many characters, as t2jp's does at 9% of those of Traditional text, the loop
+/// comes back to the skip a few times a block).
+#[derive(Clone, Copy)]
+pub(crate) struct Sifted {
+    at: usize,
+    may: u64,
+    cont: u64,
+}
+
+impl Default for Sifted {
+    fn default() -> Sifted {
+        Sifted {
+            at: usize::MAX,
+            may: 0,
+            cont: 0,
+        }
+    }
+}
+
 /// [`skip`] with the sieve.
 ///
 /// # Safety
 ///
-/// As [`skip`], and the processor must have AVX-512 (F, BW, VBMI) and BMI2.
+/// As [`skip`], and the processor must have AVX-512 (F, BW, VBMI) and BMI2; `sifted` is the
+/// last call's, over the same `bytes`, or fresh.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,bmi1,bmi2")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn skip_sieved(
     dense: &Dense,
     sieve: &Sieve,
@@ -1149,6 +1175,7 @@ unsafe fn skip_sieved(
     i: usize,
     stop: usize,
     dst: &mut *mut u8,
+    sifted: &mut Sifted,
 ) -> usize {
     use std::arch::x86_64::*;
     let load = |p: *const u8| _mm512_loadu_si512(p.cast());
@@ -1196,12 +1223,12 @@ unsafe fn skip_sieved(
     // As signed bytes, lead bytes beyond ASCII are -64..=-1, continuation bytes -128..=-65.
     let lead = |v: __m512i| _mm512_cmpgt_epi8_mask(v, splat(0xBF)) & _mm512_movepi8_mask(v);
     let ascii_second = if sieve.ascii_second { !0u64 } else { 0 };
-    let mut b = i;
-    while b < stop && b + 64 + 8 <= bytes.len() {
+    // The characters of the block at `b` that may act, and its continuation bytes; the block
+    // is copied whatever it holds (the output's end is set after it).
+    let sift = |b: usize, dst: *mut u8| {
         let p = bytes.as_ptr().add(b);
         let v: [__m512i; 3] = std::array::from_fn(|r| load(p.add(r)));
-        // The block is copied whatever it holds: the output's end is set after it.
-        _mm512_storeu_si512(dst.add(b - i).cast(), v[0]);
+        _mm512_storeu_si512(dst.cast(), v[0]);
         let here = lead3(v[0]);
         let other = lead(v[0]) & !here;
         // The characters that may be a key's second: of three bytes in the set, ASCII where
@@ -1216,13 +1243,40 @@ unsafe fn skip_sieved(
             & (member(&tables[SIEVE_CHANGES], v[0], v[1], v[2])
                 | member(&tables[SIEVE_LONGER], v[0], v[1], v[2]) & next)
             | other;
+        (may, _mm512_cmplt_epi8_mask(v[0], splat(0xC0)))
+    };
+    let fits = |b: usize| b < stop && b + 64 + 8 <= bytes.len();
+    // From `from` on, in the block at `b`.
+    let (mut b, mut from) = (sifted.at, i);
+    let (mut may, mut cont) = (sifted.may, sifted.cont);
+    if i.checked_sub(b).is_some_and(|n| n < 64) {
+        // The block the last call stopped in: its rest is copied again, at this call's place.
+        let rest = match b + 64 - i {
+            64 => !0,
+            n => (1u64 << n) - 1,
+        };
+        let x = _mm512_maskz_loadu_epi8(rest, bytes.as_ptr().add(i).cast());
+        _mm512_mask_storeu_epi8(dst.cast(), rest, x);
+    } else if fits(i) {
+        b = i;
+        (may, cont) = sift(b, *dst);
+    } else {
+        return skip_tail(bytes, i, i, dst);
+    }
+    loop {
         let mut acting = 0;
-        let mut left = may;
+        let mut left = may & !0 << (from - b);
         while left != 0 {
             let k = left.trailing_zeros();
             left &= left - 1;
-            let x = u64::from_le(p.add(k as usize).cast::<u64>().read_unaligned());
-            let acts = if other >> k & 1 != 0 {
+            let x = u64::from_le(
+                bytes
+                    .as_ptr()
+                    .add(b + k as usize)
+                    .cast::<u64>()
+                    .read_unaligned(),
+            );
+            let acts = if x & 0xF0 != 0xE0 {
                 other_acts(dense, x)
             } else {
                 acts_at(dense, pairs, x)
@@ -1234,15 +1288,21 @@ unsafe fn skip_sieved(
         }
         // The first boundary at or after `stop`, where it is in this block.
         let beyond = match stop - b {
-            n if n < 64 => !_mm512_cmplt_epi8_mask(v[0], splat(0xC0)) & !0 << n,
+            n if n < 64 => !cont & !0 << n,
             _ => 0,
         };
         if acting | beyond != 0 {
             let to = b + (acting | beyond).trailing_zeros() as usize;
             *dst = dst.add(to - i);
+            *sifted = Sifted { at: b, may, cont };
             return to;
         }
         b += 64;
+        from = b;
+        if !fits(b) {
+            break;
+        }
+        (may, cont) = sift(b, dst.add(b - i));
     }
     skip_tail(bytes, i, b, dst)
 }
@@ -1439,6 +1499,7 @@ fn run_with<const BUSY: bool, const SKIP: bool>(
     let limit = end - 8;
     let pairs = v.pair_filter();
     let sieve = if SKIP { dense.sieve(v) } else { None };
+    let mut sifted = Sifted::default();
     let start = bytes.as_ptr();
     // SAFETY (every use): `p` points into `bytes`.
     let offset = |p: *const u8| unsafe { p.offset_from(start) } as usize;
@@ -1458,7 +1519,18 @@ fn run_with<const BUSY: bool, const SKIP: bool>(
                 // start before `stop` (but the last one may end after it), and their output is
                 // their own bytes: at most four a character, within the stretch's room, with
                 // the 64 bytes after them (see `Stretch::push8`).
-                let to = unsafe { skip(dense, sieve, pairs, bytes, offset(p), stop, &mut dst) };
+                let to = unsafe {
+                    skip(
+                        dense,
+                        sieve,
+                        pairs,
+                        bytes,
+                        offset(p),
+                        stop,
+                        &mut dst,
+                        &mut sifted,
+                    )
+                };
                 if to != offset(p) {
                     // SAFETY: `to` is in `bytes`.
                     p = unsafe { start.add(to) };
