@@ -23,12 +23,13 @@
 //! depend on the text are the rare ones: back to the general scan (a value of more than one
 //! character, an IDS operator, a character beyond the BMP, a run of ASCII).
 //!
-//! Where the table acts at few of a text's characters (hk2t, t2hk, jp2t and tw2t on
+//! Where the table acts at few of a text's characters (hk2t, t2hk, jp2t, tw2t and t2tw on
 //! Traditional text: changes or pairs let through at 1-2% of them, though keys start at 5-35%),
-//! the loop skips the others a block of 64 bytes at a time ([`skip`]): a hash of each
-//! character's bytes looked up in a bitmap of the characters that may act, without a branch,
-//! then the pair filter for the few that start longer keys; the block is copied as it is up
-//! to the first character that acts, which the loop takes as before.
+//! the loop skips the others a block of 64 bytes at a time ([`skip`]): where the processor has
+//! AVX-512 with VBMI, by a [`Sieve`] of byte permutations, 64 characters at once; elsewhere by a
+//! hash of each character's bytes in a bitmap of those that may act, without a branch. The few
+//! let through are looked at by their entries and the pair filter; the block is copied as it
+//! is up to the first character that acts, which the loop takes as before.
 
 use crate::trie::{beats, decode, listed, TrieView};
 use crate::trie_build::{ROOT_LONGER, ROOT_NODE, VALUE_INLINE};
@@ -969,18 +970,21 @@ const NODE_MASK: u64 = ((1 << NODE_BITS) - 1) << NODE_SHIFT;
 /// to `dst`, which is advanced past them (up to 64 bytes after them are overwritten).
 ///
 /// Looked at a block of 64 bytes at a time: first the character of three bytes at each lead
-/// byte in [`Dense::acts`] (a hash of its bytes, one load), without a branch; then the pair
-/// filter with the next character, for those that start a longer key. Characters of two or
-/// four bytes are taken as acting; ASCII is not looked at (`dense.ascii_plain` must hold).
-///
-/// # Safety
-///
-/// `i < stop <= bytes.len()`, `i` is a character boundary of valid UTF-8, and `dst` has room
-/// for 64 bytes more than the bytes from `i` to `stop`.
+/// byte in [`Dense::acts`] (a hash of its bytes, one load), without a branch; then, for those
+/// it lets through, the entry and the pair filter with the next character. A character of two
+/// bytes is looked at by its entry, one of four by [`Dense::astral`]; ASCII is not looked at
+/// (`dense.ascii_plain` must hold).
 ///
 /// With a [`Sieve`] (AVX-512 with VBMI), the characters of three bytes that may act are found
 /// by its bitmaps, 64 bytes at once: those that may change, and those that may start a longer
-/// key where the next character may be a second character of one; only those are looked at.
+/// key where the next character may be a second character of one; only those are looked at
+/// further. `sifted` keeps the block where a call stopped, for the next (see [`Sifted`]).
+///
+/// # Safety
+///
+/// `i < stop <= bytes.len()`, `i` is a character boundary of valid UTF-8, `dst` has room for
+/// 64 bytes more than the bytes from `i` to `stop`, and `sifted` is the last call's over the
+/// same `bytes`, or fresh.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn skip(
