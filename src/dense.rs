@@ -912,9 +912,12 @@ pub(crate) struct Activity {
     /// Those that start keys of two or more characters.
     longer: usize,
     /// Those at which the table loop does something other than write the character's own
-    /// bytes: a character that changes (or that the table leaves to the general scan), or one
-    /// whose pair with the next character the pair filter lets through.
+    /// bytes, or three other bytes for a character of three: a character that changes into
+    /// another length (or that the table leaves to the general scan), or one whose pair with
+    /// the next character the pair filter lets through.
     acting: usize,
+    /// Those of three bytes that change into three other bytes (and ask for no pair).
+    changing: usize,
     /// Whether no ASCII character acts (see [`Dense::ascii_plain`]).
     ascii_plain: bool,
 }
@@ -930,10 +933,15 @@ impl Activity {
         self.wide > 0 && 4 * self.longer >= self.wide
     }
 
-    /// Whether the table acts at fewer than one in [`QUIET`] of the characters, and at no
-    /// ASCII character: there the loop skips the others a block at a time (see [`skip`]).
+    /// Whether the table acts at fewer than one in [`QUIET`] of the characters, changes
+    /// fewer than a quarter into three other bytes, and acts at no ASCII character: there the
+    /// loop skips the others a block at a time (see [`skip`], which writes those changes
+    /// itself).
     pub(crate) fn quiet(self) -> bool {
-        self.ascii_plain && self.wide > 0 && QUIET * self.acting < self.wide
+        self.ascii_plain
+            && self.wide > 0
+            && QUIET * self.acting < self.wide
+            && 4 * self.changing < self.wide
     }
 }
 
@@ -943,6 +951,7 @@ pub(crate) fn activity(dense: &Dense, pairs: crate::trie::PairFilter<'_>, text: 
         wide: 0,
         longer: 0,
         acting: 0,
+        changing: 0,
         ascii_plain: dense.ascii_plain,
     };
     let mut chars = sample(text).peekable();
@@ -952,7 +961,13 @@ pub(crate) fn activity(dense: &Dense, pairs: crate::trie::PairFilter<'_>, text: 
         let longer = node_of(e) != 0;
         a.wide += 1;
         a.longer += usize::from(longer);
-        a.acting += usize::from(e & !NODE_MASK != own(c) || longer && pairs.may(c, d));
+        if longer && pairs.may(c, d) {
+            a.acting += 1;
+        } else if e & !NODE_MASK != own(c) {
+            let three = (0x800..0x1_0000).contains(&c) && len_of(e) == 3;
+            a.changing += usize::from(three);
+            a.acting += usize::from(!three);
+        }
     }
     a
 }
@@ -965,9 +980,11 @@ const NODE_MASK: u64 = ((1 << NODE_BITS) - 1) << NODE_SHIFT;
 
 /// From `i`, a character boundary of `bytes` before `stop`: the first character at which the
 /// table loop of `dense` (with the pair filter `pairs`) may do anything but write the
-/// character's own bytes, or the first character boundary at or after `stop`, or, near the
-/// end of `bytes` (within 72 bytes), an earlier boundary. The characters before it are copied
-/// to `dst`, which is advanced past them (up to 64 bytes after them are overwritten).
+/// character's own bytes, or three other bytes for a character of three (which the skip
+/// writes itself: t2jp's changes), or the first character boundary at or after `stop`, or,
+/// near the end of `bytes` (within 72 bytes), an earlier boundary. The output of the
+/// characters before it is written to `dst`, which is advanced past it (up to 64 bytes after
+/// it are overwritten).
 ///
 /// Looked at a block of 64 bytes at a time: first the character of three bytes at each lead
 /// byte in [`Dense::acts`] (a hash of its bytes, one load), without a branch; then, for those
@@ -1056,18 +1073,7 @@ unsafe fn skip_blocks(
             let at = act_hash(read(b + k as usize) as u32);
             hits |= (dense.acts.get_unchecked(at / 64) >> (at % 64) & 1) << k;
         }
-        let mut acting = 0;
-        while hits != 0 {
-            let k = hits.trailing_zeros();
-            hits &= hits - 1;
-            acting |= u64::from(acts_at(dense, pairs, read(b + k as usize))) << k;
-        }
-        let mut left = other;
-        while left != 0 {
-            let k = left.trailing_zeros();
-            left &= left - 1;
-            acting |= u64::from(other_acts(dense, read(b + k as usize))) << k;
-        }
+        let acting = first_acting(dense, pairs, bytes, b, hits | other, *dst, i);
         // The first boundary at or after `stop`, where it is in this block.
         let beyond = match stop - b {
             n if n < 64 => !cont & !0 << n,
@@ -1102,25 +1108,86 @@ unsafe fn skip_tail(bytes: &[u8], i: usize, mut b: usize, dst: &mut *mut u8) -> 
     b
 }
 
-/// Whether the table loop acts at the character of three bytes whose UTF-8 starts `x` (first
-/// byte lowest), followed by the bytes after it: its entry is not its own bytes, or it starts
-/// a longer key and the pair filter lets its pair with the next character through (the next
-/// character as the loop decodes it: of three bytes or ASCII; another is taken as asking for
-/// the pair).
+/// What the table loop does at the character of three bytes whose UTF-8 starts `x` (first
+/// byte lowest), followed by the bytes after it (see [`Three`]). It asks for a pair where the
+/// character starts a longer key and the pair filter lets its pair with the next character
+/// through (the next character as the loop decodes it: of three bytes or ASCII; another is
+/// taken as asking).
 #[inline(always)]
-fn acts_at(dense: &Dense, pairs: crate::trie::PairFilter<'_>, x: u64) -> bool {
+fn at_three(dense: &Dense, pairs: crate::trie::PairFilter<'_>, x: u64) -> Three {
     let three = |x: u32| (x & 0x0F) << 12 | (x >> 2 & 0x3F << 6) | (x >> 16 & 0x3F);
     let c = three(x as u32);
     // SAFETY: `entries` has an entry for every code point.
     let e = unsafe { *dense.entries.get_unchecked(c as usize) };
-    let plain = e & !NODE_MASK == (x & 0xFF_FFFF) << 32 | 3;
     let y = (x >> 24) as u32;
     let (d, known) = if y & 0xF0 == 0xE0 {
         (three(y), true)
     } else {
         (y & 0xFF, y & 0x80 == 0)
     };
-    !plain || node_of(e) != 0 && (!known || pairs.may(c, d))
+    if node_of(e) != 0 && (!known || pairs.may(c, d)) {
+        Three::Acts
+    } else if e & !NODE_MASK == (x & 0xFF_FFFF) << 32 | 3 {
+        Three::Plain
+    } else if len_of(e) == 3 {
+        // The next character's first byte after the three.
+        Three::Writes((e >> 32) as u32 | x as u32 & 0xFF00_0000)
+    } else {
+        Three::Acts
+    }
+}
+
+/// What the table loop does at a character of three bytes (see [`at_three`]).
+enum Three {
+    /// Writes the character's own bytes.
+    Plain,
+    /// Writes three other bytes, and asks for no pair: the word's first three bytes (the
+    /// fourth is the next byte of the text, to write the word whole over a copy of the text).
+    Writes(u32),
+    /// Asks for a pair, or writes something of another length, or leaves the character to
+    /// the general scan.
+    Acts,
+}
+
+/// Of the characters at `mask`'s bits in the block at `b` (each a lead byte beyond ASCII),
+/// the first at which the table loop has to act itself, as a bit (0 for none). A character
+/// that only changes into three other bytes, within the block, is written over its copy in
+/// the output on the way (at `out`, where the output of `bytes[i]` goes).
+///
+/// # Safety
+///
+/// 8 bytes are readable from each character; the block from `i` is copied to `out`, with
+/// room for 4 bytes from each character's place.
+#[inline(always)]
+unsafe fn first_acting(
+    dense: &Dense,
+    pairs: crate::trie::PairFilter<'_>,
+    bytes: &[u8],
+    b: usize,
+    mut mask: u64,
+    out: *mut u8,
+    i: usize,
+) -> u64 {
+    while mask != 0 {
+        let k = mask.trailing_zeros();
+        mask &= mask - 1;
+        let at = b + k as usize;
+        let x = u64::from_le(bytes.as_ptr().add(at).cast::<u64>().read_unaligned());
+        if x & 0xF0 != 0xE0 {
+            if other_acts(dense, x) {
+                return 1 << k;
+            }
+            continue;
+        }
+        match at_three(dense, pairs, x) {
+            Three::Plain => {}
+            // (A character that goes on into the next block is left to the loop: the next
+            // block's copy would write over it.)
+            Three::Writes(w) if k < 62 => out.add(at - i).cast::<u32>().write_unaligned(w.to_le()),
+            Three::Writes(_) | Three::Acts => return 1 << k,
+        }
+    }
+    0
 }
 
 /// Whether the table loop may act at the character of two or four bytes whose UTF-8 starts
@@ -1268,28 +1335,7 @@ unsafe fn skip_sieved(
         return skip_tail(bytes, i, i, dst);
     }
     loop {
-        let mut acting = 0;
-        let mut left = may & !0 << (from - b);
-        while left != 0 {
-            let k = left.trailing_zeros();
-            left &= left - 1;
-            let x = u64::from_le(
-                bytes
-                    .as_ptr()
-                    .add(b + k as usize)
-                    .cast::<u64>()
-                    .read_unaligned(),
-            );
-            let acts = if x & 0xF0 != 0xE0 {
-                other_acts(dense, x)
-            } else {
-                acts_at(dense, pairs, x)
-            };
-            if acts {
-                acting = 1 << k;
-                break;
-            }
-        }
+        let acting = first_acting(dense, pairs, bytes, b, may & !0 << (from - b), *dst, i);
         // The first boundary at or after `stop`, where it is in this block.
         let beyond = match stop - b {
             n if n < 64 => !cont & !0 << n,
