@@ -84,8 +84,6 @@ pub(crate) struct Dense {
     /// that starts a key: the others [`skip`] goes past (the table has no entries for them,
     /// and the loop leaves them to the general scan; Hong Kong text has one every 2 KB).
     astral: Box<[u64; ASTRAL_WORDS]>,
-    /// The tables of [`skip`]'s vector filter, made on first use (see [`Sieve`]).
-    sieve: std::sync::OnceLock<Box<Sieve>>,
 }
 
 /// For [`skip`] with AVX-512 (VBMI): three sets of characters of three bytes, each as two
@@ -128,7 +126,7 @@ const SIEVE_SECOND: usize = 2;
 
 impl Sieve {
     /// The sieve of `dense`, the table of `v`.
-    fn new(v: &TrieView<'_>, dense: &Dense) -> Sieve {
+    pub(crate) fn new(v: &TrieView<'_>, dense: &Dense) -> Sieve {
         let mut sieve = Sieve {
             first: [[0; 128]; 3],
             second: [[0; 512]; 3],
@@ -707,7 +705,6 @@ impl Dense {
             entries: entries.into_boxed_slice(),
             id: next_id(),
             acts,
-            sieve: std::sync::OnceLock::new(),
         }
     }
 }
@@ -812,12 +809,6 @@ impl Pairs {
 }
 
 impl Dense {
-    /// The tables of [`skip`]'s vector filter, where the processor has the instructions for
-    /// it (made on first use).
-    pub(crate) fn sieve(&self, v: &TrieView<'_>) -> Option<&Sieve> {
-        sieved().then(|| &**self.sieve.get_or_init(|| Box::new(Sieve::new(v, self))))
-    }
-
     /// Brings what the table loop reads for most text into the cache (see [`touch`]): the
     /// entries of the CJK Unified Ideographs, the trie's pair filter `pairs`, and the pairs
     /// this thread has learned.
@@ -1017,8 +1008,8 @@ pub(crate) unsafe fn skip(
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
     if let Some(sieve) = sieve {
-        // SAFETY: a sieve is only made where the processor has what `skip_sieved` is
-        // compiled for (see `Dense::sieve`).
+        // SAFETY: a sieve is only used where the processor has what `skip_sieved` is
+        // compiled for (see `sieved`).
         return skip_sieved(dense, sieve, pairs, bytes, i, stop, dst, sifted);
     }
     let _ = (sieve, sifted);
@@ -1549,7 +1540,16 @@ fn run_with<const BUSY: bool, const SKIP: bool>(
     let bytes = &text.as_bytes()[..end];
     let limit = end - 8;
     let pairs = v.pair_filter();
-    let sieve = if SKIP { dense.sieve(v) } else { None };
+    // The sieve, where the processor has the instructions for it, is made on first use. (It
+    // is kept with the trie, not in `Dense`: a cell there would let the compiler assume
+    // nothing about the table across the loops' stores, and s2t's loop and events took 5%
+    // more instructions.)
+    let sieve = match v.sieve {
+        Some(cell) if SKIP && sieved() => {
+            Some(&**cell.get_or_init(|| Box::new(Sieve::new(v, dense))))
+        }
+        _ => None,
+    };
     let mut sifted = Sifted::default();
     let start = bytes.as_ptr();
     // SAFETY (every use): `p` points into `bytes`.

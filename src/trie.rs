@@ -59,6 +59,8 @@ pub(crate) struct Trie {
     start_ranges: std::sync::OnceLock<Option<StartRanges>>,
     /// Made on first use by a long text (see [`Trie::view_for`]).
     dense: std::sync::OnceLock<Box<crate::dense::Dense>>,
+    /// The sieve of the dense table's skip, made on first use (see [`crate::dense::Sieve`]).
+    sieve: std::sync::OnceLock<Box<crate::dense::Sieve>>,
     root_lo: usize,
     node_rec: usize,
     edge_rec: usize,
@@ -138,6 +140,7 @@ impl Trie {
             ascii_skip: AsciiSkip::Table,
             start_ranges: std::sync::OnceLock::new(),
             dense: std::sync::OnceLock::new(),
+            sieve: std::sync::OnceLock::new(),
             words,
             values_text,
             root_lo,
@@ -240,6 +243,7 @@ impl Trie {
             dense: None,
             dense_busy: false,
             dense_skip: false,
+            sieve: None,
         }
     }
 
@@ -297,6 +301,7 @@ impl Trie {
             .get_or_init(|| Box::new(crate::dense::Dense::new(&view)));
         TrieView {
             dense: Some(dense),
+            sieve: Some(&self.sieve),
             ..view
         }
     }
@@ -415,6 +420,8 @@ pub(crate) struct TrieView<'a> {
     /// others a block at a time (see [`crate::dense::Activity::quiet`]; it takes precedence
     /// over `dense_busy`).
     pub(crate) dense_skip: bool,
+    /// With `dense`: where the skip's sieve is kept (see [`crate::dense::Sieve`]).
+    pub(crate) sieve: Option<&'a std::sync::OnceLock<Box<crate::dense::Sieve>>>,
 }
 
 /// The first two UTF-8 bytes of every character that starts a key, as up to four ranges
