@@ -1066,19 +1066,26 @@ unsafe fn skip_blocks(
             hits |= (dense.acts.get_unchecked(at / 64) >> (at % 64) & 1) << k;
         }
         let acting = first_acting(dense, pairs, bytes, b, hits | other, *dst, i);
-        // The first boundary at or after `stop`, where it is in this block.
-        let beyond = match stop - b {
-            n if n < 64 => !cont & !0 << n,
-            _ => 0,
-        };
-        if acting | beyond != 0 {
-            let to = b + (acting | beyond).trailing_zeros() as usize;
+        if let Some(to) = stop_in(b, stop, acting, cont) {
             *dst = dst.add(to - i);
             return to;
         }
         b += 64;
     }
     skip_tail(bytes, i, b, dst)
+}
+
+/// Where [`skip`] stops in the block at `b` (with continuation bytes `cont`), if it does: at
+/// the character that acts (`acting`, its bit; 0 for none) or the first character boundary at
+/// or after `stop`, whichever comes first.
+#[inline(always)]
+fn stop_in(b: usize, stop: usize, acting: u64, cont: u64) -> Option<usize> {
+    let beyond = match stop - b {
+        n if n < 64 => !cont & !0 << n,
+        _ => 0,
+    };
+    let at = acting | beyond;
+    (at != 0).then(|| b + at.trailing_zeros() as usize)
 }
 
 /// The end of [`skip`] where its blocks stop (at `b`, from `i`) without a character that
@@ -1328,13 +1335,7 @@ unsafe fn skip_sieved(
     }
     loop {
         let acting = first_acting(dense, pairs, bytes, b, may & !0 << (from - b), *dst, i);
-        // The first boundary at or after `stop`, where it is in this block.
-        let beyond = match stop - b {
-            n if n < 64 => !cont & !0 << n,
-            _ => 0,
-        };
-        if acting | beyond != 0 {
-            let to = b + (acting | beyond).trailing_zeros() as usize;
+        if let Some(to) = stop_in(b, stop, acting, cont) {
             *dst = dst.add(to - i);
             *sifted = Sifted { at: b, may, cont };
             return to;
