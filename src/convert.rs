@@ -1471,14 +1471,16 @@ pub(crate) mod tests {
             // fingerprints (t2tw; but the table loop's skip where it has its sieve and the
             // text is quiet), else the table loop, which decides every starting character of
             // these dictionaries; the skip itself is tested for all.
-            let chosen = t.view_for(&text);
-            let prints =
-                matches!(config, Config::T2tw) && !(crate::dense::sieved() && chosen.dense_skip);
-            assert_eq!(chosen.start_leads.is_some(), prints, "{}", config.name());
-            assert_eq!(chosen.dense.is_some(), !prints, "{}", config.name());
-            if matches!(config, Config::T2tw) && !crate::dense::sieved() {
-                assert!(prints);
-            }
+            crate::dense::tests::with_and_without_sieve(|| {
+                let chosen = t.view_for(&text);
+                let dense = t.dense_view();
+                let table = dense.dense.expect("a table");
+                let still = crate::dense::activity(table, dense.pair_filter(), &text).quiet();
+                let prints = matches!(config, Config::T2tw) && !(crate::dense::sieved() && still);
+                assert_eq!(chosen.start_leads.is_some(), prints, "{}", config.name());
+                assert_eq!(chosen.dense.is_some(), !prints, "{}", config.name());
+                assert_eq!(chosen.dense_skip, !prints && still, "{}", config.name());
+            });
             let sampled = t.sparse_view();
             assert!(sampled.start_leads.is_some(), "{}", config.name());
             assert_eq!(

@@ -1876,7 +1876,7 @@ pub(crate) fn learned_walk(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     std::thread_local! {
         /// Whether [`super::skip`] goes without its sieve in this thread (to test both ways on
         /// a processor that has one).
@@ -1884,7 +1884,7 @@ mod tests {
     }
 
     /// Runs `f` with the skip's sieve and without it.
-    fn with_and_without_sieve(mut f: impl FnMut()) {
+    pub(crate) fn with_and_without_sieve(mut f: impl FnMut()) {
         for no_sieve in [false, true] {
             NO_SIEVE.set(no_sieve);
             f();
