@@ -74,8 +74,9 @@ pub(crate) struct Dense {
     id: u64,
     /// A bit per [`act_hash`] of a character of three bytes, set for every such character
     /// whose entry is not its own bytes alone (it changes, starts a longer key, or is left to
-    /// the general scan): what [`skip`] looks at first (8 KiB, in the L1 cache; the entries
-    /// of those characters are spread over as many cache lines as there are of them).
+    /// the general scan): what [`skip`] looks at first where it has no [`Sieve`] (8 KiB, in
+    /// the L1 cache; the entries of those characters are spread over as many cache lines as
+    /// there are of them).
     acts: Box<[u64; ACT_WORDS]>,
     /// Whether no ASCII character acts (every one's entry is its own byte alone): the
     /// condition for [`skip`], which copies ASCII without a look.
