@@ -93,6 +93,7 @@ pub(crate) struct Dense {
 /// the third byte's low six. A character passes where both have its bit (a superset of the
 /// set: characters that share those bits with one in it pass too).
 #[derive(Debug, Clone)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) struct Sieve {
     /// Per set ([`SIEVE_CHANGES`], [`SIEVE_LONGER`], [`SIEVE_SECOND`]): the first bitmap
     /// (1,024 bits) and the second (4,096 bits), each bit `x << 6 | y` at byte `x << 3 | y >> 3`,
@@ -1213,6 +1214,7 @@ fn other_acts(dense: &Dense, x: u64) -> bool {
 /// acts at many characters, as t2jp's does at 9% of those of Traditional text, the loop
 /// comes back to the skip a few times a block).
 #[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) struct Sifted {
     at: usize,
     may: u64,
