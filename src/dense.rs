@@ -1109,30 +1109,31 @@ unsafe fn skip_tail(bytes: &[u8], i: usize, mut b: usize, dst: &mut *mut u8) -> 
     b
 }
 
-/// What the table loop does at the character of three bytes whose UTF-8 starts `x` (first
-/// byte lowest), followed by the bytes after it (see [`Three`]). It asks for a pair where the
-/// character starts a longer key and the pair filter lets its pair with the next character
-/// through (the next character as the loop decodes it: of three bytes or ASCII; another is
-/// taken as asking).
+/// What the table loop does at the character of three bytes `c` at `bytes[at]`, which starts
+/// the word `w` (see [`decode_at`]), followed by the next character (see [`Three`]): it asks
+/// for a pair where the character starts a longer key and the pair filter lets its pair with
+/// the next character through, decoded as the loop decodes it.
+///
+/// # Safety
+///
+/// 4 bytes are readable from the next character (7 from `at`).
 #[inline(always)]
-fn at_three(dense: &Dense, pairs: crate::trie::PairFilter<'_>, x: u64) -> Three {
-    let three = |x: u32| (x & 0x0F) << 12 | (x >> 2 & 0x3F << 6) | (x >> 16 & 0x3F);
-    let c = three(x as u32);
-    // SAFETY: `entries` has an entry for every code point.
-    let e = unsafe { *dense.entries.get_unchecked(c as usize) };
-    let y = (x >> 24) as u32;
-    let (d, known) = if y & 0xF0 == 0xE0 {
-        (three(y), true)
-    } else {
-        (y & 0xFF, y & 0x80 == 0)
-    };
-    if node_of(e) != 0 && (!known || pairs.may(c, d)) {
+unsafe fn at_three(
+    dense: &Dense,
+    pairs: crate::trie::PairFilter<'_>,
+    bytes: &[u8],
+    at: usize,
+    w: u32,
+    c: u32,
+) -> Three {
+    let e = *dense.entries.get_unchecked(c as usize);
+    if node_of(e) != 0 && pairs.may(c, decode_at(bytes, bytes.as_ptr().add(at + 3)).1) {
         Three::Acts
-    } else if e & !NODE_MASK == (x & 0xFF_FFFF) << 32 | 3 {
+    } else if e & !NODE_MASK == u64::from(w & 0xFF_FFFF) << 32 | 3 {
         Three::Plain
     } else if len_of(e) == 3 {
         // The next character's first byte after the three.
-        Three::Writes((e >> 32) as u32 | x as u32 & 0xFF00_0000)
+        Three::Writes((e >> 32) as u32 | w & 0xFF00_0000)
     } else {
         Three::Acts
     }
@@ -1153,7 +1154,9 @@ enum Three {
 /// Of the characters at `mask`'s bits in the block at `b` (each a lead byte beyond ASCII),
 /// the first at which the table loop has to act itself, as a bit (0 for none). A character
 /// that only changes into three other bytes, within the block, is written over its copy in
-/// the output on the way (at `out`, where the output of `bytes[i]` goes).
+/// the output on the way (at `out`, where the output of `bytes[i]` goes). A character of two
+/// bytes acts where its entry is not its own bytes alone, one of four where it may start a
+/// key (see [`Dense::astral`]; the loop leaves those to the general scan).
 ///
 /// # Safety
 ///
@@ -1173,39 +1176,29 @@ unsafe fn first_acting(
         let k = mask.trailing_zeros();
         mask &= mask - 1;
         let at = b + k as usize;
-        let x = u64::from_le(bytes.as_ptr().add(at).cast::<u64>().read_unaligned());
-        if x & 0xF0 != 0xE0 {
-            if other_acts(dense, x) {
-                return 1 << k;
+        let (w, c, len) = decode_at(bytes, bytes.as_ptr().add(at));
+        let acts = match len {
+            3 => match at_three(dense, pairs, bytes, at, w, c) {
+                Three::Plain => false,
+                // (A character that goes on into the next block is left to the loop: the
+                // next block's copy would write over it.)
+                Three::Writes(w) if k < 62 => {
+                    out.add(at - i).cast::<u32>().write_unaligned(w.to_le());
+                    false
+                }
+                Three::Writes(_) | Three::Acts => true,
+            },
+            2 => *dense.entries.get_unchecked(c as usize) != own(c),
+            _ => {
+                let h = astral_hash(c);
+                dense.astral[h / 64] >> (h % 64) & 1 != 0
             }
-            continue;
-        }
-        match at_three(dense, pairs, x) {
-            Three::Plain => {}
-            // (A character that goes on into the next block is left to the loop: the next
-            // block's copy would write over it.)
-            Three::Writes(w) if k < 62 => out.add(at - i).cast::<u32>().write_unaligned(w.to_le()),
-            Three::Writes(_) | Three::Acts => return 1 << k,
+        };
+        if acts {
+            return 1 << k;
         }
     }
     0
-}
-
-/// Whether the table loop may act at the character of two or four bytes whose UTF-8 starts
-/// `x` (first byte lowest): one of two bytes whose entry is not its own bytes alone, one of
-/// four bytes that may start a key (the loop leaves those to the general scan).
-#[inline(always)]
-fn other_acts(dense: &Dense, x: u64) -> bool {
-    let x = x as u32;
-    if x & 0xF8 == 0xF0 {
-        let c = (x & 0x07) << 18 | (x << 4 & 0x3F << 12) | (x >> 10 & 0x3F << 6) | (x >> 24 & 0x3F);
-        let at = astral_hash(c);
-        dense.astral[at / 64] >> (at % 64) & 1 != 0
-    } else {
-        let c = (x & 0x1F) << 6 | (x >> 8 & 0x3F);
-        // SAFETY: `entries` has an entry for every code point.
-        unsafe { *dense.entries.get_unchecked(c as usize) != own(c) }
-    }
 }
 
 /// A block of 64 bytes the sieve looked at (see [`skip`]): where it starts (`usize::MAX`
