@@ -112,6 +112,16 @@ pub(crate) struct Sieve {
     /// of the characters of Traditional text pass the first and second bitmaps, 2.5% the
     /// second and third, and 1.6% act.
     precise: bool,
+    /// For keys of two or more characters, where they are many (see `paired`): a bitmap of
+    /// 4,096 bits of their first two characters where both are of three bytes, bit
+    /// `x << 6 | y` with `x = (a1 ^ b2) & 63` and `y = (a2 ^ b1) & 63` (the second and third
+    /// bytes of the first character, `a1` `a2`, and of the second, `b1` `b2`).
+    pairs: [u8; 512],
+    /// Whether the skip looks at `pairs` too: a character that starts a longer key and is
+    /// followed by one of three bytes passes only where the pair's bit is set as well (tw2t:
+    /// keys of two or more characters start at 29% of the characters of Traditional text;
+    /// 14% of them passed, 4.8% with the pairs).
+    paired: bool,
     /// Whether the second character of some key of two or more characters is ASCII.
     ascii_second: bool,
 }
@@ -119,7 +129,7 @@ pub(crate) struct Sieve {
 /// Whether [`skip`] has a [`Sieve`] here: the processor has AVX-512 with VBMI.
 pub(crate) fn sieved() -> bool {
     #[cfg(test)]
-    if tests::NO_SIEVE.get() {
+    if tests::SIEVE.get() == tests::Sieve::None {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
@@ -136,6 +146,11 @@ pub(crate) fn sieved() -> bool {
 /// with the third bitmap, t2jp 0.95; the four others 1.04-1.13).
 const PRECISE_FROM: usize = 200;
 
+/// The pairs of characters of three bytes from which the skip looks at [`Sieve::pairs`]:
+/// between hk2t's 239 and tw2t's 858 (tw2t took 0.90 of its time with the pairs; with them,
+/// hk2t 0.98, t2hk 1.04, jp2t 1.05).
+const PAIRED_FROM: usize = 400;
+
 /// The characters whose entries are not their own bytes (see [`Sieve`]).
 const SIEVE_CHANGES: usize = 0;
 /// The characters that start keys of two or more characters (see [`Sieve`]).
@@ -151,6 +166,8 @@ impl Sieve {
             second: [[0; 512]; 3],
             third: [0; 512],
             precise: false,
+            pairs: [0; 512],
+            paired: false,
             ascii_second: false,
         };
         let mut changes = 0;
@@ -166,13 +183,22 @@ impl Sieve {
                 sieve.add(SIEVE_LONGER, c);
             }
         }
-        v.each_pair(|_, b| match b {
+        let mut pairs = 0;
+        v.each_pair(|a, b| match b {
             0..0x80 => sieve.ascii_second = true,
-            0x800..0x1_0000 => sieve.add(SIEVE_SECOND, b),
+            0x800..0x1_0000 => {
+                sieve.add(SIEVE_SECOND, b);
+                if (0x800..0x1_0000).contains(&a) {
+                    let pair = ((a >> 6 ^ b) & 0x3F) << 6 | ((a ^ b >> 6) & 0x3F);
+                    sieve.pairs[(pair >> 3) as usize] |= 1 << (pair & 7);
+                    pairs += 1;
+                }
+            }
             // Characters of two or four bytes are taken as second characters by `skip`.
             _ => {}
         });
         sieve.precise = changes >= PRECISE_FROM;
+        sieve.paired = pairs >= PAIRED_FROM;
         sieve
     }
 
@@ -1036,9 +1062,17 @@ pub(crate) unsafe fn skip(
     if let Some(sieve) = sieve {
         // SAFETY: a sieve is only used where the processor has what `skip_sieved` is
         // compiled for (see `sieved`).
-        return match sieve.precise {
-            true => skip_sieved::<true>(dense, sieve, pairs, bytes, i, stop, dst, sifted),
-            false => skip_sieved::<false>(dense, sieve, pairs, bytes, i, stop, dst, sifted),
+        let args = (dense, sieve, pairs, bytes, i, stop, dst, sifted);
+        // (Each bitmap only stops characters that do not act: the tests use them all too.)
+        #[cfg(test)]
+        let every = tests::SIEVE.get() == tests::Sieve::Every;
+        #[cfg(not(test))]
+        let every = false;
+        return match (sieve.precise || every, sieve.paired || every) {
+            (false, false) => skip_sieved::<false, false>(args),
+            (true, false) => skip_sieved::<true, false>(args),
+            (false, true) => skip_sieved::<false, true>(args),
+            (true, true) => skip_sieved::<true, true>(args),
         };
     }
     let _ = (sieve, sifted);
@@ -1259,16 +1293,17 @@ impl Default for Sifted {
 /// last call's, over the same `bytes`, or fresh.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,bmi1,bmi2")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn skip_sieved<const PRECISE: bool>(
-    dense: &Dense,
-    sieve: &Sieve,
-    pairs: crate::trie::PairFilter<'_>,
-    bytes: &[u8],
-    i: usize,
-    stop: usize,
-    dst: &mut *mut u8,
-    sifted: &mut Sifted,
+unsafe fn skip_sieved<const PRECISE: bool, const PAIRED: bool>(
+    (dense, sieve, pairs, bytes, i, stop, dst, sifted): (
+        &Dense,
+        &Sieve,
+        crate::trie::PairFilter<'_>,
+        &[u8],
+        usize,
+        usize,
+        &mut *mut u8,
+        &mut Sifted,
+    ),
 ) -> usize {
     use std::arch::x86_64::*;
     let load = |p: *const u8| _mm512_loadu_si512(p.cast());
@@ -1318,6 +1353,7 @@ unsafe fn skip_sieved<const PRECISE: bool>(
         _mm512_test_epi8_mask(first, bit_of(b1)) & wide(&set[2..], b1, b2)
     };
     let third: [__m512i; 8] = std::array::from_fn(|n| load(sieve.third.as_ptr().add(64 * n)));
+    let pair_map: [__m512i; 8] = std::array::from_fn(|n| load(sieve.pairs.as_ptr().add(64 * n)));
     // Of those characters, those in the set CHANGES: where it is large, by the second bitmap
     // and the third (see `Sieve::third`).
     let changes = |b0: __m512i, b1: __m512i, b2: __m512i| match PRECISE {
@@ -1337,6 +1373,17 @@ unsafe fn skip_sieved<const PRECISE: bool>(
     let sift = |b: usize, dst: *mut u8| {
         let p = bytes.as_ptr().add(b);
         let v: [__m512i; 3] = std::array::from_fn(|r| load(p.add(r)));
+        // Where the next character is of three bytes too, the pair's bit (see `Sieve::pairs`).
+        let paired = match PAIRED {
+            false => !0,
+            true => {
+                let (x, y) = (
+                    _mm512_xor_si512(v[1], load(p.add(5))),
+                    _mm512_xor_si512(v[2], load(p.add(4))),
+                );
+                wide(&pair_map, x, y) | !(lead3(v[0]) >> 3)
+            }
+        };
         _mm512_storeu_si512(dst.cast(), v[0]);
         let here = lead3(v[0]);
         let other = lead(v[0]) & !here;
@@ -1349,7 +1396,8 @@ unsafe fn skip_sieved<const PRECISE: bool>(
         // three bytes; for the last three bytes' it is in the next block: taken as one).
         let next = second >> 3 | 0b111 << 61;
         let may = here
-            & (changes(v[0], v[1], v[2]) | member(&tables[SIEVE_LONGER], v[0], v[1], v[2]) & next)
+            & (changes(v[0], v[1], v[2])
+                | member(&tables[SIEVE_LONGER], v[0], v[1], v[2]) & next & paired)
             | other;
         (may, _mm512_cmplt_epi8_mask(v[0], splat(0xC0)))
     };
@@ -1915,19 +1963,30 @@ pub(crate) fn learned_walk(
 
 #[cfg(test)]
 pub(crate) mod tests {
-    std::thread_local! {
-        /// Whether [`super::skip`] goes without its sieve in this thread (to test both ways on
-        /// a processor that has one).
-        pub(super) static NO_SIEVE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// How [`super::skip`] sieves in a thread of the tests (to test every way on a processor
+    /// that has the sieve).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Sieve {
+        /// With the bitmaps the sieve chose for its table.
+        Chosen,
+        /// With all of its bitmaps (see [`super::Sieve::third`], [`super::Sieve::pairs`]).
+        Every,
+        /// Without the sieve.
+        None,
     }
 
-    /// Runs `f` with the skip's sieve and without it.
+    std::thread_local! {
+        pub(super) static SIEVE: std::cell::Cell<Sieve> = const { std::cell::Cell::new(Sieve::Chosen) };
+    }
+
+    /// Runs `f` with the skip's sieve as it chose its bitmaps, with all of them, and without
+    /// the sieve.
     pub(crate) fn with_and_without_sieve(mut f: impl FnMut()) {
-        for no_sieve in [false, true] {
-            NO_SIEVE.set(no_sieve);
+        for sieve in [Sieve::Chosen, Sieve::Every, Sieve::None] {
+            SIEVE.set(sieve);
             f();
         }
-        NO_SIEVE.set(false);
+        SIEVE.set(Sieve::Chosen);
     }
 
     use crate::config::builtin_engine;
@@ -2258,21 +2317,23 @@ pub(crate) mod tests {
                         let Some(text) = text.get(..cut) else {
                             continue;
                         };
-                        for (fused, busy, skip, no_sieve) in [
-                            (false, false, false, false),
-                            (true, false, false, false),
-                            (false, true, false, false),
-                            (true, true, false, false),
-                            (false, false, true, false),
-                            (true, false, true, false),
-                            (false, false, true, true),
-                            (true, false, true, true),
+                        for (fused, busy, skip, sieve) in [
+                            (false, false, false, Sieve::Chosen),
+                            (true, false, false, Sieve::Chosen),
+                            (false, true, false, Sieve::Chosen),
+                            (true, true, false, Sieve::Chosen),
+                            (false, false, true, Sieve::Chosen),
+                            (true, false, true, Sieve::Chosen),
+                            (false, false, true, Sieve::Every),
+                            (true, false, true, Sieve::Every),
+                            (false, false, true, Sieve::None),
+                            (true, false, true, Sieve::None),
                         ] {
                             let mut dense = dense;
                             dense.dense_busy = busy;
                             // (The skip is only for tables under which ASCII stays.)
                             dense.dense_skip = skip && dense.dense.is_some_and(|d| d.ascii_plain);
-                            NO_SIEVE.set(no_sieve);
+                            SIEVE.set(sieve);
                             let run = |v| {
                                 let mut out = String::new();
                                 convert_trie_segments(
@@ -2294,7 +2355,7 @@ pub(crate) mod tests {
                                     .nth(k.saturating_sub(3))
                                     .map_or(0, |x| x.0);
                                 panic!(
-                                    "{} fused {fused} busy {busy} skip {skip} no sieve {no_sieve}: text {:?} dense {:?} general {:?}",
+                                    "{} fused {fused} busy {busy} skip {skip} sieve {sieve:?}: text {:?} dense {:?} general {:?}",
                                     config.name(),
                                     text[at..].chars().take(10).collect::<String>(),
                                     a.chars()
@@ -2312,7 +2373,7 @@ pub(crate) mod tests {
                 }
             }
         }
-        NO_SIEVE.set(false);
+        SIEVE.set(Sieve::Chosen);
         assert!(tries >= 16, "{tries}");
     }
 }
