@@ -256,7 +256,12 @@ impl Trie {
     /// made on first use.
     pub(crate) fn view_for(&self, text: &str) -> TrieView<'_> {
         let view = self.view();
-        let share = crate::dense::start_share(&view, text);
+        // Where the table is made, one pass over the sample says what both passes would.
+        let sampled = (self.dense.get()).map(|d| crate::dense::share_and_activity(&view, d, text));
+        let share = match sampled {
+            Some((share, _)) => share,
+            None => crate::dense::start_share(&view, text),
+        };
         let skip = (self.start_leads.as_deref()).filter(|_| crate::dense::sparse(share));
         let printed = skip
             .zip(view.starts)
@@ -269,9 +274,10 @@ impl Trie {
             return sparse;
         }
         let view = self.dense_view();
-        let activity = view
-            .dense
-            .map(|d| crate::dense::activity(d, view.pair_filter(), text));
+        let activity = match sampled {
+            Some((_, activity)) => Some(activity),
+            None => (view.dense).map(|d| crate::dense::activity(d, view.pair_filter(), text)),
+        };
         let quiet = activity.is_some_and(|a| a.quiet());
         if printed && !quiet {
             return sparse;
