@@ -16,7 +16,7 @@ use fanjian::{
 use rayon::prelude::*;
 
 use crate::cli::{Mode, Plan, Settings, Walk};
-use crate::output::{unified_diff, write_atomically, Compare, Named, WRITE_BUFFER};
+use crate::output::{unified_diff, write_atomically, Compare, Named, STDOUT_BUFFER};
 
 /// What happened to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -724,7 +724,7 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
         _ => {
             let stdout = io::stdout();
             let mut out = Named {
-                inner: io::BufWriter::with_capacity(WRITE_BUFFER, stdout.lock()),
+                inner: io::BufWriter::with_capacity(STDOUT_BUFFER, stdout.lock()),
                 name: "<stdout>".into(),
             };
             run(&mut out).and_then(|f| out.flush().map(|()| f).map_err(StreamError::Io))

@@ -98,14 +98,18 @@ impl<W: Write> Write for Compare<W> {
 /// Bytes written between two flushes to disk started in the background by [`Syncing`].
 const SYNC_EVERY: u64 = 8 << 20;
 
-/// The buffer of an output: writes of the size the stream converts at a time (64 KiB and
-/// more) go past it without a copy; smaller ones (short files, a stream's last piece) are
-/// gathered. With 256 KiB, every converted piece of a read was copied into it, and each file
-/// written had a buffer of its own of that size; with 32 KiB, `-j1` took 0.92-0.96 of the CPU
-/// time to standard output (t2hk and s2t, 200 MB), and over a tree of 2,001 files 0.78 of the
-/// time (t2hk; 0.52 into a tmpfs, where the kernel's copy of the written bytes had taken 59%
-/// of the time, 9% after).
-pub const WRITE_BUFFER: usize = 32 * 1024;
+/// The buffer of standard output: writes of the size the stream converts at a time (64 KiB
+/// and more) go past it without a copy; smaller ones (short files, a stream's last piece) are
+/// gathered. (With 256 KiB, every converted piece of a read was copied into it first: with
+/// 32 KiB, `-j1` took 0.92-0.96 of the CPU time, t2hk and s2t on 200 MB, and 0.95 of the
+/// time on 1 GB, `-j2` 0.96.) Files keep [`FILE_BUFFER`].
+pub const STDOUT_BUFFER: usize = 32 * 1024;
+
+/// The buffer of an output file. (With [`STDOUT_BUFFER`]'s 32 KiB instead, a tree of 2,001
+/// files converted into another on a disk took 0.93-1.11 of the time at `-j1` and 1.05-1.11
+/// at `-j2`, three measurements each; 0.52 at `-j1` into a tmpfs: no gain to be sure of where
+/// files go to a disk.)
+const FILE_BUFFER: usize = 256 * 1024;
 
 /// A file being written that has the disk take what was written so far, every
 /// [`SYNC_EVERY`] bytes, on a thread of its own while writing goes on: the flush before the
@@ -246,7 +250,7 @@ pub fn write_atomically<T>(
     let (temp, file) = Temp::create(target).map_err(io_err)?;
     let mut out = Compare::new(
         Named {
-            inner: io::BufWriter::with_capacity(WRITE_BUFFER, Syncing::new(file)),
+            inner: io::BufWriter::with_capacity(FILE_BUFFER, Syncing::new(file)),
             name: name.clone(),
         },
         compare_with,
