@@ -81,6 +81,9 @@ pub(crate) struct Dense {
     /// Whether no ASCII character acts (every one's entry is its own byte alone): the
     /// condition for [`skip`], which copies ASCII without a look.
     ascii_plain: bool,
+    /// Whether a key of two or more characters starts with some character of the BMP (not
+    /// with t2jp's: the skip then asks no pair filter).
+    longer: bool,
     /// A bit per [`astral_hash`] of a character beyond the BMP, set for every such character
     /// that starts a key: the others [`skip`] goes past (the table has no entries for them,
     /// and the loop leaves them to the general scan; Hong Kong text has one every 2 KB).
@@ -753,6 +756,7 @@ impl Dense {
         }
         Dense {
             ascii_plain: (0..0x80).all(|c| entries[c as usize] == own(c)),
+            longer: entries[..0x1_0000].iter().any(|&e| node_of(e) != 0),
             astral,
             entries: entries.into_boxed_slice(),
             id: next_id(),
@@ -1228,8 +1232,10 @@ unsafe fn at_three(
     c: u32,
 ) -> (bool, u32) {
     let e = *dense.entries.get_unchecked(c as usize);
-    let next = decode_at(bytes, bytes.as_ptr().add(at + 3)).1;
-    let pair = (node_of(e) != 0) & (pairs.miss(c, next) == 0);
+    let pair = dense.longer && {
+        let next = decode_at(bytes, bytes.as_ptr().add(at + 3)).1;
+        (node_of(e) != 0) & (pairs.miss(c, next) == 0)
+    };
     (pair | (len_of(e) != 3), (e >> 32) as u32 | w & 0xFF00_0000)
 }
 
