@@ -4,6 +4,10 @@
 # how many lines each peer gets different from OpenCC).
 #
 # usage: bash benches/compare.sh [--update-readme]
+# env:   RUNS (default 3): the whole measurement (the Rust converters, then OpenCC on each corpus)
+#        is repeated, and each figure is the median of its runs. This machine's speed drifts by
+#        a third within a minute: OpenCC is timed in another process, after the Rust converters,
+#        and a single run's ratio to it moved by up to 0.3 with that drift.
 #
 # Needs the oracle virtual environment that .ci/run creates (target/oracle-venv). Corpora:
 # benches/corpora.sh (s2* configs run on Simplified text, the others on Traditional text).
@@ -16,39 +20,50 @@ simplified=target/corpora/simplified.txt
 traditional=target/corpora/traditional.txt
 
 (cd benches/peers && cargo build --quiet --release)
-peers=$(benches/peers/target/release/fanjian-peers "$simplified" "$traditional")
-opencc_s=$("$python" benches/opencc_speed.py "$simplified")
-opencc_t=$("$python" benches/opencc_speed.py "$traditional")
+runs=${RUNS:-3}
+peers="" opencc_s="" opencc_t=""
+for ((run = 1; run <= runs; run++)); do
+  peers+=$(benches/peers/target/release/fanjian-peers "$simplified" "$traditional")$'\n'
+  opencc_s+=$("$python" benches/opencc_speed.py "$simplified" | tail -n +2)$'\n'
+  opencc_t+=$("$python" benches/opencc_speed.py "$traditional" | tail -n +2)$'\n'
+done
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
-python3 - "$machine" "${1:-}" <<PY
-import datetime, re, sys
-machine, update = sys.argv[1], sys.argv[2] == "--update-readme"
+python3 - "$machine" "${1:-}" "$runs" <<PY
+import datetime, re, statistics, sys
+machine, update, runs = sys.argv[1], sys.argv[2] == "--update-readme", int(sys.argv[3])
+median = statistics.median
 opencc = {}
 for corpus, text in (("simplified", """$opencc_s"""), ("traditional", """$opencc_t""")):
-    for line in text.strip().splitlines()[1:]:
+    for line in text.strip().splitlines():
         config, mbps, load = line.split()
-        opencc[(config, corpus)] = float(mbps)
-rows = ["| config | text | fanjian MB/s | OpenCC 1.4.2 | zhconv | ferrous-opencc | opencc-fmmseg |",
-        "|---|---|---:|---:|---:|---:|---:|"]
+        opencc.setdefault((config, corpus), []).append(float(mbps))
+# Per config and corpus, in the order of the first run: each run's fields.
+peers = {}
 for line in """$peers""".strip().splitlines():
     f = line.split()
-    config, corpus, fj = f[0], f[1], float(f[2])
+    peers.setdefault((f[0], f[1]), []).append(f)
+rows = ["| config | text | fanjian MB/s | OpenCC 1.4.2 | zhconv | ferrous-opencc | opencc-fmmseg |",
+        "|---|---|---:|---:|---:|---:|---:|"]
+for (config, corpus), fields in peers.items():
+    fj = median(float(f[2]) for f in fields)
     cells = []
-    oc = opencc[(config, corpus)]
+    oc = median(opencc[(config, corpus)])
     cells.append(f"{oc:.1f} ({fj / oc:.1f}×)")
     for i in (3, 5, 7):
-        if f[i] == "-":
+        if fields[0][i] == "-":
             cells.append("n/a")
         else:
-            mbps, diff = float(f[i]), float(f[i + 1])
+            mbps, diff = median(float(f[i]) for f in fields), float(fields[0][i + 1])
             cells.append(f"{mbps:.1f} ({fj / mbps:.2f}×, {diff:.1f}% lines differ)")
     rows.append(f"| {config} | {corpus} | {fj:.1f} | " + " | ".join(cells) + " |")
 table = "\n".join(rows)
-head = (f"Measured {datetime.date.today()} on {machine}, single thread, in memory (the Rust "
-        "converters: medians of seven rounds, each round timing every converter once, one after "
-        "the other); in parentheses fanjian's speed as a multiple of the peer's, and the share of "
-        "lines where the peer's output differs from OpenCC 1.4.2 (fanjian's differs in none).")
+of_runs = f"medians of {runs} runs" if runs > 1 else "one run"
+head = (f"Measured {datetime.date.today()} on {machine}, single thread, in memory ({of_runs}, "
+        "each timing the Rust converters (medians of seven rounds, each round timing "
+        "every converter once, one after the other) and then OpenCC (medians of seven "
+        "conversions)); in parentheses fanjian's speed as a multiple of the peer's, and the share "
+        "of lines where the peer's output differs from OpenCC 1.4.2 (fanjian's differs in none).")
 print(head + "\n\n" + table)
 if update:
     readme = open("README.md", encoding="utf-8").read()
