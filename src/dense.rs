@@ -2304,6 +2304,19 @@ pub(crate) mod tests {
         });
     }
 
+    /// Calls `f` with every trie of every config: normalization, segmentation and chain.
+    fn each_trie(mut f: impl FnMut(Config, &crate::trie::Trie)) {
+        for config in Config::ALL {
+            let engine = builtin_engine(config, true);
+            let steps = engine.normalization.iter().chain(&engine.segmentation);
+            for m in steps.chain(&engine.chain) {
+                if let Matcher::Trie(t) = m {
+                    f(config, t);
+                }
+            }
+        }
+    }
+
     #[test]
     fn one_pass_over_the_sample_says_what_the_two_say() {
         // Every trie of every config that has a start bitmap, on texts of its keys, their
@@ -2311,29 +2324,24 @@ pub(crate) mod tests {
         // one an IDS operator the table leaves to the general scan).
         let mut seed = 0x2545_F491_4F6C_DD1D;
         let mut compared = 0;
-        for config in Config::ALL {
-            let engine = builtin_engine(config, true);
-            let steps = engine.normalization.iter().chain(&engine.segmentation);
-            for m in steps.chain(&engine.chain) {
-                let Matcher::Trie(t) = m else { continue };
-                let v = t.dense_view();
-                let (Some(dense), Some(_)) = (v.dense, v.starts) else {
-                    continue;
-                };
-                let mut pool: Vec<String> = ["甲", "，", "a", "𠮷", "⿰", "é"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                crate::compose::tests::key_pieces(t, (7, 3), &mut pool);
-                for round in 0..20 {
-                    let text = crate::compose::tests::text(&pool, 50 + 20 * round, &mut seed);
-                    let (share, activity) = super::share_and_activity(&v, dense, &text);
-                    assert_eq!(share, super::start_share(&v, &text), "{}", config.name());
-                    assert_eq!(activity, super::activity(dense, v.pair_filter(), &text));
-                    compared += 1;
-                }
+        each_trie(|config, t| {
+            let v = t.dense_view();
+            let (Some(dense), Some(_)) = (v.dense, v.starts) else {
+                return;
+            };
+            let mut pool: Vec<String> = ["甲", "，", "a", "𠮷", "⿰", "é"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            crate::compose::tests::key_pieces(t, (7, 3), &mut pool);
+            for round in 0..20 {
+                let text = crate::compose::tests::text(&pool, 50 + 20 * round, &mut seed);
+                let (share, activity) = super::share_and_activity(&v, dense, &text);
+                assert_eq!(share, super::start_share(&v, &text), "{}", config.name());
+                assert_eq!(activity, super::activity(dense, v.pair_filter(), &text));
+                compared += 1;
             }
-        }
+        });
         assert!(compared >= 200, "{compared}");
     }
 
@@ -2345,93 +2353,80 @@ pub(crate) mod tests {
         // table, with and without segments fused into the step.
         let mut seed = 0x9E37_79B9_7F4A_7C15;
         let mut tries = 0;
-        for config in Config::ALL {
-            let engine = builtin_engine(config, true);
-            let steps = engine.normalization.iter().chain(&engine.segmentation);
-            for m in steps.chain(&engine.chain) {
-                let Matcher::Trie(t) = m else { continue };
-                let dense = t.dense_view();
-                tries += 1;
-                let mut pool: Vec<String> = [
-                    "，",
-                    "。",
-                    "\n",
-                    " ",
-                    "abcdefgh ",
-                    "SQL",
-                    "PN",
-                    "é",
-                    "𠮷",
-                    "⿰氵青",
-                    "⿱",
-                    "〇",
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-                crate::compose::tests::key_pieces(t, (11, 5), &mut pool);
-                for round in 0..30 {
-                    let text = crate::compose::tests::text(&pool, 100 + round, &mut seed);
-                    for cut in (0..=12).map(|k| text.len().saturating_sub(k)) {
-                        let Some(text) = text.get(..cut) else {
-                            continue;
+        each_trie(|config, t| {
+            let dense = t.dense_view();
+            tries += 1;
+            let mut pool: Vec<String> = [
+                "，",
+                "。",
+                "\n",
+                " ",
+                "abcdefgh ",
+                "SQL",
+                "PN",
+                "é",
+                "𠮷",
+                "⿰氵青",
+                "⿱",
+                "〇",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            crate::compose::tests::key_pieces(t, (11, 5), &mut pool);
+            for round in 0..30 {
+                let text = crate::compose::tests::text(&pool, 100 + round, &mut seed);
+                for cut in (0..=12).map(|k| text.len().saturating_sub(k)) {
+                    let Some(text) = text.get(..cut) else {
+                        continue;
+                    };
+                    for (fused, busy, skip, sieve) in [
+                        (false, false, false, Sieve::Chosen),
+                        (true, false, false, Sieve::Chosen),
+                        (false, true, false, Sieve::Chosen),
+                        (true, true, false, Sieve::Chosen),
+                        (false, false, true, Sieve::Chosen),
+                        (true, false, true, Sieve::Chosen),
+                        (false, false, true, Sieve::Every),
+                        (true, false, true, Sieve::Every),
+                        (false, false, true, Sieve::None),
+                        (true, false, true, Sieve::None),
+                    ] {
+                        let mut dense = dense;
+                        dense.dense_busy = busy;
+                        // (The skip is only for tables under which ASCII stays.)
+                        dense.dense_skip = skip && dense.dense.is_some_and(|d| d.ascii_plain);
+                        SIEVE.set(sieve);
+                        let run = |v| {
+                            let mut out = String::new();
+                            convert_trie_segments(v, text, &[text.len()], &mut out, None, fused);
+                            out
                         };
-                        for (fused, busy, skip, sieve) in [
-                            (false, false, false, Sieve::Chosen),
-                            (true, false, false, Sieve::Chosen),
-                            (false, true, false, Sieve::Chosen),
-                            (true, true, false, Sieve::Chosen),
-                            (false, false, true, Sieve::Chosen),
-                            (true, false, true, Sieve::Chosen),
-                            (false, false, true, Sieve::Every),
-                            (true, false, true, Sieve::Every),
-                            (false, false, true, Sieve::None),
-                            (true, false, true, Sieve::None),
-                        ] {
-                            let mut dense = dense;
-                            dense.dense_busy = busy;
-                            // (The skip is only for tables under which ASCII stays.)
-                            dense.dense_skip = skip && dense.dense.is_some_and(|d| d.ascii_plain);
-                            SIEVE.set(sieve);
-                            let run = |v| {
-                                let mut out = String::new();
-                                convert_trie_segments(
-                                    v,
-                                    text,
-                                    &[text.len()],
-                                    &mut out,
-                                    None,
-                                    fused,
-                                );
-                                out
-                            };
-                            let (a, b) = (run(&dense), run(&t.view()));
-                            if a != b {
-                                let k =
-                                    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
-                                let at = text
-                                    .char_indices()
-                                    .nth(k.saturating_sub(3))
-                                    .map_or(0, |x| x.0);
-                                panic!(
-                                    "{} fused {fused} busy {busy} skip {skip} sieve {sieve:?}: text {:?} dense {:?} general {:?}",
-                                    config.name(),
-                                    text[at..].chars().take(10).collect::<String>(),
-                                    a.chars()
-                                        .skip(k.saturating_sub(3))
-                                        .take(8)
-                                        .collect::<String>(),
-                                    b.chars()
-                                        .skip(k.saturating_sub(3))
-                                        .take(8)
-                                        .collect::<String>()
-                                );
-                            }
+                        let (a, b) = (run(&dense), run(&t.view()));
+                        if a != b {
+                            let k = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+                            let at = text
+                                .char_indices()
+                                .nth(k.saturating_sub(3))
+                                .map_or(0, |x| x.0);
+                            panic!(
+                                "{} fused {fused} busy {busy} skip {skip} sieve {sieve:?}: text {:?} dense {:?} general {:?}",
+                                config.name(),
+                                text[at..].chars().take(10).collect::<String>(),
+                                a.chars()
+                                    .skip(k.saturating_sub(3))
+                                    .take(8)
+                                    .collect::<String>(),
+                                b.chars()
+                                    .skip(k.saturating_sub(3))
+                                    .take(8)
+                                    .collect::<String>()
+                            );
                         }
                     }
                 }
             }
-        }
+        });
         SIEVE.set(Sieve::Chosen);
         assert!(tries >= 16, "{tries}");
     }
