@@ -115,16 +115,14 @@ pub(crate) struct Sieve {
     /// of the characters of Traditional text pass the first and second bitmaps, 2.5% the
     /// second and third, and 1.6% act.
     precise: bool,
-    /// For keys of two or more characters, where they are many (see `paired`): a bitmap of
-    /// 4,096 bits of their first two characters where both are of three bytes, bit
-    /// `x << 6 | y` with `x = (a1 ^ b2) & 63` and `y = (a2 ^ b1) & 63` (the second and third
-    /// bytes of the first character, `a1` `a2`, and of the second, `b1` `b2`).
+    /// For keys of two or more characters (see `seconds`): a bitmap of 4,096 bits of their
+    /// first two characters where both are of three bytes, bit `x << 6 | y` with
+    /// `x = (a1 ^ b2) & 63` and `y = (a2 ^ b1) & 63` (the second and third bytes of the first
+    /// character, `a1` `a2`, and of the second, `b1` `b2`).
     pairs: [u8; 512],
-    /// Whether the skip looks at `pairs` too: a character that starts a longer key and is
-    /// followed by one of three bytes passes only where the pair's bit is set as well (tw2t:
-    /// keys of two or more characters start at 29% of the characters of Traditional text;
-    /// 14% of them passed, 4.8% with the pairs).
-    paired: bool,
+    /// How the skip tells whether the character after one that starts a longer key may be a
+    /// key's second with it, where both are of three bytes (see [`Seconds`]).
+    seconds: Seconds,
     /// Whether the second character of some key of two or more characters is ASCII.
     ascii_second: bool,
 }
@@ -149,10 +147,29 @@ pub(crate) fn sieved() -> bool {
 /// with the third bitmap, t2jp 0.95; the four others 1.04-1.13).
 const PRECISE_FROM: usize = 200;
 
-/// The pairs of characters of three bytes from which the skip looks at [`Sieve::pairs`]:
-/// between hk2t's 239 and tw2t's 858 (tw2t took 0.90 of its time with the pairs; with them,
-/// hk2t 0.98, t2hk 1.04, jp2t 1.05).
-const PAIRED_FROM: usize = 400;
+/// How the skip tells whether a character of three bytes after one that starts a longer key
+/// may be a key's second with it (see [`Sieve`]), by the number of pairs of characters of
+/// three bytes that start keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seconds {
+    /// Under [`PAIRS_FROM`] pairs: by the set of second characters ([`SIEVE_SECOND`]) alone,
+    /// which needs no bytes beyond those the sieve has (with the pairs' bitmap instead, t2tw,
+    /// 11 pairs, took 1.06-1.24 of its time, t2jp, none, 1.02).
+    Set,
+    /// From [`PAIRS_FROM`] pairs: by [`Sieve::pairs`] alone, from two more loads of the text
+    /// (of jp2t's characters 2.5% passed with the set, 1.9% with the pairs: 0.98 of its time,
+    /// 0.94-1.00 in three measurements; hk2t 2.6% and 1.6%, 0.95-0.96; t2hk 1.4% and 1.0%,
+    /// 1.00).
+    Pairs,
+    /// From [`BOTH_FROM`] pairs: by both (tw2t, 858 pairs: 14% of its characters passed with
+    /// the set, 8.5% with the pairs, 4.8% with both; with both, 0.90 of its time).
+    Both,
+}
+
+/// See [`Seconds::Pairs`].
+const PAIRS_FROM: usize = 100;
+/// See [`Seconds::Both`].
+const BOTH_FROM: usize = 400;
 
 /// The characters whose entries are not their own bytes (see [`Sieve`]).
 const SIEVE_CHANGES: usize = 0;
@@ -170,7 +187,7 @@ impl Sieve {
             third: [0; 512],
             precise: false,
             pairs: [0; 512],
-            paired: false,
+            seconds: Seconds::Set,
             ascii_second: false,
         };
         let mut changes = 0;
@@ -201,7 +218,11 @@ impl Sieve {
             _ => {}
         });
         sieve.precise = changes >= PRECISE_FROM;
-        sieve.paired = pairs >= PAIRED_FROM;
+        sieve.seconds = match pairs {
+            n if n >= BOTH_FROM => Seconds::Both,
+            n if n >= PAIRS_FROM => Seconds::Pairs,
+            _ => Seconds::Set,
+        };
         sieve
     }
 
@@ -1107,11 +1128,17 @@ pub(crate) unsafe fn skip(
         let every = tests::SIEVE.get() == tests::Sieve::Every;
         #[cfg(not(test))]
         let every = false;
-        return match (sieve.precise || every, sieve.paired || every) {
-            (false, false) => skip_sieved::<false, false>(args),
-            (true, false) => skip_sieved::<true, false>(args),
-            (false, true) => skip_sieved::<false, true>(args),
-            (true, true) => skip_sieved::<true, true>(args),
+        let seconds = if every { Seconds::Both } else { sieve.seconds };
+        const SET: u8 = Seconds::Set as u8;
+        const PAIRS: u8 = Seconds::Pairs as u8;
+        const BOTH: u8 = Seconds::Both as u8;
+        return match (sieve.precise || every, seconds) {
+            (false, Seconds::Set) => skip_sieved::<false, SET>(args),
+            (false, Seconds::Pairs) => skip_sieved::<false, PAIRS>(args),
+            (false, Seconds::Both) => skip_sieved::<false, BOTH>(args),
+            (true, Seconds::Set) => skip_sieved::<true, SET>(args),
+            (true, Seconds::Pairs) => skip_sieved::<true, PAIRS>(args),
+            (true, Seconds::Both) => skip_sieved::<true, BOTH>(args),
         };
     }
     let _ = (sieve, sifted);
@@ -1319,7 +1346,7 @@ impl Default for Sifted {
 /// last call's, over the same `bytes`, or fresh.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,bmi1,bmi2")]
-unsafe fn skip_sieved<const PRECISE: bool, const PAIRED: bool>(
+unsafe fn skip_sieved<const PRECISE: bool, const SECONDS: u8>(
     (dense, sieve, pairs, bytes, i, stop, dst, sifted): (
         &Dense,
         &Sieve,
@@ -1399,31 +1426,29 @@ unsafe fn skip_sieved<const PRECISE: bool, const PAIRED: bool>(
     let sift = |b: usize, dst: *mut u8| {
         let p = bytes.as_ptr().add(b);
         let v: [__m512i; 3] = std::array::from_fn(|r| load(p.add(r)));
-        // Where the next character is of three bytes too, the pair's bit (see `Sieve::pairs`).
-        let paired = match PAIRED {
-            false => !0,
-            true => {
-                let (x, y) = (
-                    _mm512_xor_si512(v[1], load(p.add(5))),
-                    _mm512_xor_si512(v[2], load(p.add(4))),
-                );
-                wide(&pair_map, x, y) | !(lead3(v[0]) >> 3)
-            }
-        };
         _mm512_storeu_si512(dst.cast(), v[0]);
         let here = lead3(v[0]);
         let other = lead(v[0]) & !here;
-        // The characters that may be a key's second: of three bytes in the set, ASCII where
-        // one is, of two or four bytes.
-        let second = here & member(&tables[SIEVE_SECOND], v[0], v[1], v[2])
-            | !_mm512_movepi8_mask(v[0]) & ascii_second
-            | other;
-        // Whether the character three bytes on may be one (the next character of one of
-        // three bytes; for the last three bytes' it is in the next block: taken as one).
-        let next = second >> 3 | 0b111 << 61;
+        // Whether the character three bytes on (the next after one of three bytes) may be a
+        // key's second after this one: of three bytes, in the set of second characters or
+        // where the pair's bit is set or both (see `Seconds`); ASCII where a key's second is;
+        // of two or four bytes; in the next block (for the last three bytes: taken as one).
+        let set = || here & member(&tables[SIEVE_SECOND], v[0], v[1], v[2]);
+        let pair = || {
+            let (x, y) = (
+                _mm512_xor_si512(v[1], load(p.add(5))),
+                _mm512_xor_si512(v[2], load(p.add(4))),
+            );
+            wide(&pair_map, x, y)
+        };
+        let three = match SECONDS {
+            s if s == Seconds::Set as u8 => set() >> 3,
+            s if s == Seconds::Pairs as u8 => here >> 3 & pair(),
+            _ => set() >> 3 & pair(),
+        };
+        let next = three | (!_mm512_movepi8_mask(v[0]) & ascii_second | other) >> 3 | 0b111 << 61;
         let may = here
-            & (changes(v[0], v[1], v[2])
-                | member(&tables[SIEVE_LONGER], v[0], v[1], v[2]) & next & paired)
+            & (changes(v[0], v[1], v[2]) | member(&tables[SIEVE_LONGER], v[0], v[1], v[2]) & next)
             | other;
         (may, _mm512_cmplt_epi8_mask(v[0], splat(0xC0)))
     };
