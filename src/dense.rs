@@ -195,8 +195,10 @@ impl Sieve {
             let e = dense.entries[c as usize];
             if e & !NODE_MASK != own(c) {
                 sieve.add(SIEVE_CHANGES, c);
-                let third = (c >> 6 ^ c >> 12) << 6 & 0xFC0 | ((c ^ (c >> 12) << 2) & 0x3F);
-                sieve.third[(third >> 3) as usize] |= 1 << (third & 7);
+                set_bit(
+                    &mut sieve.third,
+                    (c >> 6 ^ c >> 12) << 6 & 0xFC0 | ((c ^ (c >> 12) << 2) & 0x3F),
+                );
                 changes += 1;
             }
             if node_of(e) != 0 {
@@ -209,8 +211,10 @@ impl Sieve {
             0x800..0x1_0000 => {
                 sieve.add(SIEVE_SECOND, b);
                 if (0x800..0x1_0000).contains(&a) {
-                    let pair = ((a >> 6 ^ b) & 0x3F) << 6 | ((a ^ b >> 6) & 0x3F);
-                    sieve.pairs[(pair >> 3) as usize] |= 1 << (pair & 7);
+                    set_bit(
+                        &mut sieve.pairs,
+                        ((a >> 6 ^ b) & 0x3F) << 6 | ((a ^ b >> 6) & 0x3F),
+                    );
                     pairs += 1;
                 }
             }
@@ -229,11 +233,15 @@ impl Sieve {
     /// Adds the character of three bytes `c` to the set `set`.
     fn add(&mut self, set: usize, c: u32) {
         let [b0, b1, b2] = [0xE0 | c >> 12, 0x80 | (c >> 6 & 0x3F), 0x80 | (c & 0x3F)];
-        let first = (b0 & 0xF) << 6 | (b1 & 0x3F);
-        let second = (b1 & 0x3F) << 6 | (b2 & 0x3F);
-        self.first[set][(first >> 3) as usize] |= 1 << (first & 7);
-        self.second[set][(second >> 3) as usize] |= 1 << (second & 7);
+        set_bit(&mut self.first[set], (b0 & 0xF) << 6 | (b1 & 0x3F));
+        set_bit(&mut self.second[set], (b1 & 0x3F) << 6 | (b2 & 0x3F));
     }
+}
+
+/// Sets bit `bit` of a bitmap of the sieve: at byte `bit >> 3`, bit `bit & 7`, as the skip
+/// looks it up.
+fn set_bit(map: &mut [u8], bit: u32) {
+    map[(bit >> 3) as usize] |= 1 << (bit & 7);
 }
 
 /// Words of [`Dense::astral`]: a bit per value of [`astral_hash`].
@@ -732,6 +740,7 @@ impl Dense {
         // below and those a text reads are ever paged in.
         let mut entries = vec![0u64; 0x11_0000];
         let mut acts = Box::new([0u64; ACT_WORDS]);
+        let mut longer = false;
         for (h, &block) in v.root_hi.iter().enumerate().take(0x100) {
             for l in 0..256 {
                 let c = (h as u32) << 8 | l;
@@ -754,6 +763,7 @@ impl Dense {
                     }
                 };
                 let e = entries[c as usize];
+                longer |= node_of(e) != 0;
                 if c >= 0x800 && e != own(c) {
                     let at = act_hash(output(c) as u32);
                     acts[at / 64] |= 1 << (at % 64);
@@ -777,7 +787,7 @@ impl Dense {
         }
         Dense {
             ascii_plain: (0..0x80).all(|c| entries[c as usize] == own(c)),
-            longer: entries[..0x1_0000].iter().any(|&e| node_of(e) != 0),
+            longer,
             astral,
             entries: entries.into_boxed_slice(),
             id: next_id(),
