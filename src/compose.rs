@@ -1031,7 +1031,7 @@ pub(crate) mod tests {
 
     /// Adds to `pool` every `every.0`-th entry of `t` and every `every.1`-th of its keys of two or
     /// more characters: the key, its first character and its value.
-    pub(crate) fn key_pieces(t: &crate::trie::Trie, every: (usize, usize), pool: &mut Vec<String>) {
+    fn key_pieces(t: &crate::trie::Trie, every: (usize, usize), pool: &mut Vec<String>) {
         for (i, (k, v)) in t.entries().into_iter().enumerate() {
             if i % every.0 == 0 || k.chars().count() > 1 && i % every.1 == 0 {
                 let cut = k.char_indices().nth(1).map_or(k.len(), |(j, _)| j);
@@ -1040,6 +1040,20 @@ pub(crate) mod tests {
                 pool.push(v);
             }
         }
+    }
+
+    /// The pieces of test texts: `fixed`, and the pieces of the keys of `tries` (see
+    /// [`key_pieces`]).
+    pub(crate) fn pool<'t>(
+        fixed: &[&str],
+        tries: impl IntoIterator<Item = &'t crate::trie::Trie>,
+        every: (usize, usize),
+    ) -> Vec<String> {
+        let mut pool: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
+        for t in tries {
+            key_pieces(t, every, &mut pool);
+        }
+        pool
     }
 
     /// A text of `n` pieces drawn from `pool` by a fixed pseudo-random sequence.
@@ -1066,15 +1080,15 @@ pub(crate) mod tests {
                 if engine.composed().is_none() {
                     continue;
                 }
-                let mut pool: Vec<String> =
-                    ["，", "。", "\n", " ", "a", "⿰氵青", "⿱", "⿰", "〇"]
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect();
-                for m in engine.segmentation.iter().chain(&engine.chain) {
-                    let Matcher::Trie(t) = m else { continue };
-                    key_pieces(t, (7, 3), &mut pool);
-                }
+                let tries = engine.segmentation.iter().chain(&engine.chain);
+                let pool = pool(
+                    &["，", "。", "\n", " ", "a", "⿰氵青", "⿱", "⿰", "〇"],
+                    tries.filter_map(|m| match m {
+                        Matcher::Trie(t) => Some(t),
+                        _ => None,
+                    }),
+                    (7, 3),
+                );
                 for round in 0..40 {
                     let t = text(&pool, 200 + round, &mut seed);
                     let mut passes = String::new();

@@ -2364,11 +2364,8 @@ pub(crate) mod tests {
             let (Some(dense), Some(_)) = (v.dense, v.starts) else {
                 return;
             };
-            let mut pool: Vec<String> = ["甲", "，", "a", "𠮷", "⿰", "é"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            crate::compose::tests::key_pieces(t, (7, 3), &mut pool);
+            let pool =
+                crate::compose::tests::pool(&["甲", "，", "a", "𠮷", "⿰", "é"], [t], (7, 3));
             for round in 0..20 {
                 let text = crate::compose::tests::text(&pool, 50 + 20 * round, &mut seed);
                 let (share, activity) = super::share_and_activity(&v, dense, &text);
@@ -2391,7 +2388,7 @@ pub(crate) mod tests {
         each_trie(|config, t| {
             let dense = t.dense_view();
             tries += 1;
-            let mut pool: Vec<String> = [
+            let fixed = [
                 "，",
                 "。",
                 "\n",
@@ -2404,11 +2401,8 @@ pub(crate) mod tests {
                 "⿰氵青",
                 "⿱",
                 "〇",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            crate::compose::tests::key_pieces(t, (11, 5), &mut pool);
+            ];
+            let pool = crate::compose::tests::pool(&fixed, [t], (11, 5));
             for round in 0..30 {
                 let text = crate::compose::tests::text(&pool, 100 + round, &mut seed);
                 for cut in (0..=12).map(|k| text.len().saturating_sub(k)) {
