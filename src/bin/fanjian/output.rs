@@ -134,10 +134,16 @@ impl Syncing {
 
     /// The file, once the flush in progress (if any) is over; its error, if it failed.
     pub fn into_file(mut self) -> io::Result<File> {
-        if let Some(flush) = self.flush.take() {
-            flush.join().expect("a flush does not panic")?;
-        }
+        self.wait()?;
         Ok(self.file)
+    }
+
+    /// Waits for the flush in progress, if any; its error, if it failed.
+    fn wait(&mut self) -> io::Result<()> {
+        match self.flush.take() {
+            Some(flush) => flush.join().expect("a flush does not panic"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -146,9 +152,7 @@ impl Write for Syncing {
         let n = self.file.write(data)?;
         self.since += n as u64;
         if self.since >= SYNC_EVERY && self.flush.as_ref().is_none_or(|f| f.is_finished()) {
-            if let Some(flush) = self.flush.take() {
-                flush.join().expect("a flush does not panic")?;
-            }
+            self.wait()?;
             // (Where no thread can be had, the flush at the end does it all, as before.)
             let file = self.file.try_clone()?;
             self.flush = std::thread::Builder::new()
