@@ -22,7 +22,7 @@ pub(crate) fn arity(c: u32) -> usize {
 }
 
 const MAX_DEPTH: usize = 16;
-const MAX_CODE_POINTS: usize = 64;
+pub(crate) const MAX_CODE_POINTS: usize = 64;
 
 enum Parse {
     Complete(usize),

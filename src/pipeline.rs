@@ -10,9 +10,9 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 
-use crate::encoding::{detect, DecodeError, Decoder, EncodeError, Encoder, Encoding};
+use crate::encoding::{detect, utf8_prefix, DecodeError, Decoder, EncodeError, Encoder, Encoding};
 use crate::normalize::{Normalize, Normalizer};
-use crate::stream::{self, StreamConverter};
+use crate::stream::{self, Flow, Recall, StreamConverter};
 use crate::Converter;
 
 /// The encoding to write.
@@ -135,31 +135,6 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// For UTF-8 input: `bytes` as text, less an incomplete character at the end when more input
-/// follows. `None` when the bytes do not validate.
-fn utf8_prefix(bytes: &[u8], eof: bool) -> Option<&str> {
-    // Where the last character starts, and whether it is complete.
-    let mut end = bytes.len();
-    if !eof {
-        if let Some(lead) = (bytes.len().saturating_sub(4)..bytes.len())
-            .rev()
-            .find(|&i| bytes[i] & 0xC0 != 0x80)
-        {
-            let need = match bytes[lead] {
-                b if b < 0x80 => 1,
-                b if b >= 0xF0 => 4,
-                b if b >= 0xE0 => 3,
-                _ => 2,
-            };
-            if lead + need > bytes.len() {
-                end = lead;
-            }
-        }
-    }
-    // simdutf8 validates several times faster than the standard library on CJK text.
-    simdutf8::basic::from_utf8(&bytes[..end]).ok()
-}
-
 /// Converts everything `reader` gives into `writer` (see the module docs).
 ///
 /// ```
@@ -251,7 +226,15 @@ pub fn convert_stream(
     if options.threads > 1 && !input.eof {
         // The reads are converted on the pool's threads, and written in order, while this
         // thread goes on reading (see `Flow`).
-        stream::flow(converter, options.threads, |flow| {
+        stream::flow(converter, options.threads, options.reject_binary, |flow| {
+            if input.in_place && !normalizer.has_before() {
+                // UTF-8 is read straight into the threads' slots, and validated there.
+                let mut write_flow = |out: &str| write(out, false, &mut normalizer);
+                match input.raw_into(flow, &mut write_flow)? {
+                    None => return write("", true, &mut normalizer),
+                    Some(recall) => input.replay(recall),
+                }
+            }
             input.each(&mut normalizer, |text, eof, n| {
                 flow.push(text, &mut |out| write(out, false, n))?;
                 if eof {
@@ -308,6 +291,39 @@ struct Input<R> {
 }
 
 impl<R: Read> Input<R> {
+    /// Reads UTF-8 input as it is into `flow`, whose threads validate it, count its lines and
+    /// convert it; `write` takes the outputs in order. Where some of it does not validate (or
+    /// holds a NUL byte that is to stop the conversion), the flow sends the input from that
+    /// slot on back, to go through [`Input::each`] (see [`Input::replay`]).
+    fn raw_into(
+        &mut self,
+        flow: &mut Flow<'_, '_>,
+        write: &mut impl FnMut(&str) -> Result<(), StreamError>,
+    ) -> Result<Option<Recall>, StreamError> {
+        let first = &self.raw[self.start..self.n];
+        let mut n = first.len();
+        flow.raw_space(n).copy_from_slice(first);
+        loop {
+            if let Some(recall) = flow.push_raw(n, write)? {
+                return Ok(Some(recall));
+            }
+            if self.eof {
+                return flow.finish_raw(write);
+            }
+            n = fill(&mut self.reader, flow.raw_space(self.chunk))?;
+            self.bytes_in += n as u64;
+            self.eof = n < self.chunk;
+        }
+    }
+
+    /// Takes the input a flow sent back as the next read, after the input before it.
+    fn replay(&mut self, recall: Recall) {
+        self.decoder.skip_counted(recall.bytes, recall.lines);
+        self.n = recall.input.len();
+        self.raw = recall.input;
+        self.start = 0;
+    }
+
     /// Calls `f` with the text of each read (decoded and normalized), whether it is the last,
     /// and the normalizer; reads the next.
     fn each(

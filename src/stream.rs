@@ -11,6 +11,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
+use crate::encoding::{utf8_prefix, LineCounter};
 use crate::Converter;
 
 /// Below this many bytes a text is not worth cutting for parallel conversion.
@@ -145,12 +146,15 @@ const SLOT_BYTES: usize = 256 * 1024;
 
 /// Runs `f` with a [`Flow`] that converts on up to `threads` threads of the current rayon
 /// pool (and on the calling thread, where it would otherwise wait).
+/// With `reject_nul`, input read as it is (see [`Flow::raw_space`]) that holds a NUL byte is
+/// sent back like input that does not validate.
 pub(crate) fn flow<R>(
     converter: &Converter,
     threads: usize,
+    reject_nul: bool,
     f: impl FnOnce(&mut Flow<'_, '_>) -> R,
 ) -> R {
-    let shared = Shared::new(converter, threads);
+    let shared = Shared::new(converter, threads, reject_nul);
     rayon::in_place_scope(|scope| {
         f(&mut Flow {
             shared: &shared,
@@ -158,11 +162,60 @@ pub(crate) fn flow<R>(
             pending: String::new(),
             lead: 0,
             searched: 0,
+            raw: Bytes::default(),
+            raw_bytes: 0,
+            raw_lines: LineCounter::new(),
             published: 0,
             written: 0,
         })
     })
 }
+
+/// Bytes in a buffer that stays initialized: `buf[..end]` are in use, the rest were in use
+/// before (or are zeros), so that input can be read into it without clearing it first.
+#[derive(Default)]
+struct Bytes {
+    buf: Vec<u8>,
+    end: usize,
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.end]
+    }
+
+    /// Room for `n` more bytes after those in use.
+    fn space(&mut self, n: usize) -> &mut [u8] {
+        if self.buf.len() < self.end + n {
+            self.buf.resize(self.end + n, 0);
+        }
+        &mut self.buf[self.end..self.end + n]
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        self.space(bytes.len()).copy_from_slice(bytes);
+        self.end += bytes.len();
+    }
+}
+
+/// Input that a [`Flow`] sends back, from the first slot of bytes read as they are that did
+/// not validate (or held a NUL byte), to go through the decoder instead.
+pub(crate) struct Recall {
+    /// The input from that slot on, as read.
+    pub(crate) input: Vec<u8>,
+    /// What the slots written before it held: bytes, and lines and columns counted from line
+    /// 1, column 1.
+    pub(crate) bytes: u64,
+    pub(crate) lines: LineCounter,
+}
+
+/// The bytes at the end of the input held that are searched for a safe cut, once they are a
+/// slot's worth.
+const CUT_WINDOW: usize = 4096;
+
+/// The bytes before a cut that its search sees: those of the code points an IDS operator may
+/// reach across it from, and of a character cut through at the start.
+const CUT_LOOKBACK: usize = 4 * crate::ids::MAX_CODE_POINTS + 3;
 
 /// A stream's text converted on several threads at once and written in order, with no
 /// barrier between one push and the next: each push, up to its last safe cut, fills a slot
@@ -179,6 +232,11 @@ pub(crate) struct Flow<'f, 'scope> {
     lead: usize,
     /// `pending[lead..][..searched]` is known to hold no safe cut.
     searched: usize,
+    /// Input read as it is, not handed over yet (see [`Flow::raw_space`]).
+    raw: Bytes,
+    /// What the slots of such input written so far held, for a [`Recall`].
+    raw_bytes: u64,
+    raw_lines: LineCounter,
     /// Slots handed over and slots written, by number.
     published: usize,
     written: usize,
@@ -217,7 +275,128 @@ impl Flow<'_, '_> {
         if self.pending.len() > self.lead {
             self.hand_over(self.pending.len(), self.pending.as_ptr(), write)?;
         }
-        self.serve(write, |flow| flow.written == flow.published)
+        let all = self.serve(write, |flow| flow.written == flow.published)?;
+        assert!(all, "text pushed follows no input sent back");
+        Ok(())
+    }
+
+    /// Room for `n` more bytes of UTF-8 input, read as it is, after those held: the threads
+    /// validate each slot (and count its lines) before they convert it. [`Flow::push_raw`]
+    /// takes them.
+    pub(crate) fn raw_space(&mut self, n: usize) -> &mut [u8] {
+        self.raw.space(n)
+    }
+
+    /// Takes the first `n` bytes of [`Flow::raw_space`] and hands the input held over, up to
+    /// its last safe cut, once it is a slot's worth; writes the outputs that are done, in
+    /// order, with `write`. Where a slot did not validate, stops at it and sends back the
+    /// input from there on, which the flow no longer holds.
+    pub(crate) fn push_raw<E>(
+        &mut self,
+        n: usize,
+        write: &mut impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<Option<Recall>, E> {
+        self.raw.end += n;
+        if self.raw.end < SLOT_BYTES {
+            return Ok(None);
+        }
+        match self.raw_cut() {
+            Some(cut) => self.hand_over_raw(cut, write),
+            None => Ok(None),
+        }
+    }
+
+    /// Hands the input read as it is over, all of it, and writes everything, in order, with
+    /// `write`; or sends it back from the first slot that did not validate.
+    pub(crate) fn finish_raw<E>(
+        &mut self,
+        write: &mut impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<Option<Recall>, E> {
+        if self.raw.end > 0 {
+            if let Some(recall) = self.hand_over_raw(self.raw.end, write)? {
+                return Ok(Some(recall));
+            }
+        }
+        Ok((!self.serve(write, |flow| flow.written == flow.published)?).then(|| self.recall()))
+    }
+
+    /// The last safe cut in the last [`CUT_WINDOW`] bytes of the input read as it is, or the
+    /// end of it where those do not validate (the slot then goes to a thread that finds so).
+    fn raw_cut(&self) -> Option<usize> {
+        let bytes = self.raw.as_slice();
+        let from = bytes.len().saturating_sub(CUT_WINDOW);
+        let mut start = from.saturating_sub(CUT_LOOKBACK);
+        // In valid UTF-8, the first byte that continues no character starts one.
+        for _ in 0..3 {
+            if bytes.get(start).is_some_and(|b| b & 0xC0 == 0x80) {
+                start += 1;
+            }
+        }
+        match utf8_prefix(&bytes[start..], false) {
+            Some(window) => self
+                .shared
+                .converter
+                .last_safe_cut(window, from.saturating_sub(start))
+                .map(|q| start + q),
+            None => Some(bytes.len()),
+        }
+    }
+
+    /// Hands `raw[..cut]` over to the threads in the next slot, once it is free.
+    fn hand_over_raw<E>(
+        &mut self,
+        cut: usize,
+        write: &mut impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<Option<Recall>, E> {
+        let shared = self.shared;
+        if !self.serve(write, |flow| {
+            flow.published - flow.written < shared.slots.len()
+        })? {
+            return Ok(Some(self.recall()));
+        }
+        {
+            let mut data = shared
+                .slot(self.published)
+                .data
+                .lock()
+                .expect("a written slot is free");
+            data.raw.end = 0;
+            std::mem::swap(&mut data.raw, &mut self.raw);
+            self.raw.extend(&data.raw.as_slice()[cut..]);
+            data.raw.end = cut;
+            data.is_raw = true;
+        }
+        self.publish();
+        Ok(None)
+    }
+
+    /// Takes the slots from the next to write on back from the threads (waiting for those
+    /// they are converting), and sends back their input and the input held.
+    fn recall(&mut self) -> Recall {
+        let shared = self.shared;
+        let taken = shared.take_the_rest();
+        let mut input = Vec::new();
+        for k in self.written..self.published {
+            if k < taken {
+                shared.wait_for(k);
+            }
+            let data = shared
+                .slot(k)
+                .data
+                .lock()
+                .expect("a slot of input read as it is");
+            input.extend_from_slice(data.raw.as_slice());
+        }
+        input.extend_from_slice(self.raw.as_slice());
+        self.raw.end = 0;
+        self.published = self.written;
+        shared.published.store(self.written, Ordering::SeqCst);
+        shared.claimed.store(self.written, Ordering::SeqCst);
+        Recall {
+            input,
+            bytes: self.raw_bytes,
+            lines: self.raw_lines,
+        }
     }
 
     /// Hands `pending[lead..cut]` over to the threads in the next slot, once it is free; the
@@ -230,35 +409,50 @@ impl Flow<'_, '_> {
         write: &mut impl FnMut(&str) -> Result<(), E>,
     ) -> Result<(), E> {
         let shared = self.shared;
-        self.serve(write, |flow| {
+        let room = self.serve(write, |flow| {
             flow.published - flow.written < shared.slots.len()
         })?;
-        let slot = shared.slot(self.published);
+        assert!(room, "text pushed follows no input sent back");
         {
-            let mut data = slot.data.lock().expect("a written slot is free");
+            let mut data = shared
+                .slot(self.published)
+                .data
+                .lock()
+                .expect("a written slot is free");
             std::mem::swap(&mut data.text, &mut self.pending);
             data.lead = self.lead;
             self.lead = half_a_page_from(&mut self.pending, read, 2 * SLOT_BYTES);
             self.pending.push_str(&data.text[cut..]);
             data.text.truncate(cut);
+            data.is_raw = false;
         }
         self.searched = 0;
-        slot.done.store(false, Ordering::Relaxed);
+        self.publish();
+        Ok(())
+    }
+
+    /// Hands the next slot, filled, over to the threads.
+    fn publish(&mut self) {
+        let shared = self.shared;
+        shared
+            .slot(self.published)
+            .done
+            .store(false, Ordering::Relaxed);
         self.published += 1;
         shared.published.store(self.published, Ordering::SeqCst);
         if shared.enlist() {
             self.scope.spawn(move |_| shared.work());
         }
-        Ok(())
     }
 
     /// Writes the slots that are done, in order, until `enough`; meanwhile converts a slot
-    /// not taken yet, or waits for the next one to write.
+    /// not taken yet, or waits for the next one to write. `false` where it stopped at a slot
+    /// that did not validate.
     fn serve<E>(
         &mut self,
         write: &mut impl FnMut(&str) -> Result<(), E>,
         enough: impl Fn(&Self) -> bool,
-    ) -> Result<(), E> {
+    ) -> Result<bool, E> {
         let shared = self.shared;
         loop {
             while self.written < self.published {
@@ -267,21 +461,22 @@ impl Flow<'_, '_> {
                     break;
                 }
                 let data = slot.data.lock().expect("no thread panicked converting");
+                if data.bad {
+                    return Ok(false);
+                }
                 write(&data.out[data.skip..])?;
+                if data.is_raw {
+                    self.raw_bytes += data.raw.end as u64;
+                    self.raw_lines = self.raw_lines.then(data.lines);
+                }
                 self.written += 1;
             }
             if enough(self) {
-                return Ok(());
+                return Ok(true);
             }
             match shared.claim() {
                 Some(k) => shared.convert(k),
-                None => {
-                    let slot = shared.slot(self.written);
-                    let mut lock = shared.lock.lock().expect("a lock without data");
-                    while !slot.done.load(Ordering::Acquire) {
-                        lock = shared.ready.wait(lock).expect("a lock without data");
-                    }
-                }
+                None => shared.wait_for(self.written),
             }
         }
     }
@@ -308,6 +503,8 @@ struct Shared<'c> {
     workers: usize,
     /// Set when the flow ends early: no slot is taken any more.
     stopped: AtomicBool,
+    /// Input read as it is with a NUL byte does not validate.
+    reject_nul: bool,
     /// Where the calling thread waits for a slot to be done.
     lock: Mutex<()>,
     ready: Condvar,
@@ -322,16 +519,22 @@ struct Slot {
 
 #[derive(Default)]
 struct SlotData {
-    /// The text is `text[lead..]`.
+    /// The text is `text[lead..]`, or the input read as it is in `raw`.
     text: String,
     lead: usize,
+    raw: Bytes,
+    is_raw: bool,
+    /// The input in `raw` did not validate: the slot has no output.
+    bad: bool,
+    /// The lines and columns of the input in `raw`, from line 1, column 1.
+    lines: LineCounter,
     /// The output is `out[skip..]` (see [`Shared::convert`]).
     out: String,
     skip: usize,
 }
 
 impl<'c> Shared<'c> {
-    fn new(converter: &'c Converter, threads: usize) -> Shared<'c> {
+    fn new(converter: &'c Converter, threads: usize, reject_nul: bool) -> Shared<'c> {
         let threads = threads.max(1);
         Shared {
             converter,
@@ -344,6 +547,7 @@ impl<'c> Shared<'c> {
             // The calling thread converts too, where it would otherwise wait.
             workers: threads - 1,
             stopped: AtomicBool::new(false),
+            reject_nul,
             lock: Mutex::new(()),
             ready: Condvar::new(),
         }
@@ -380,6 +584,22 @@ impl<'c> Shared<'c> {
             .ok()
     }
 
+    /// Takes all the slots handed over that no thread has taken; returns the number of the
+    /// first of them.
+    fn take_the_rest(&self) -> usize {
+        self.claimed
+            .swap(self.published.load(Ordering::SeqCst), Ordering::SeqCst)
+    }
+
+    /// Waits until slot `k` is done.
+    fn wait_for(&self, k: usize) {
+        let slot = self.slot(k);
+        let mut lock = self.lock.lock().expect("a lock without data");
+        while !slot.done.load(Ordering::Acquire) {
+            lock = self.ready.wait(lock).expect("a lock without data");
+        }
+    }
+
     /// Converts slot `k`, taken by this thread.
     fn convert(&self, k: usize) {
         /// Marks the slot done however the conversion ends (a panic too, which the scope
@@ -398,10 +618,26 @@ impl<'c> Shared<'c> {
         let SlotData {
             text,
             lead,
+            raw,
+            is_raw,
+            bad,
+            lines,
             out,
             skip,
         } = &mut *data;
-        let text = &text[*lead..];
+        let text = if *is_raw {
+            // A slot's input ends at a safe cut, before a character: it validates whole.
+            let valid = simdutf8::basic::from_utf8(raw.as_slice())
+                .ok()
+                .filter(|t| !(self.reject_nul && memchr::memchr(0, t.as_bytes()).is_some()));
+            *bad = valid.is_none();
+            let Some(text) = valid else { return };
+            *lines = LineCounter::over(text);
+            text
+        } else {
+            *bad = false;
+            &text[*lead..]
+        };
         *skip = half_a_page_from(out, text.as_ptr(), text.len() + text.len() / 4);
         self.converter.convert_into(text, out);
     }
@@ -439,4 +675,36 @@ fn half_a_page_from(buf: &mut String, other: *const u8, len: usize) -> usize {
         % 4096;
     buf.extend(std::iter::repeat_n(' ', pad));
     pad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    #[test]
+    fn a_cut_in_input_read_as_it_is_sees_an_ids_operator_before_the_window() {
+        // The cut is searched for in the last CUT_WINDOW bytes; an IDS operator before them
+        // still reaches a line end after their start (here the last operand of ⿲): no cut
+        // there, wherever the window starts. With a plain character instead, the line end is
+        // the cut.
+        let s2t = Converter::new(Config::S2t);
+        let before = "头".repeat(SLOT_BYTES / 3);
+        let newline = before.len() + "⿲头头".len();
+        for (ids, want) in [("⿲头头\n", None), ("头头头\n", Some(newline))] {
+            let text = format!("{before}{ids}{}", "头".repeat(2000));
+            for from in newline - 12..=newline {
+                let cut = flow(&s2t, 2, false, |flow| {
+                    flow.raw.extend(&text.as_bytes()[..from + CUT_WINDOW]);
+                    flow.raw_cut()
+                });
+                assert_eq!(
+                    cut,
+                    want,
+                    "{ids:?}, the window {} bytes before",
+                    newline - from
+                );
+            }
+        }
+    }
 }

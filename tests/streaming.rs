@@ -356,3 +356,106 @@ fn a_failing_writer_stops_threaded_streaming_with_its_error() {
         .recv_timeout(std::time::Duration::from_secs(120))
         .expect("every threaded conversion stopped at its writer's error");
 }
+
+#[test]
+fn threads_meeting_malformed_utf8_or_nul_give_what_one_thread_gives() {
+    // UTF-8 goes to the threads as read and is validated there, a slot at a time: a slot that
+    // does not validate (or holds a NUL where that stops the conversion) sends the input from
+    // there on back through the decoder. Wherever the bad bytes are (in the first slot, in
+    // the last few KiB searched for a cut, deep in the text after many slots, cut short at the
+    // very end), the error, its line and column, and the lossy output are one thread's.
+    let text = std::fs::read_to_string("tests/data/zuozhuan.txt")
+        .unwrap()
+        .repeat(2);
+    let s2t = Converter::new(Config::S2t);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let at = |target: usize| (target..).find(|&i| text.is_char_boundary(i)).unwrap();
+    let spoilt = |at: usize, bad: &[u8]| {
+        let mut input = text.as_bytes()[..at].to_vec();
+        input.extend_from_slice(bad);
+        input.extend_from_slice(&text.as_bytes()[at..]);
+        input
+    };
+    let mut inputs = vec![];
+    for target in [10, 260_000, 1_000_003, 2_900_000, text.len() - 3] {
+        inputs.push((spoilt(at(target), b"\xFF"), false));
+        inputs.push((spoilt(at(target), b"\xE5\xA4"), false));
+        inputs.push((spoilt(at(target), b"\0"), true));
+    }
+    // Cut short at the very end.
+    inputs.push((spoilt(text.len(), b"\xE5\xA4"), false));
+    for (input, nul) in &inputs {
+        let run = |threads: usize, buffer_size: usize, lossy: bool| {
+            let options = StreamOptions {
+                threads,
+                buffer_size,
+                lossy,
+                reject_binary: *nul,
+                ..StreamOptions::default()
+            };
+            let mut out = Vec::new();
+            pool.install(|| convert_stream(&s2t, &input[..], &mut out, &options))
+                .map(|r| (out, r.bytes_in, r.replaced_malformed))
+                .map_err(|e| e.to_string())
+        };
+        for lossy in [false, true] {
+            let one = run(1, 0, lossy);
+            // The strict conversion stops; the lossy one replaces (NUL stops either way).
+            assert_eq!(one.is_err(), *nul || !lossy, "{one:?}");
+            for (threads, buffer_size) in [(2, 0), (3, 0), (2, 70_000)] {
+                assert!(
+                    run(threads, buffer_size, lossy) == one,
+                    "{} bytes, lossy {lossy}, threads {threads}, buffer {buffer_size}: {:?}",
+                    input.len(),
+                    one.as_ref().err()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn threads_cut_only_at_safe_places() {
+    // A text of one phrase over and over (头发, which converts as a whole: 頭髮, and as two
+    // characters: 頭發), with a line end only every 600 to 7,200 bytes, some of them the
+    // last operand of an IDS (⿰头 and the newline: copied as it is, where whole). A slot cut
+    // anywhere else than at a safe place, or without its line end, changes the output.
+    let mut rng = Rng::new(7);
+    let ends = ["。\n", "\n", "⿰头\n"];
+    let mut text = String::new();
+    while text.len() < 3_000_000 {
+        text.push_str(&"头发".repeat(100 + rng.below(1100)));
+        text.push_str(ends[rng.below(ends.len())]);
+    }
+    let s2t = Converter::new(Config::S2t);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
+    for input in [text.as_bytes(), &gb18030] {
+        let run = |threads: usize, buffer_size: usize| {
+            let options = StreamOptions {
+                threads,
+                buffer_size,
+                ..StreamOptions::default()
+            };
+            let mut out = Vec::new();
+            pool.install(|| convert_stream(&s2t, input, &mut out, &options))
+                .unwrap();
+            out
+        };
+        let one = run(1, 0);
+        let one_text = std::str::from_utf8(&one).unwrap();
+        assert!(one_text.contains("⿰头\n頭髮") && !one_text.contains('發'));
+        for (threads, buffer_size) in [(2, 0), (3, 0), (2, 70_000), (3, 5_000)] {
+            assert!(
+                run(threads, buffer_size) == one,
+                "threads {threads}, buffer {buffer_size}"
+            );
+        }
+    }
+}
