@@ -64,7 +64,9 @@ pub use encoding::{
 };
 pub use error::{DictError, Error, SpecError};
 pub use normalize::{Normalize, Normalizer, QuoteStyle};
-pub use pipeline::{convert_stream, OutputEncoding, StreamError, StreamOptions, StreamReport};
+pub use pipeline::{
+    convert_file, convert_stream, OutputEncoding, ReadAt, StreamError, StreamOptions, StreamReport,
+};
 pub use script::{detect_script, Script, ScriptReport};
 pub use stream::StreamConverter;
 

@@ -135,6 +135,104 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Input that can be read at any offset, by several threads at once: a file (see
+/// [`convert_file`]).
+pub trait ReadAt: Sync {
+    /// Reads into `buf` from byte `offset` of the input on; returns how many bytes it read, 0
+    /// at the end (as `std::os::unix::fs::FileExt::read_at` does).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+}
+
+#[cfg(unix)]
+impl ReadAt for std::fs::File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, offset)
+    }
+}
+
+#[cfg(windows)]
+impl ReadAt for std::fs::File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        // It moves the file's cursor, which `convert_file` does not use.
+        std::os::windows::fs::FileExt::seek_read(self, buf, offset)
+    }
+}
+
+impl<T: ReadAt + ?Sized> ReadAt for &T {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        (**self).read_at(buf, offset)
+    }
+}
+
+/// Fills `buf` from `offset` of `at` as far as it goes; returns how many bytes, fewer only at
+/// the end.
+pub(crate) fn fill_at(at: &dyn ReadAt, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match at.read_at(&mut buf[n..], offset + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Where [`Input`] reads: from a reader, or at its offsets from a [`ReadAt`].
+struct Source<'a, R> {
+    reader: R,
+    at: Option<&'a dyn ReadAt>,
+    /// With `at`: the offset of the next byte to read.
+    offset: u64,
+}
+
+impl<R: Read> Source<'_, R> {
+    /// Fills `buf` as far as the input goes; fewer bytes only at the end.
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.at {
+            Some(at) => {
+                let n = fill_at(at, buf, self.offset)?;
+                self.offset += n as u64;
+                Ok(n)
+            }
+            None => fill(&mut self.reader, buf),
+        }
+    }
+}
+
+/// Converts the whole of `file`, from its first byte (whatever its cursor), into `writer`, as
+/// [`convert_stream`] converts what a reader gives; the same bytes. With several threads,
+/// UTF-8 is read by the threads themselves, each the slot of text it converts, so that the
+/// calling thread's reads do not bound the speed.
+///
+/// ```
+/// use fanjian::{convert_file, Config, Converter, StreamOptions};
+/// # let dir = std::env::temp_dir().join(format!("fanjian-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let path = dir.join("in.txt");
+/// std::fs::write(&path, "头发\n")?;
+/// let file = std::fs::File::open(&path)?;
+/// let mut out = Vec::new();
+/// convert_file(&Converter::new(Config::S2t), &file, &mut out, &StreamOptions::default())?;
+/// assert_eq!(out, "頭髮\n".as_bytes());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn convert_file(
+    converter: &Converter,
+    file: &impl ReadAt,
+    writer: impl Write,
+    options: &StreamOptions,
+) -> Result<StreamReport, StreamError> {
+    let source = Source {
+        reader: io::empty(),
+        at: Some(file),
+        offset: 0,
+    };
+    convert_source(converter, source, writer, options)
+}
+
 /// Converts everything `reader` gives into `writer` (see the module docs).
 ///
 /// ```
@@ -148,7 +246,21 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// ```
 pub fn convert_stream(
     converter: &Converter,
-    mut reader: impl Read,
+    reader: impl Read,
+    writer: impl Write,
+    options: &StreamOptions,
+) -> Result<StreamReport, StreamError> {
+    let source = Source {
+        reader,
+        at: None,
+        offset: 0,
+    };
+    convert_source(converter, source, writer, options)
+}
+
+fn convert_source(
+    converter: &Converter,
+    mut source: Source<'_, impl Read>,
     mut writer: impl Write,
     options: &StreamOptions,
 ) -> Result<StreamReport, StreamError> {
@@ -157,7 +269,7 @@ pub fn convert_stream(
         size => size,
     };
     let mut raw = vec![0u8; chunk.max(DETECT)];
-    let n = fill(&mut reader, &mut raw)?;
+    let n = source.fill(&mut raw)?;
     let eof = n < raw.len();
     let (input_encoding, input_bom) = match options.from {
         Some(enc) => {
@@ -195,7 +307,8 @@ pub fn convert_stream(
         bytes_out += output_encoding.bom().len() as u64;
     }
     let mut input = Input {
-        reader,
+        source,
+        raw_base: 0,
         decoder: Decoder::new(input_encoding, options.lossy),
         reject_binary: options.reject_binary,
         raw,
@@ -226,24 +339,31 @@ pub fn convert_stream(
     if options.threads > 1 && !input.eof {
         // The reads are converted on the pool's threads, and written in order, while this
         // thread goes on reading (see `Flow`).
-        stream::flow(converter, options.threads, options.reject_binary, |flow| {
-            if input.in_place && !normalizer.has_before() {
-                // UTF-8 is read straight into the threads' slots, and validated there.
-                let mut write_flow = |out: &str| write(out, false, &mut normalizer);
-                match input.raw_into(flow, &mut write_flow)? {
-                    None => return write("", true, &mut normalizer),
-                    Some(recall) => input.replay(recall),
+        let at = input.source.at;
+        stream::flow(
+            converter,
+            options.threads,
+            options.reject_binary,
+            at,
+            |flow| {
+                if input.in_place && !normalizer.has_before() {
+                    // UTF-8 is read straight into the threads' slots, and validated there.
+                    let mut write_flow = |out: &str| write(out, false, &mut normalizer);
+                    match input.raw_into(flow, &mut write_flow)? {
+                        None => return write("", true, &mut normalizer),
+                        Some(recall) => input.replay(recall),
+                    }
                 }
-            }
-            input.each(&mut normalizer, |text, eof, n| {
-                flow.push(text, &mut |out| write(out, false, n))?;
-                if eof {
-                    flow.finish(&mut |out| write(out, false, n))?;
-                    write("", true, n)?;
-                }
-                Ok(())
-            })
-        })?;
+                input.each(&mut normalizer, |text, eof, n| {
+                    flow.push(text, &mut |out| write(out, false, n))?;
+                    if eof {
+                        flow.finish(&mut |out| write(out, false, n))?;
+                        write("", true, n)?;
+                    }
+                    Ok(())
+                })
+            },
+        )?;
     } else {
         let mut stream = StreamConverter::new(converter);
         let mut converted = String::new();
@@ -270,8 +390,10 @@ pub fn convert_stream(
 }
 
 /// The reading side of [`convert_stream`]: the reader, the read buffer and what it holds.
-struct Input<R> {
-    reader: R,
+struct Input<'a, R> {
+    source: Source<'a, R>,
+    /// With a [`ReadAt`]: the offset of the first byte given to a flow as it is.
+    raw_base: u64,
     decoder: Decoder,
     /// Stop at a NUL character (see [`StreamOptions::reject_binary`]).
     reject_binary: bool,
@@ -290,7 +412,7 @@ struct Input<R> {
     before: String,
 }
 
-impl<R: Read> Input<R> {
+impl<R: Read> Input<'_, R> {
     /// Reads UTF-8 input as it is into `flow`, whose threads validate it, count its lines and
     /// convert it; `write` takes the outputs in order. Where some of it does not validate (or
     /// holds a NUL byte that is to stop the conversion), the flow sends the input from that
@@ -303,6 +425,7 @@ impl<R: Read> Input<R> {
         let first = &self.raw[self.start..self.n];
         let mut n = first.len();
         flow.raw_space(n).copy_from_slice(first);
+        self.raw_base = self.source.offset - n as u64;
         loop {
             if let Some(recall) = flow.push_raw(n, write)? {
                 return Ok(Some(recall));
@@ -310,18 +433,38 @@ impl<R: Read> Input<R> {
             if self.eof {
                 return flow.finish_raw(write);
             }
-            n = fill(&mut self.reader, flow.raw_space(self.chunk))?;
+            if let Some(at) = self.source.at {
+                // Slots read by the threads, as far as they go; this thread's reads take the
+                // rest (the end of the input, or a stretch without a safe cut).
+                match flow.push_at(at, self.source.offset, write)? {
+                    Ok(offset) => {
+                        self.bytes_in += offset - self.source.offset;
+                        self.source.offset = offset;
+                    }
+                    Err(recall) => return Ok(Some(recall)),
+                }
+            }
+            n = self.source.fill(flow.raw_space(self.chunk))?;
             self.bytes_in += n as u64;
             self.eof = n < self.chunk;
         }
     }
 
-    /// Takes the input a flow sent back as the next read, after the input before it.
+    /// Takes the input a flow sent back as the next read, after the input before it (or, read
+    /// at offsets, reads it again from where the flow stopped).
     fn replay(&mut self, recall: Recall) {
         self.decoder.skip_counted(recall.bytes, recall.lines);
-        self.n = recall.input.len();
-        self.raw = recall.input;
         self.start = 0;
+        if self.source.at.is_some() {
+            self.source.offset = self.raw_base + recall.bytes;
+            self.bytes_in = self.source.offset;
+            self.raw.clear();
+            self.n = 0;
+            self.eof = false;
+        } else {
+            self.n = recall.input.len();
+            self.raw = recall.input;
+        }
     }
 
     /// Calls `f` with the text of each read (decoded and normalized), whether it is the last,
@@ -384,7 +527,7 @@ impl<R: Read> Input<R> {
             }
             self.raw.copy_within(n - carry..n, 0);
             self.raw.resize(self.chunk.max(carry + 1), 0);
-            let read = fill(&mut self.reader, &mut self.raw[carry..])?;
+            let read = self.source.fill(&mut self.raw[carry..])?;
             self.bytes_in += read as u64;
             self.n = carry + read;
             self.eof = self.n < self.raw.len();

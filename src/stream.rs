@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use crate::encoding::{utf8_prefix, LineCounter};
+use crate::pipeline::{fill_at, ReadAt};
 use crate::Converter;
 
 /// Below this many bytes a text is not worth cutting for parallel conversion.
@@ -147,14 +148,16 @@ const SLOT_BYTES: usize = 256 * 1024;
 /// Runs `f` with a [`Flow`] that converts on up to `threads` threads of the current rayon
 /// pool (and on the calling thread, where it would otherwise wait).
 /// With `reject_nul`, input read as it is (see [`Flow::raw_space`]) that holds a NUL byte is
-/// sent back like input that does not validate.
-pub(crate) fn flow<R>(
-    converter: &Converter,
+/// sent back like input that does not validate. With `at`, the threads read slots of input
+/// themselves (see [`Flow::push_at`]).
+pub(crate) fn flow<'c, R>(
+    converter: &'c Converter,
     threads: usize,
     reject_nul: bool,
+    at: Option<&'c dyn ReadAt>,
     f: impl FnOnce(&mut Flow<'_, '_>) -> R,
 ) -> R {
-    let shared = Shared::new(converter, threads, reject_nul);
+    let shared = Shared::new(converter, threads, reject_nul, at);
     rayon::in_place_scope(|scope| {
         f(&mut Flow {
             shared: &shared,
@@ -163,6 +166,7 @@ pub(crate) fn flow<R>(
             lead: 0,
             searched: 0,
             raw: Bytes::default(),
+            window: Vec::new(),
             raw_bytes: 0,
             raw_lines: LineCounter::new(),
             published: 0,
@@ -199,9 +203,11 @@ impl Bytes {
 }
 
 /// Input that a [`Flow`] sends back, from the first slot of bytes read as they are that did
-/// not validate (or held a NUL byte), to go through the decoder instead.
+/// not validate (or held a NUL byte, or did not read whole), to go through the decoder
+/// instead.
 pub(crate) struct Recall {
-    /// The input from that slot on, as read.
+    /// The input from that slot on, as read (none where the threads read at offsets: it is
+    /// read again from there).
     pub(crate) input: Vec<u8>,
     /// What the slots written before it held: bytes, and lines and columns counted from line
     /// 1, column 1.
@@ -234,6 +240,8 @@ pub(crate) struct Flow<'f, 'scope> {
     searched: usize,
     /// Input read as it is, not handed over yet (see [`Flow::raw_space`]).
     raw: Bytes,
+    /// The bytes searched for the cut at the end of a slot read at an offset.
+    window: Vec<u8>,
     /// What the slots of such input written so far held, for a [`Recall`].
     raw_bytes: u64,
     raw_lines: LineCounter,
@@ -325,20 +333,60 @@ impl Flow<'_, '_> {
     fn raw_cut(&self) -> Option<usize> {
         let bytes = self.raw.as_slice();
         let from = bytes.len().saturating_sub(CUT_WINDOW);
-        let mut start = from.saturating_sub(CUT_LOOKBACK);
-        // In valid UTF-8, the first byte that continues no character starts one.
-        for _ in 0..3 {
-            if bytes.get(start).is_some_and(|b| b & 0xC0 == 0x80) {
-                start += 1;
+        let start = from.saturating_sub(CUT_LOOKBACK);
+        window_cut(self.shared.converter, &bytes[start..], from - start)
+            .map(|cut| cut.map(|q| start + q))
+            .unwrap_or(Some(bytes.len()))
+    }
+
+    /// Hands slots of the input from `offset` on over, each read by the thread that takes it
+    /// (after the input held, for the first): as long as the bytes before a slot's end read
+    /// whole and hold a safe cut. Returns where the input handed over ends, for the calling
+    /// thread's reads to go on from; or the input sent back, where a slot did not validate
+    /// or did not read whole.
+    pub(crate) fn push_at<E>(
+        &mut self,
+        at: &dyn ReadAt,
+        mut offset: u64,
+        write: &mut impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<Result<u64, Recall>, E> {
+        let shared = self.shared;
+        self.window.resize(CUT_LOOKBACK + CUT_WINDOW, 0);
+        loop {
+            // The window ends where the slot has a slot's worth.
+            let Some(ahead) = SLOT_BYTES.checked_sub(self.raw.end + self.window.len()) else {
+                return Ok(Ok(offset));
+            };
+            let from = offset + ahead as u64;
+            let cut = match fill_at(at, &mut self.window, from) {
+                Ok(n) if n == self.window.len() => {
+                    window_cut(shared.converter, &self.window, CUT_LOOKBACK)
+                }
+                // The end of the input, or an error: the calling thread's reads meet them.
+                _ => Ok(None),
+            };
+            let Ok(Some(cut)) = cut else {
+                return Ok(Ok(offset));
+            };
+            let end = from + cut as u64;
+            if !self.serve(write, |flow| {
+                flow.published - flow.written < shared.slots.len()
+            })? {
+                return Ok(Err(self.recall()));
             }
-        }
-        match utf8_prefix(&bytes[start..], false) {
-            Some(window) => self
-                .shared
-                .converter
-                .last_safe_cut(window, from.saturating_sub(start))
-                .map(|q| start + q),
-            None => Some(bytes.len()),
+            {
+                let mut data = shared
+                    .slot(self.published)
+                    .data
+                    .lock()
+                    .expect("a written slot is free");
+                data.raw.end = 0;
+                std::mem::swap(&mut data.raw, &mut self.raw);
+                data.range = Some((offset, (end - offset) as usize));
+                data.is_raw = true;
+            }
+            self.publish();
+            offset = end;
         }
     }
 
@@ -364,6 +412,7 @@ impl Flow<'_, '_> {
             std::mem::swap(&mut data.raw, &mut self.raw);
             self.raw.extend(&data.raw.as_slice()[cut..]);
             data.raw.end = cut;
+            data.range = None;
             data.is_raw = true;
         }
         self.publish();
@@ -380,14 +429,14 @@ impl Flow<'_, '_> {
             if k < taken {
                 shared.wait_for(k);
             }
-            let data = shared
-                .slot(k)
-                .data
-                .lock()
-                .expect("a slot of input read as it is");
-            input.extend_from_slice(data.raw.as_slice());
+            if shared.at.is_none() {
+                let data = shared.slot(k).data.lock().expect("a slot read as it is");
+                input.extend_from_slice(data.raw.as_slice());
+            }
         }
-        input.extend_from_slice(self.raw.as_slice());
+        if shared.at.is_none() {
+            input.extend_from_slice(self.raw.as_slice());
+        }
         self.raw.end = 0;
         self.published = self.written;
         shared.published.store(self.written, Ordering::SeqCst);
@@ -425,6 +474,7 @@ impl Flow<'_, '_> {
             self.pending.push_str(&data.text[cut..]);
             data.text.truncate(cut);
             data.is_raw = false;
+            data.range = None;
         }
         self.searched = 0;
         self.publish();
@@ -505,6 +555,8 @@ struct Shared<'c> {
     stopped: AtomicBool,
     /// Input read as it is with a NUL byte does not validate.
     reject_nul: bool,
+    /// Where slots with a range read it.
+    at: Option<&'c dyn ReadAt>,
     /// Where the calling thread waits for a slot to be done.
     lock: Mutex<()>,
     ready: Condvar,
@@ -524,7 +576,9 @@ struct SlotData {
     lead: usize,
     raw: Bytes,
     is_raw: bool,
-    /// The input in `raw` did not validate: the slot has no output.
+    /// Input to read (offset and length) after that in `raw`, by the thread that takes it.
+    range: Option<(u64, usize)>,
+    /// The input in `raw` did not validate (or did not read whole): the slot has no output.
     bad: bool,
     /// The lines and columns of the input in `raw`, from line 1, column 1.
     lines: LineCounter,
@@ -534,7 +588,12 @@ struct SlotData {
 }
 
 impl<'c> Shared<'c> {
-    fn new(converter: &'c Converter, threads: usize, reject_nul: bool) -> Shared<'c> {
+    fn new(
+        converter: &'c Converter,
+        threads: usize,
+        reject_nul: bool,
+        at: Option<&'c dyn ReadAt>,
+    ) -> Shared<'c> {
         let threads = threads.max(1);
         Shared {
             converter,
@@ -548,6 +607,7 @@ impl<'c> Shared<'c> {
             workers: threads - 1,
             stopped: AtomicBool::new(false),
             reject_nul,
+            at,
             lock: Mutex::new(()),
             ready: Condvar::new(),
         }
@@ -620,11 +680,23 @@ impl<'c> Shared<'c> {
             lead,
             raw,
             is_raw,
+            range,
             bad,
             lines,
             out,
             skip,
         } = &mut *data;
+        if let Some((offset, len)) = range.take() {
+            let at = self.at.expect("slots with a range come with a source");
+            match fill_at(at, raw.space(len), offset) {
+                Ok(n) if n == len => raw.end += len,
+                // Read again by the calling thread, which meets the error or the end.
+                _ => {
+                    *bad = true;
+                    return;
+                }
+            }
+        }
         let text = if *is_raw {
             // A slot's input ends at a safe cut, before a character: it validates whole.
             let valid = simdutf8::basic::from_utf8(raw.as_slice())
@@ -656,6 +728,21 @@ impl<'c> Shared<'c> {
             }
         }
     }
+}
+
+/// The last safe cut in `bytes` at or after `from` (before which they hold [`CUT_LOOKBACK`]
+/// bytes, unless they start the text), less the bytes that do not start a character at their
+/// start and an incomplete one at their end; `Err` where they do not validate.
+fn window_cut(converter: &Converter, bytes: &[u8], from: usize) -> Result<Option<usize>, ()> {
+    // In valid UTF-8, the first byte that continues no character starts one.
+    let mut start = 0;
+    while start < 3 && bytes.get(start).is_some_and(|b| b & 0xC0 == 0x80) {
+        start += 1;
+    }
+    let window = utf8_prefix(&bytes[start..], false).ok_or(())?;
+    Ok(converter
+        .last_safe_cut(window, from.saturating_sub(start))
+        .map(|q| start + q))
 }
 
 /// Empties `buf`, with room for `len` bytes, and fills it with spaces up to where text written
@@ -694,7 +781,7 @@ mod tests {
         for (ids, want) in [("⿲头头\n", None), ("头头头\n", Some(newline))] {
             let text = format!("{before}{ids}{}", "头".repeat(2000));
             for from in newline - 12..=newline {
-                let cut = flow(&s2t, 2, false, |flow| {
+                let cut = flow(&s2t, 2, false, None, |flow| {
                     flow.raw.extend(&text.as_bytes()[..from + CUT_WINDOW]);
                     flow.raw_cut()
                 });

@@ -6,9 +6,47 @@ mod common;
 
 use common::adversarial::{Pool, Rng};
 use fanjian::{
-    convert_stream, Config, Converter, Encoding, Normalize, OutputEncoding, QuoteStyle,
-    StreamOptions,
+    convert_file, convert_stream, Config, Converter, Encoding, Normalize, OutputEncoding,
+    QuoteStyle, ReadAt, StreamOptions,
 };
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Input read at offsets from memory, at most 100,000 bytes a call; the reads that cover
+/// byte `fail_at` fail, the first `failures` times (all of them with `usize::MAX`).
+struct Mem<'a> {
+    bytes: &'a [u8],
+    fail_at: u64,
+    failures: AtomicUsize,
+}
+
+impl Mem<'_> {
+    fn new(bytes: &[u8]) -> Mem<'_> {
+        Mem {
+            bytes,
+            fail_at: u64::MAX,
+            failures: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl ReadAt for Mem<'_> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let start = (offset as usize).min(self.bytes.len());
+        let n = buf.len().min(self.bytes.len() - start).min(100_000);
+        if (offset..offset + n as u64).contains(&self.fail_at)
+            && self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |k| {
+                    (k > 0).then(|| k.saturating_sub((k != usize::MAX) as usize))
+                })
+                .is_ok()
+        {
+            return Err(std::io::Error::other("the disk failed"));
+        }
+        buf[..n].copy_from_slice(&self.bytes[start..start + n]);
+        Ok(n)
+    }
+}
 
 fn converters() -> Vec<(String, Converter)> {
     Config::ALL
@@ -388,7 +426,8 @@ fn threads_meeting_malformed_utf8_or_nul_give_what_one_thread_gives() {
     // Cut short at the very end.
     inputs.push((spoilt(text.len(), b"\xE5\xA4"), false));
     for (input, nul) in &inputs {
-        let run = |threads: usize, buffer_size: usize, lossy: bool| {
+        // Read by this thread, or (with threads) at offsets by the threads.
+        let run = |threads: usize, buffer_size: usize, lossy: bool, at: bool| {
             let options = StreamOptions {
                 threads,
                 buffer_size,
@@ -397,18 +436,28 @@ fn threads_meeting_malformed_utf8_or_nul_give_what_one_thread_gives() {
                 ..StreamOptions::default()
             };
             let mut out = Vec::new();
-            pool.install(|| convert_stream(&s2t, &input[..], &mut out, &options))
-                .map(|r| (out, r.bytes_in, r.replaced_malformed))
-                .map_err(|e| e.to_string())
+            pool.install(|| match at {
+                true => convert_file(&s2t, &Mem::new(input), &mut out, &options),
+                false => convert_stream(&s2t, &input[..], &mut out, &options),
+            })
+            .map(|r| (out, r.bytes_in, r.replaced_malformed))
+            .map_err(|e| e.to_string())
         };
         for lossy in [false, true] {
-            let one = run(1, 0, lossy);
+            let one = run(1, 0, lossy, false);
             // The strict conversion stops; the lossy one replaces (NUL stops either way).
             assert_eq!(one.is_err(), *nul || !lossy, "{one:?}");
-            for (threads, buffer_size) in [(2, 0), (3, 0), (2, 70_000)] {
+            for (threads, buffer_size, at) in [
+                (2, 0, false),
+                (3, 0, false),
+                (2, 70_000, false),
+                (2, 0, true),
+                (3, 70_000, true),
+            ] {
                 assert!(
-                    run(threads, buffer_size, lossy) == one,
-                    "{} bytes, lossy {lossy}, threads {threads}, buffer {buffer_size}: {:?}",
+                    run(threads, buffer_size, lossy, at) == one,
+                    "{} bytes, lossy {lossy}, threads {threads}, buffer {buffer_size}, at \
+                     offsets {at}: {:?}",
                     input.len(),
                     one.as_ref().err()
                 );
@@ -456,6 +505,119 @@ fn threads_cut_only_at_safe_places() {
                 run(threads, buffer_size) == one,
                 "threads {threads}, buffer {buffer_size}"
             );
+        }
+    }
+}
+
+#[test]
+fn threads_reading_their_own_slots_give_the_same_bytes() {
+    // A file read at offsets (here from memory, in reads of at most 100,000 bytes): with
+    // threads, each reads the slot it converts, after the calling thread has read the bytes
+    // before the slot's end to find a safe cut; the calling thread reads the rest. The bytes
+    // and the report are those of one thread reading in order, for UTF-8 and GB18030 input,
+    // normalized or not; and for a real file.
+    let text = std::fs::read_to_string("tests/data/zuozhuan.txt")
+        .unwrap()
+        .repeat(3);
+    let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let path = std::env::temp_dir().join(format!("fanjian-at-{}.txt", std::process::id()));
+    std::fs::write(&path, &text).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    for (config, normalize) in [
+        (Config::S2t, Normalize::default()),
+        (Config::S2twp, Normalize::prose()),
+    ] {
+        let c = Converter::new(config);
+        for input in [text.as_bytes(), &gb18030] {
+            let options = |threads: usize, buffer_size: usize| StreamOptions {
+                threads,
+                buffer_size,
+                normalize,
+                ..StreamOptions::default()
+            };
+            let mut one = Vec::new();
+            let want = convert_stream(&c, input, &mut one, &options(1, 0)).unwrap();
+            for (threads, buffer_size) in [(1, 0), (2, 0), (3, 0), (2, 70_000), (3, 5_000)] {
+                let mut out = Vec::new();
+                let options = options(threads, buffer_size);
+                let report = pool
+                    .install(|| convert_file(&c, &Mem::new(input), &mut out, &options))
+                    .unwrap();
+                assert!(
+                    out == one && report == want,
+                    "{config} {normalize:?} threads {threads} buffer {buffer_size}"
+                );
+            }
+        }
+        let mut out = Vec::new();
+        pool.install(|| convert_file(&c, &file, &mut out, &options_of(normalize, 2)))
+            .unwrap();
+        let mut one = Vec::new();
+        convert_stream(&c, text.as_bytes(), &mut one, &options_of(normalize, 1)).unwrap();
+        assert!(out == one, "{config} {normalize:?} from a file");
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
+fn options_of(normalize: Normalize, threads: usize) -> StreamOptions {
+    StreamOptions {
+        threads,
+        normalize,
+        ..StreamOptions::default()
+    }
+}
+
+#[test]
+fn a_slot_the_threads_could_not_read_is_read_again_in_order() {
+    // A read that fails once, by a thread reading its slot or by the calling thread reading
+    // the bytes before a slot's end, costs nothing: the input from that slot on is read
+    // again in order, and the output is the same. (The reads in order, of the first bytes
+    // and of the last slot, stop at their first error.) A read that keeps failing stops the
+    // conversion with its error, as with one thread.
+    let text = std::fs::read_to_string("tests/data/zuozhuan.txt")
+        .unwrap()
+        .repeat(2);
+    let s2t = Converter::new(Config::S2t);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let mut one = Vec::new();
+    convert_stream(
+        &s2t,
+        text.as_bytes(),
+        &mut one,
+        &options_of(Normalize::default(), 1),
+    )
+    .unwrap();
+    for fail_at in [100_000, 262_000, 1_000_000, 2_000_000, 3_000_000] {
+        for threads in [2, 3] {
+            let options = options_of(Normalize::default(), threads);
+            let input = Mem {
+                fail_at,
+                failures: AtomicUsize::new(1),
+                ..Mem::new(text.as_bytes())
+            };
+            let mut out = Vec::new();
+            let report = pool.install(|| convert_file(&s2t, &input, &mut out, &options));
+            assert_eq!(
+                input.failures.load(Ordering::SeqCst),
+                0,
+                "{fail_at}: failed once"
+            );
+            assert!(report.is_ok() && out == one, "{fail_at}, threads {threads}");
+            let input = Mem {
+                failures: AtomicUsize::new(usize::MAX),
+                ..input
+            };
+            let err = pool
+                .install(|| convert_file(&s2t, &input, std::io::sink(), &options))
+                .unwrap_err();
+            assert_eq!(err.to_string(), "the disk failed", "{fail_at}");
         }
     }
 }

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fanjian::{
-    convert_stream, detect, detect_script, Converter, Encoding, Normalize, OutputEncoding,
-    StreamError, StreamOptions,
+    convert_file, convert_stream, detect, detect_script, Converter, Encoding, Normalize,
+    OutputEncoding, StreamError, StreamOptions,
 };
 use rayon::prelude::*;
 
@@ -264,8 +264,9 @@ impl Batch<'_> {
         if let Err(message) = report_ambiguities(self.settings, converter, path) {
             return Outcome::failed(path, message);
         }
-        let reader = Named {
-            inner: io::BufReader::with_capacity(256 * 1024, file),
+        // Read at offsets: with several threads, each reads the text it converts.
+        let file = Named {
+            inner: file,
             name: name.clone(),
         };
         let result = match &self.settings.mode {
@@ -279,7 +280,7 @@ impl Batch<'_> {
                     Some(path),
                     backup.as_deref(),
                     skip_unchanged,
-                    |out| convert_stream(converter, reader, out, &options),
+                    |out| convert_file(converter, &file, out, &options),
                 )
                 .map(|(report, changed)| {
                     let status = if changed {
@@ -294,9 +295,9 @@ impl Batch<'_> {
                 let mut compare = Compare::new(io::sink(), Some(path));
                 let mut converted = Vec::new();
                 let report = if *diff {
-                    convert_stream(converter, reader, &mut converted, &options)
+                    convert_file(converter, &file, &mut converted, &options)
                 } else {
-                    convert_stream(converter, reader, &mut compare, &options)
+                    convert_file(converter, &file, &mut compare, &options)
                 };
                 report.and_then(|report| {
                     let changed = if *diff {
@@ -645,9 +646,9 @@ fn collect(
 /// Converts standard input, or the inputs in order, to standard output or the -o file.
 fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
     let mut failed = false;
-    // Converts one input of `len` bytes (if known); returns the converter its first bytes
-    // chose.
-    let convert = |input: Box<dyn Read>,
+    // Converts standard input, or a file of `len` bytes (read at offsets: with several
+    // threads, each reads the text it converts); returns the converter its first bytes chose.
+    let convert = |file: Option<File>,
                    len: Option<u64>,
                    name: &str,
                    out: &mut dyn Write|
@@ -662,19 +663,36 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
             threads,
             ..settings.stream.clone()
         };
-        let mut input = Named {
-            inner: input,
-            name: name.to_string(),
+        // The first bytes choose the converter (--to).
+        let head = |input: &mut dyn Read| {
+            let mut head = Vec::with_capacity(PREFIX);
+            input
+                .take(PREFIX as u64)
+                .read_to_end(&mut head)
+                .map_err(StreamError::Io)
+                .map(|_| head)
         };
-        // The first bytes choose the converter (--to), then go through the pipeline first.
-        let mut head = Vec::with_capacity(PREFIX);
-        input
-            .by_ref()
-            .take(PREFIX as u64)
-            .read_to_end(&mut head)
-            .map_err(StreamError::Io)?;
-        let converter = pick(&settings.plan, &head, options);
-        let report = convert_stream(converter, io::Cursor::new(head).chain(input), out, options)?;
+        let (report, converter) = match file {
+            Some(inner) => {
+                let mut file = Named {
+                    inner,
+                    name: name.to_string(),
+                };
+                let converter = pick(&settings.plan, &head(&mut file)?, options);
+                (convert_file(converter, &file, out, options)?, converter)
+            }
+            None => {
+                let mut stdin = Named {
+                    inner: io::stdin().lock(),
+                    name: name.to_string(),
+                };
+                let head = head(&mut stdin)?;
+                let converter = pick(&settings.plan, &head, options);
+                // The first bytes go through the pipeline first.
+                let input = io::Cursor::new(head).chain(stdin);
+                (convert_stream(converter, input, out, options)?, converter)
+            }
+        };
         warn_counts(messages, name, &report);
         Ok(converter)
     };
@@ -687,7 +705,7 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
     let run = |out: &mut dyn Write| -> Result<bool, StreamError> {
         let mut failed = false;
         if settings.paths.is_empty() {
-            convert(Box::new(io::stdin().lock()), None, "<stdin>", out)?;
+            convert(None, None, "<stdin>", out)?;
         }
         for input in &inputs {
             let name = input.path.display().to_string();
@@ -696,7 +714,7 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
                 .and_then(|f| {
                     // (A pipe's length is not known.)
                     let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-                    convert(Box::new(f), len, &name, out)
+                    convert(Some(f), len, &name, out)
                 });
             if let Ok(converter) = result {
                 if let Err(message) = report_ambiguities(settings, converter, &input.path) {

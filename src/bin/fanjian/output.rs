@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use fanjian::StreamError;
+use fanjian::{ReadAt, StreamError};
 
 /// Names the file in the errors of a reader or writer.
 pub struct Named<T> {
@@ -22,6 +22,12 @@ impl<T> Named<T> {
 impl<R: Read> Read for Named<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf).map_err(|e| self.err(e))
+    }
+}
+
+impl<R: ReadAt> ReadAt for Named<R> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.inner.read_at(buf, offset).map_err(|e| self.err(e))
     }
 }
 
