@@ -6,6 +6,12 @@
 //! few characters the stream holds back, whatever the size of the input or its lines.
 //! Line endings and the presence of a final newline pass through untouched; an input BOM is
 //! stripped, and one is written only when asked or when writing back in the input's encoding.
+//!
+//! With threads (see [`StreamOptions::threads`]), UTF-8 goes to the threads' slots as it is
+//! read, and each slot's thread validates it: the calling thread only finds the cuts (and, for
+//! a file read at offsets with [`convert_file`], leaves the reading of each slot to its thread).
+//! A slot that does not validate goes back through the decoder, so errors and lossy output are
+//! those of one thread.
 
 use std::fmt;
 use std::io::{self, Read, Write};
