@@ -368,9 +368,12 @@ fn large_and_small_inputs_the_same_with_any_number_of_threads() {
     write(&dir.join("mid.txt"), &text);
     let line_end = text[..100_000].iter().rposition(|&b| b == b'\n').unwrap();
     write(&dir.join("small.txt"), &text[..line_end + 1]);
+    std::fs::create_dir_all(dir.join("in")).unwrap();
+    let mut ones = vec![];
     for file in ["big.txt", "mid.txt", "small.txt"] {
         let one = fanjian(&dir, &["-j1", "-c", "s2twp", file]);
         assert!(one.status.success(), "{}", stderr(&one));
+        std::fs::copy(dir.join(file), dir.join("in").join(file)).unwrap();
         let three = fanjian(&dir, &["-j3", "-c", "s2twp", file, "-o", "three.txt"]);
         assert!(three.status.success(), "{}", stderr(&three));
         assert!(
@@ -383,6 +386,17 @@ fn large_and_small_inputs_the_same_with_any_number_of_threads() {
             .output()
             .unwrap();
         assert!(piped.stdout == one.stdout, "{file} from standard input");
+        ones.push((file, one.stdout));
+    }
+    // A tree, mirrored and in place: the big file on three threads too.
+    let o = fanjian(&dir, &["-j3", "-c", "s2twp", "--output-dir", "out", "in"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = fanjian(&dir, &["-j3", "-c", "s2twp", "--in-place", "in"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (file, one) in &ones {
+        for converted in [dir.join("out").join(file), dir.join("in").join(file)] {
+            assert!(std::fs::read(&converted).unwrap() == *one, "{converted:?}");
+        }
     }
 }
 

@@ -386,6 +386,10 @@ fn a_failing_writer_stops_threaded_streaming_with_its_error() {
                 let err =
                     convert_stream(&c, text.as_bytes(), FailAfter(limit), &options).unwrap_err();
                 assert!(err.to_string().contains("disk full"), "{limit}: {err}");
+                // Read at offsets, by the threads.
+                let input = Mem::new(text.as_bytes());
+                let err = convert_file(&c, &input, FailAfter(limit), &options).unwrap_err();
+                assert!(err.to_string().contains("disk full"), "{limit}: {err}");
             }
         }
         done.send(()).unwrap();
