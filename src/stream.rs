@@ -350,7 +350,7 @@ impl Flow<'_, '_> {
         mut offset: u64,
         write: &mut impl FnMut(&str) -> Result<(), E>,
     ) -> Result<Result<u64, Recall>, E> {
-        let shared = self.shared;
+        let converter = self.shared.converter;
         self.window.resize(CUT_LOOKBACK + CUT_WINDOW, 0);
         loop {
             // The window ends where the slot has a slot's worth.
@@ -360,7 +360,7 @@ impl Flow<'_, '_> {
             let from = offset + ahead as u64;
             let cut = match fill_at(at, &mut self.window, from) {
                 Ok(n) if n == self.window.len() => {
-                    window_cut(shared.converter, &self.window, CUT_LOOKBACK)
+                    window_cut(converter, &self.window, CUT_LOOKBACK)
                 }
                 // The end of the input, or an error: the calling thread's reads meet them.
                 _ => Ok(None),
@@ -369,23 +369,10 @@ impl Flow<'_, '_> {
                 return Ok(Ok(offset));
             };
             let end = from + cut as u64;
-            if !self.serve(write, |flow| {
-                flow.published - flow.written < shared.slots.len()
-            })? {
-                return Ok(Err(self.recall()));
+            let range = Some((offset, (end - offset) as usize));
+            if let Some(recall) = self.hand_over_bytes(write, |data, _| data.range = range)? {
+                return Ok(Err(recall));
             }
-            {
-                let mut data = shared
-                    .slot(self.published)
-                    .data
-                    .lock()
-                    .expect("a written slot is free");
-                data.raw.end = 0;
-                std::mem::swap(&mut data.raw, &mut self.raw);
-                data.range = Some((offset, (end - offset) as usize));
-                data.is_raw = true;
-            }
-            self.publish();
             offset = end;
         }
     }
@@ -395,6 +382,20 @@ impl Flow<'_, '_> {
         &mut self,
         cut: usize,
         write: &mut impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<Option<Recall>, E> {
+        self.hand_over_bytes(write, |data, held| {
+            held.extend(&data.raw.as_slice()[cut..]);
+            data.raw.end = cut;
+            data.range = None;
+        })
+    }
+
+    /// Hands the input read as it is over to the threads in the next slot, once it is free,
+    /// after `fill` has set the slot's range (given the slot and the flow's buffer, empty).
+    fn hand_over_bytes<E>(
+        &mut self,
+        write: &mut impl FnMut(&str) -> Result<(), E>,
+        fill: impl FnOnce(&mut SlotData, &mut Bytes),
     ) -> Result<Option<Recall>, E> {
         let shared = self.shared;
         if !self.serve(write, |flow| {
@@ -410,9 +411,7 @@ impl Flow<'_, '_> {
                 .expect("a written slot is free");
             data.raw.end = 0;
             std::mem::swap(&mut data.raw, &mut self.raw);
-            self.raw.extend(&data.raw.as_slice()[cut..]);
-            data.raw.end = cut;
-            data.range = None;
+            fill(&mut data, &mut self.raw);
             data.is_raw = true;
         }
         self.publish();

@@ -11,6 +11,21 @@ use fanjian::{
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// OpenCC's benchmark text (1.87 MB of Classical Chinese), `times` times over.
+fn book(times: usize) -> String {
+    std::fs::read_to_string("tests/data/zuozhuan.txt")
+        .unwrap()
+        .repeat(times)
+}
+
+/// A pool of three threads, for conversions with up to three.
+fn three_threads() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap()
+}
+
 /// Input read at offsets from memory, at most 100,000 bytes a call; the reads that cover
 /// byte `fail_at` fail, the first `failures` times (all of them with `usize::MAX`).
 struct Mem<'a> {
@@ -277,9 +292,7 @@ fn threads_convert_slots_as_they_come_with_the_same_bytes() {
     // in order while the calling thread reads on: the bytes, their order and the report are
     // those of one thread; GB18030 output too (encoded after conversion), GB18030 input
     // (decoded before), read a few KB at a time, and normalization around the conversion.
-    let text = std::fs::read_to_string("tests/data/zuozhuan.txt")
-        .unwrap()
-        .repeat(3);
+    let text = book(3);
     let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
     /// A reader that gives at most 5,000 bytes a call.
     struct Trickle<'a>(&'a [u8]);
@@ -291,10 +304,7 @@ fn threads_convert_slots_as_they_come_with_the_same_bytes() {
             Ok(n)
         }
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
-        .build()
-        .unwrap();
+    let pool = three_threads();
     // Normalized too (full-width punctuation before the conversion, quotation marks paired
     // line by line after it), on text given straight quotes and half-width punctuation.
     let marked = text.replace('，', ", \"").replace('。', "\". ");
@@ -370,9 +380,7 @@ fn a_failing_writer_stops_threaded_streaming_with_its_error() {
     // Long enough that slots handed to the threads are still waiting when the writer fails:
     // the threads must leave them, and the call return (on a thread of its own, so that a
     // hang fails the test instead of stopping it).
-    let text = std::fs::read_to_string("tests/data/zuozhuan.txt")
-        .unwrap()
-        .repeat(4);
+    let text = book(4);
     let (done, result) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let c = Converter::new(Config::S2t);
@@ -406,14 +414,9 @@ fn threads_meeting_malformed_utf8_or_nul_give_what_one_thread_gives() {
     // there on back through the decoder. Wherever the bad bytes are (in the first slot, in
     // the last few KiB searched for a cut, deep in the text after many slots, cut short at the
     // very end), the error, its line and column, and the lossy output are one thread's.
-    let text = std::fs::read_to_string("tests/data/zuozhuan.txt")
-        .unwrap()
-        .repeat(2);
+    let text = book(2);
     let s2t = Converter::new(Config::S2t);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
-        .build()
-        .unwrap();
+    let pool = three_threads();
     let at = |target: usize| (target..).find(|&i| text.is_char_boundary(i)).unwrap();
     let spoilt = |at: usize, bad: &[u8]| {
         let mut input = text.as_bytes()[..at].to_vec();
@@ -484,10 +487,7 @@ fn threads_cut_only_at_safe_places() {
         text.push_str(ends[rng.below(ends.len())]);
     }
     let s2t = Converter::new(Config::S2t);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
-        .build()
-        .unwrap();
+    let pool = three_threads();
     let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
     for input in [text.as_bytes(), &gb18030] {
         let run = |threads: usize, buffer_size: usize| {
@@ -520,14 +520,9 @@ fn threads_reading_their_own_slots_give_the_same_bytes() {
     // before the slot's end to find a safe cut; the calling thread reads the rest. The bytes
     // and the report are those of one thread reading in order, for UTF-8 and GB18030 input,
     // normalized or not; and for a real file.
-    let text = std::fs::read_to_string("tests/data/zuozhuan.txt")
-        .unwrap()
-        .repeat(3);
+    let text = book(3);
     let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
-        .build()
-        .unwrap();
+    let pool = three_threads();
     let path = std::env::temp_dir().join(format!("fanjian-at-{}.txt", std::process::id()));
     std::fs::write(&path, &text).unwrap();
     let file = std::fs::File::open(&path).unwrap();
@@ -582,14 +577,9 @@ fn a_slot_the_threads_could_not_read_is_read_again_in_order() {
     // again in order, and the output is the same. (The reads in order, of the first bytes
     // and of the last slot, stop at their first error.) A read that keeps failing stops the
     // conversion with its error, as with one thread.
-    let text = std::fs::read_to_string("tests/data/zuozhuan.txt")
-        .unwrap()
-        .repeat(2);
+    let text = book(2);
     let s2t = Converter::new(Config::S2t);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
-        .build()
-        .unwrap();
+    let pool = three_threads();
     let mut one = Vec::new();
     convert_stream(
         &s2t,
