@@ -465,3 +465,46 @@ fn usage_errors_exit_2_and_help_reads_well() {
     let bash = stdout(&fanjian(&dir, &["--generate", "bash"]));
     assert!(bash.contains("_fanjian()"), "{bash}");
 }
+
+#[test]
+fn a_named_pipe_or_standard_input_given_by_name_is_read_in_order() {
+    // Only a regular file is read at offsets: a named pipe, or /dev/stdin, named on the
+    // command line is read in order (on one thread or several), with the same bytes.
+    let dir = tree("fifo");
+    let text = std::fs::read("tests/data/zuozhuan.txt").unwrap();
+    write(&dir.join("book.txt"), &text);
+    let one = fanjian(&dir, &["-j1", "-c", "s2t", "book.txt"]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    let fifo = dir.join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for threads in ["-j1", "-j2"] {
+        let writer = {
+            let (fifo, text) = (fifo.clone(), text.clone());
+            std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
+        };
+        let piped = fanjian(&dir, &[threads, "-c", "s2t", "pipe"]);
+        writer.join().unwrap();
+        assert!(piped.status.success(), "{}", stderr(&piped));
+        assert!(piped.stdout == one.stdout, "a named pipe, {threads}");
+        let mut child = Command::new(common::bin())
+            .current_dir(&dir)
+            .args([threads, "-c", "s2t", "/dev/stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        let text = text.clone();
+        let writer =
+            std::thread::spawn(move || std::io::Write::write_all(&mut pipe, &text).unwrap());
+        let stdin = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert!(stdin.status.success(), "{}", stderr(&stdin));
+        assert!(stdin.stdout == one.stdout, "/dev/stdin, {threads}");
+    }
+}

@@ -646,8 +646,9 @@ fn collect(
 /// Converts standard input, or the inputs in order, to standard output or the -o file.
 fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
     let mut failed = false;
-    // Converts standard input, or a file of `len` bytes (read at offsets: with several
-    // threads, each reads the text it converts); returns the converter its first bytes chose.
+    // Converts standard input, or a file (of `len` bytes where it is a regular file: read at
+    // offsets, so that with several threads each reads the text it converts); returns the
+    // converter its first bytes chose.
     let convert = |file: Option<File>,
                    len: Option<u64>,
                    name: &str,
@@ -672,8 +673,10 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
                 .map_err(StreamError::Io)
                 .map(|_| head)
         };
-        let (report, converter) = match file {
-            Some(inner) => {
+        // A regular file is read at offsets; standard input, and a named pipe or a device
+        // given by name, in order (the first bytes go through the pipeline first).
+        let (report, converter) = match (file, len) {
+            (Some(inner), Some(_)) => {
                 let mut file = Named {
                     inner,
                     name: name.to_string(),
@@ -681,15 +684,17 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
                 let converter = pick(&settings.plan, &head(&mut file)?, options);
                 (convert_file(converter, &file, out, options)?, converter)
             }
-            None => {
-                let mut stdin = Named {
-                    inner: io::stdin().lock(),
+            (file, _) => {
+                let mut input = Named {
+                    inner: match file {
+                        Some(file) => Box::new(file) as Box<dyn Read>,
+                        None => Box::new(io::stdin().lock()),
+                    },
                     name: name.to_string(),
                 };
-                let head = head(&mut stdin)?;
+                let head = head(&mut input)?;
                 let converter = pick(&settings.plan, &head, options);
-                // The first bytes go through the pipeline first.
-                let input = io::Cursor::new(head).chain(stdin);
+                let input = io::Cursor::new(head).chain(input);
                 (convert_stream(converter, input, out, options)?, converter)
             }
         };
