@@ -141,7 +141,7 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Input that can be read at any offset, by several threads at once: a file (see
+/// Input that can be read at any offset, by several threads at once: a regular file (see
 /// [`convert_file`]).
 pub trait ReadAt: Sync {
     /// Reads into `buf` from byte `offset` of the input on; returns how many bytes it read, 0
@@ -210,7 +210,8 @@ impl<R: Read> Source<'_, R> {
 /// Converts the whole of `file`, from its first byte (whatever its cursor), into `writer`, as
 /// [`convert_stream`] converts what a reader gives; the same bytes. With several threads,
 /// UTF-8 is read by the threads themselves, each the slot of text it converts, so that the
-/// calling thread's reads do not bound the speed.
+/// calling thread's reads do not bound the speed. A pipe or a terminal cannot be read at an
+/// offset: give those to [`convert_stream`].
 ///
 /// ```
 /// use fanjian::{convert_file, Config, Converter, StreamOptions};
