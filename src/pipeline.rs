@@ -189,21 +189,20 @@ pub(crate) fn fill_at(at: &dyn ReadAt, buf: &mut [u8], offset: u64) -> io::Resul
 struct Source<'a, R> {
     reader: R,
     at: Option<&'a dyn ReadAt>,
-    /// With `at`: the offset of the next byte to read.
+    /// The offset of the next byte to read (bytes read so far; with `at`, less a stretch
+    /// read again).
     offset: u64,
 }
 
 impl<R: Read> Source<'_, R> {
     /// Fills `buf` as far as the input goes; fewer bytes only at the end.
     fn fill(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.at {
-            Some(at) => {
-                let n = fill_at(at, buf, self.offset)?;
-                self.offset += n as u64;
-                Ok(n)
-            }
-            None => fill(&mut self.reader, buf),
-        }
+        let n = match self.at {
+            Some(at) => fill_at(at, buf, self.offset)?,
+            None => fill(&mut self.reader, buf)?,
+        };
+        self.offset += n as u64;
+        Ok(n)
     }
 }
 
@@ -328,7 +327,6 @@ fn convert_source(
         },
         in_place: input_encoding == Encoding::Utf8,
         chunk,
-        bytes_in: n as u64,
         decoded: String::new(),
         before: String::new(),
     };
@@ -388,7 +386,7 @@ fn convert_source(
         input_encoding,
         input_bom,
         output_encoding,
-        bytes_in: input.bytes_in,
+        bytes_in: input.source.offset,
         bytes_out,
         replaced_malformed: input.decoder.replaced(),
         replaced_unmappable: encoder.replaced(),
@@ -414,7 +412,6 @@ struct Input<'a, R> {
     in_place: bool,
     /// Bytes read at a time.
     chunk: usize,
-    bytes_in: u64,
     decoded: String,
     before: String,
 }
@@ -444,15 +441,11 @@ impl<R: Read> Input<'_, R> {
                 // Slots read by the threads, as far as they go; this thread's reads take the
                 // rest (the end of the input, or a stretch without a safe cut).
                 match flow.push_at(at, self.source.offset, write)? {
-                    Ok(offset) => {
-                        self.bytes_in += offset - self.source.offset;
-                        self.source.offset = offset;
-                    }
+                    Ok(offset) => self.source.offset = offset,
                     Err(recall) => return Ok(Some(recall)),
                 }
             }
             n = self.source.fill(flow.raw_space(self.chunk))?;
-            self.bytes_in += n as u64;
             self.eof = n < self.chunk;
         }
     }
@@ -464,7 +457,6 @@ impl<R: Read> Input<'_, R> {
         self.start = 0;
         if self.source.at.is_some() {
             self.source.offset = self.raw_base + recall.bytes;
-            self.bytes_in = self.source.offset;
             self.raw.clear();
             self.n = 0;
             self.eof = false;
@@ -535,7 +527,6 @@ impl<R: Read> Input<'_, R> {
             self.raw.copy_within(n - carry..n, 0);
             self.raw.resize(self.chunk.max(carry + 1), 0);
             let read = self.source.fill(&mut self.raw[carry..])?;
-            self.bytes_in += read as u64;
             self.n = carry + read;
             self.eof = self.n < self.raw.len();
             self.start = 0;
