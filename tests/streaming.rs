@@ -615,3 +615,55 @@ fn a_slot_the_threads_could_not_read_is_read_again_in_order() {
         }
     }
 }
+
+#[test]
+fn pieces_converted_in_any_order_on_one_thread_give_the_same_bytes() {
+    // A thread learns tables as it converts (the table loop's pairs and walks), and the
+    // threaded pipeline gives a thread whichever slot is next: what a thread converted before
+    // must not change what it makes of a piece. The book (for the configs from Traditional,
+    // converted to it first; for jp2t, to Japanese forms), cut at line ends into pieces of
+    // about 100 KB, converted in two shuffled orders, each on a fresh thread.
+    let book = book(1);
+    let traditional = Converter::new(Config::S2t).convert(&book).into_owned();
+    let japanese = Converter::new(Config::T2jp)
+        .convert(&traditional)
+        .into_owned();
+    let mut rng = Rng::new(11);
+    for config in Config::ALL {
+        let text = match config.to_string() {
+            name if name == "jp2t" => &japanese,
+            name if name.starts_with('s') => &book,
+            _ => &traditional,
+        };
+        let c = Converter::new(config);
+        let whole = c.convert(text);
+        let mut pieces = vec![];
+        let mut rest = text.as_str();
+        while !rest.is_empty() {
+            let end = rest.as_bytes()[rest.len().min(100_000)..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |i| rest.len().min(100_000) + i + 1);
+            pieces.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        for _ in 0..2 {
+            let mut order: Vec<usize> = (0..pieces.len()).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i + 1));
+            }
+            let outs = std::thread::scope(|s| {
+                s.spawn(|| {
+                    let mut outs = vec![String::new(); pieces.len()];
+                    for &k in &order {
+                        outs[k] = c.convert(pieces[k]).into_owned();
+                    }
+                    outs
+                })
+                .join()
+                .unwrap()
+            });
+            assert!(outs.concat() == whole, "{config}, order {order:?}");
+        }
+    }
+}
