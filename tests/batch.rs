@@ -508,3 +508,33 @@ fn a_named_pipe_or_standard_input_given_by_name_is_read_in_order() {
         assert!(stdin.stdout == one.stdout, "/dev/stdin, {threads}");
     }
 }
+
+#[test]
+fn standard_input_from_a_regular_file_is_read_at_offsets_from_where_it_stands() {
+    // `fanjian < file` reads the file at offsets too (with threads, each its own slot), from
+    // where standard input stands (a shell may have read some of it before), and leaves it at
+    // the end, as reading in order does.
+    use std::io::{Read, Seek};
+    let dir = tree("stdin-file");
+    let text = std::fs::read("tests/data/zuozhuan.txt").unwrap();
+    let first_line = text.iter().position(|&b| b == b'\n').unwrap() + 1;
+    write(&dir.join("book.txt"), &text);
+    write(&dir.join("rest.txt"), &text[first_line..]);
+    let one = fanjian(&dir, &["-j1", "-c", "s2t", "rest.txt"]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    for threads in ["-j1", "-j2"] {
+        let mut file = std::fs::File::open(dir.join("book.txt")).unwrap();
+        file.read_exact(&mut vec![0; first_line]).unwrap();
+        let shared = file.try_clone().unwrap();
+        let o = Command::new(common::bin())
+            .current_dir(&dir)
+            .args([threads, "-c", "s2t"])
+            .stdin(file)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(o.stdout == one.stdout, "{threads}");
+        let mut shared = shared;
+        assert_eq!(shared.stream_position().unwrap(), text.len() as u64);
+    }
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use fanjian::{
     convert_file, convert_stream, detect, detect_script, Converter, Encoding, Normalize,
-    OutputEncoding, StreamError, StreamOptions,
+    OutputEncoding, ReadAt, StreamError, StreamOptions,
 };
 use rayon::prelude::*;
 
@@ -134,6 +134,44 @@ fn io_message(e: &StreamError, name: &str) -> String {
 
 /// The first bytes of a file, to detect its encoding and script.
 const PREFIX: usize = 64 * 1024;
+
+/// A file from byte `base` on: read in order from its cursor (`Read`), or at offsets from
+/// `base` (`ReadAt`).
+struct FileFrom {
+    file: File,
+    base: u64,
+}
+
+impl FileFrom {
+    /// Standard input where it is a regular file, from where it stands, and its length from
+    /// there.
+    #[cfg(unix)]
+    fn stdin() -> Option<(FileFrom, u64)> {
+        use std::os::fd::AsFd;
+        // The same open file, with the same cursor.
+        let mut file = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
+        let len = file.metadata().ok().filter(|m| m.is_file())?.len();
+        let base = file.stream_position().ok()?;
+        Some((FileFrom { file, base }, len.saturating_sub(base)))
+    }
+
+    #[cfg(not(unix))]
+    fn stdin() -> Option<(FileFrom, u64)> {
+        None
+    }
+}
+
+impl Read for FileFrom {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file.read(buf)
+    }
+}
+
+impl ReadAt for FileFrom {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.file.read_at(buf, self.base + offset)
+    }
+}
 
 /// Reads up to [`PREFIX`] bytes from the start of `file`, and rewinds it.
 fn prefix(file: &mut File) -> io::Result<Vec<u8>> {
@@ -649,7 +687,7 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
     // Converts standard input, or a file (of `len` bytes where it is a regular file: read at
     // offsets, so that with several threads each reads the text it converts); returns the
     // converter its first bytes chose.
-    let convert = |file: Option<File>,
+    let convert = |file: Option<FileFrom>,
                    len: Option<u64>,
                    name: &str,
                    out: &mut dyn Write|
@@ -682,7 +720,11 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
                     name: name.to_string(),
                 };
                 let converter = pick(&settings.plan, &head(&mut file)?, options);
-                (convert_file(converter, &file, out, options)?, converter)
+                let report = convert_file(converter, &file, out, options)?;
+                // Read to its end, as reads in order leave it (standard input may be shared).
+                let end = io::SeekFrom::Start(file.inner.base + report.bytes_in);
+                file.inner.file.seek(end).map_err(StreamError::Io)?;
+                (report, converter)
             }
             (file, _) => {
                 let mut input = Named {
@@ -710,7 +752,11 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
     let run = |out: &mut dyn Write| -> Result<bool, StreamError> {
         let mut failed = false;
         if settings.paths.is_empty() {
-            convert(None, None, "<stdin>", out)?;
+            // Standard input redirected from a regular file is read at offsets too.
+            match FileFrom::stdin() {
+                Some((file, len)) => convert(Some(file), Some(len), "<stdin>", out)?,
+                None => convert(None, None, "<stdin>", out)?,
+            };
         }
         for input in &inputs {
             let name = input.path.display().to_string();
@@ -719,7 +765,7 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
                 .and_then(|f| {
                     // (A pipe's length is not known.)
                     let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-                    convert(Some(f), len, &name, out)
+                    convert(Some(FileFrom { file: f, base: 0 }), len, &name, out)
                 });
             if let Ok(converter) = result {
                 if let Err(message) = report_ambiguities(settings, converter, &input.path) {
