@@ -49,10 +49,12 @@ pub struct StreamOptions {
     /// Bytes read at a time; 0 means the default (64 KiB). The first read takes at least
     /// 64 KiB, to detect the encoding.
     pub buffer_size: usize,
-    /// Convert on up to this many threads (0 or 1: one thread): the calling thread reads and
-    /// writes, and the text goes to the current rayon thread pool in slots of a few hundred
-    /// KiB cut at safe places, converted as threads are free and written in order (the calling
-    /// thread converts a slot too where it would otherwise wait). The output is the same bytes.
+    /// Convert on up to this many threads (0 or 1: one thread): the text goes to the current
+    /// rayon thread pool in slots of a few hundred KiB cut at safe places, converted as
+    /// threads are free and written in order by the calling thread (which converts a slot too
+    /// where it would otherwise wait). UTF-8 is validated by the slots' threads, and, from
+    /// [`convert_file`], read by them; otherwise the calling thread reads and decodes. The
+    /// output is the same bytes.
     pub threads: usize,
     /// Stop with [`StreamError::Binary`] at a NUL character: the input is not text.
     pub reject_binary: bool,
@@ -210,7 +212,12 @@ impl<R: Read> Source<'_, R> {
 /// [`convert_stream`] converts what a reader gives; the same bytes. With several threads,
 /// UTF-8 is read by the threads themselves, each the slot of text it converts, so that the
 /// calling thread's reads do not bound the speed. A pipe or a terminal cannot be read at an
-/// offset: give those to [`convert_stream`].
+/// offset: give those to [`convert_stream`]. (On Windows the reads move the file's cursor.)
+///
+/// A read by a thread (of its slot, or of the bytes before a slot's end) that fails or comes
+/// short is not an error by itself: the calling thread reads the file again, in order, from
+/// the start of that slot, and an error it meets there is the conversion's, as with one
+/// thread.
 ///
 /// ```
 /// use fanjian::{convert_file, Config, Converter, StreamOptions};
@@ -326,6 +333,7 @@ fn convert_source(
             0
         },
         in_place: input_encoding == Encoding::Utf8,
+        utf8: input_encoding == Encoding::Utf8,
         chunk,
         decoded: String::new(),
         before: String::new(),
@@ -410,6 +418,8 @@ struct Input<'a, R> {
     eof: bool,
     /// UTF-8 input, taken from the read buffer as it is (until it does not validate).
     in_place: bool,
+    /// The input is UTF-8.
+    utf8: bool,
     /// Bytes read at a time.
     chunk: usize,
     decoded: String,
@@ -491,6 +501,21 @@ impl<R: Read> Input<'_, R> {
                     (valid, valid.len())
                 }
                 None => {
+                    // A NUL before the first malformed sequence stops first, wherever the reads
+                    // begin and end.
+                    if self.reject_binary && self.utf8 {
+                        let valid_up_to = match simdutf8::compat::from_utf8(bytes) {
+                            Ok(_) => bytes.len(),
+                            Err(e) => e.valid_up_to(),
+                        };
+                        let valid =
+                            std::str::from_utf8(&bytes[..valid_up_to]).expect("valid up to there");
+                        if let Some(at) = memchr::memchr(0, valid.as_bytes()) {
+                            let mut lines = lines_before;
+                            lines.advance(&valid[..at]);
+                            return Err(StreamError::Binary(lines.at(bytes_before + at as u64)));
+                        }
+                    }
                     // From here on the decoder may hold part of a sequence: keep to it.
                     self.in_place = false;
                     self.decoded.clear();
@@ -506,9 +531,14 @@ impl<R: Read> Input<'_, R> {
                 if let Some(at) = memchr::memchr(0, text.as_bytes()) {
                     let mut lines = lines_before;
                     lines.advance(&text[..at]);
-                    // The byte offset is exact for UTF-8; otherwise that of the read it is in.
-                    let byte = bytes_before + if valid.is_some() { at as u64 } else { 0 };
-                    return Err(StreamError::Binary(lines.at(byte)));
+                    // The byte offset is exact for UTF-8 (a malformed sequence replaced holds
+                    // no NUL); otherwise that of the read it is in.
+                    let byte = match (valid.is_some(), self.utf8) {
+                        (true, _) => at as u64,
+                        (false, true) => memchr::memchr(0, bytes).unwrap_or(0) as u64,
+                        (false, false) => 0,
+                    };
+                    return Err(StreamError::Binary(lines.at(bytes_before + byte)));
                 }
             }
             // Normalization copies only a piece in which something changes.

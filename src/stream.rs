@@ -166,6 +166,7 @@ pub(crate) fn flow<'c, R>(
             lead: 0,
             searched: 0,
             raw: Bytes::default(),
+            raw_searched: 0,
             window: Vec::new(),
             raw_bytes: 0,
             raw_lines: LineCounter::new(),
@@ -240,6 +241,8 @@ pub(crate) struct Flow<'f, 'scope> {
     searched: usize,
     /// Input read as it is, not handed over yet (see [`Flow::raw_space`]).
     raw: Bytes,
+    /// `raw[..raw_searched]` holds no safe cut.
+    raw_searched: usize,
     /// The bytes searched for the cut at the end of a slot read at an offset.
     window: Vec<u8>,
     /// What the slots of such input written so far held, for a [`Recall`].
@@ -296,8 +299,8 @@ impl Flow<'_, '_> {
     }
 
     /// Takes the first `n` bytes of [`Flow::raw_space`] and hands the input held over, up to
-    /// its last safe cut, once it is a slot's worth; writes the outputs that are done, in
-    /// order, with `write`. Where a slot did not validate, stops at it and sends back the
+    /// its last safe cut (see [`Flow::raw_cut`]), once it is a slot's worth; writes the
+    /// outputs that are done, in order, with `write`. Where a slot did not validate, stops at it and sends back the
     /// input from there on, which the flow no longer holds.
     pub(crate) fn push_raw<E>(
         &mut self,
@@ -328,15 +331,29 @@ impl Flow<'_, '_> {
         Ok((!self.serve(write, |flow| flow.written == flow.published)?).then(|| self.recall()))
     }
 
-    /// The last safe cut in the last [`CUT_WINDOW`] bytes of the input read as it is, or the
-    /// end of it where those do not validate (the slot then goes to a thread that finds so).
-    fn raw_cut(&self) -> Option<usize> {
+    /// The last safe cut in the input read as it is, or the end of it where the bytes
+    /// searched do not validate (the slot then goes to a thread that finds so). The last
+    /// [`CUT_WINDOW`] bytes are searched first, which in most text hold one; where they hold
+    /// none, the rest not searched yet, so that the input held stays a slot's worth wherever
+    /// the text has safe cuts.
+    fn raw_cut(&mut self) -> Option<usize> {
         let bytes = self.raw.as_slice();
-        let from = bytes.len().saturating_sub(CUT_WINDOW);
-        let start = from.saturating_sub(CUT_LOOKBACK);
-        window_cut(self.shared.converter, &bytes[start..], from - start)
-            .map(|cut| cut.map(|q| start + q))
-            .unwrap_or(Some(bytes.len()))
+        let last = bytes.len().saturating_sub(CUT_WINDOW);
+        let rest = (self.raw_searched < last).then_some(self.raw_searched);
+        let cut = [Some(last), rest].into_iter().flatten().find_map(|from| {
+            let start = from.saturating_sub(CUT_LOOKBACK);
+            match window_cut(self.shared.converter, &bytes[start..], from - start) {
+                Ok(cut) => cut.map(|q| start + q),
+                Err(()) => Some(bytes.len()),
+            }
+        });
+        // Positions before an incomplete character at the end are searched: whether a place
+        // is a safe cut depends on the text before it only.
+        self.raw_searched = match cut {
+            Some(_) => 0,
+            None => bytes.len().saturating_sub(3),
+        };
+        cut
     }
 
     /// Hands slots of the input from `offset` on over, each read by the thread that takes it
@@ -411,6 +428,7 @@ impl Flow<'_, '_> {
                 .expect("a written slot is free");
             data.raw.end = 0;
             std::mem::swap(&mut data.raw, &mut self.raw);
+            self.raw_searched = 0;
             fill(&mut data, &mut self.raw);
             data.is_raw = true;
         }
@@ -437,6 +455,7 @@ impl Flow<'_, '_> {
             input.extend_from_slice(self.raw.as_slice());
         }
         self.raw.end = 0;
+        self.raw_searched = 0;
         self.published = self.written;
         shared.published.store(self.written, Ordering::SeqCst);
         shared.claimed.store(self.written, Ordering::SeqCst);

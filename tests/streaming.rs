@@ -418,12 +418,19 @@ fn threads_meeting_malformed_utf8_or_nul_give_what_one_thread_gives() {
     let s2t = Converter::new(Config::S2t);
     let pool = three_threads();
     let at = |target: usize| (target..).find(|&i| text.is_char_boundary(i)).unwrap();
-    let spoilt = |at: usize, bad: &[u8]| {
-        let mut input = text.as_bytes()[..at].to_vec();
-        input.extend_from_slice(bad);
-        input.extend_from_slice(&text.as_bytes()[at..]);
+    // The text with bad bytes put in at character boundaries, in order.
+    let spoilt_at = |bad: &[(usize, &[u8])]| {
+        let mut input = vec![];
+        let mut from = 0;
+        for &(at, bytes) in bad {
+            input.extend_from_slice(&text.as_bytes()[from..at]);
+            input.extend_from_slice(bytes);
+            from = at;
+        }
+        input.extend_from_slice(&text.as_bytes()[from..]);
         input
     };
+    let spoilt = |at: usize, bad: &[u8]| spoilt_at(&[(at, bad)]);
     let mut inputs = vec![];
     for target in [10, 260_000, 1_000_003, 2_900_000, text.len() - 3] {
         inputs.push((spoilt(at(target), b"\xFF"), false));
@@ -432,6 +439,31 @@ fn threads_meeting_malformed_utf8_or_nul_give_what_one_thread_gives() {
     }
     // Cut short at the very end.
     inputs.push((spoilt(text.len(), b"\xE5\xA4"), false));
+    // A NUL and a malformed byte in one read or in two, either first: whichever comes first
+    // stops the conversion (the NUL stops the lossy one too).
+    for (first, second) in [(600_000, 1_000_000), (600_000, 610_000)] {
+        for (a, b) in [(&b"\0"[..], &b"\xFF"[..]), (b"\xFF", b"\0")] {
+            inputs.push((spoilt_at(&[(at(first), a), (at(second), b)]), true));
+        }
+    }
+    let stops = |bad: &[(usize, &[u8])], lossy: bool| {
+        let options = StreamOptions {
+            lossy,
+            reject_binary: true,
+            ..StreamOptions::default()
+        };
+        let input = spoilt_at(bad);
+        let err = convert_stream(&s2t, &input[..], std::io::sink(), &options).unwrap_err();
+        err.to_string()
+    };
+    let (nul, ff) = ((at(600_000), &b"\0"[..]), (at(610_000), &b"\xFF"[..]));
+    assert!(stops(&[nul, ff], false).contains("NUL byte"));
+    assert!(stops(&[(nul.0, ff.1), (ff.0, nul.1)], false).contains("invalid UTF-8"));
+    let lossy = stops(&[(nul.0, ff.1), (ff.0, nul.1)], true);
+    assert!(
+        lossy.contains(&format!("(byte {}): NUL byte", ff.0 + 1)),
+        "{lossy}"
+    );
     for (input, nul) in &inputs {
         // Read by this thread, or (with threads) at offsets by the threads.
         let run = |threads: usize, buffer_size: usize, lossy: bool, at: bool| {
@@ -490,25 +522,31 @@ fn threads_cut_only_at_safe_places() {
     let pool = three_threads();
     let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
     for input in [text.as_bytes(), &gb18030] {
-        let run = |threads: usize, buffer_size: usize| {
+        // Read in order, or at offsets.
+        let run = |threads: usize, buffer_size: usize, at: bool| {
             let options = StreamOptions {
                 threads,
                 buffer_size,
                 ..StreamOptions::default()
             };
             let mut out = Vec::new();
-            pool.install(|| convert_stream(&s2t, input, &mut out, &options))
-                .unwrap();
+            pool.install(|| match at {
+                true => convert_file(&s2t, &Mem::new(input), &mut out, &options),
+                false => convert_stream(&s2t, input, &mut out, &options),
+            })
+            .unwrap();
             out
         };
-        let one = run(1, 0);
+        let one = run(1, 0, false);
         let one_text = std::str::from_utf8(&one).unwrap();
         assert!(one_text.contains("⿰头\n頭髮") && !one_text.contains('發'));
         for (threads, buffer_size) in [(2, 0), (3, 0), (2, 70_000), (3, 5_000)] {
-            assert!(
-                run(threads, buffer_size) == one,
-                "threads {threads}, buffer {buffer_size}"
-            );
+            for at in [false, true] {
+                assert!(
+                    run(threads, buffer_size, at) == one,
+                    "threads {threads}, buffer {buffer_size}, at offsets {at}"
+                );
+            }
         }
     }
 }
@@ -665,5 +703,84 @@ fn pieces_converted_in_any_order_on_one_thread_give_the_same_bytes() {
             });
             assert!(outs.concat() == whole, "{config}, order {order:?}");
         }
+    }
+}
+
+#[test]
+fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
+    // Lines of 64 KiB of Han characters, whose line ends (their only safe cuts) come just
+    // after the start of a 64 KiB read: never in the last few KiB of the input held when a
+    // read makes it a slot's worth. The cut is searched further back there: the threads get
+    // slots as the input comes (read in order, or at offsets), and the output is written
+    // before half the input is read, with one thread's bytes.
+    let mut text = "头".repeat(33) + "\n";
+    while text.len() < 8 << 20 {
+        text.push_str(&"发".repeat(21_845));
+        text.push('\n');
+    }
+    let s2t = Converter::new(Config::S2t);
+    let mut one = Vec::new();
+    convert_stream(
+        &s2t,
+        text.as_bytes(),
+        &mut one,
+        &options_of(Normalize::default(), 1),
+    )
+    .unwrap();
+    /// Input that notes how far it has been read.
+    struct Counted<'a> {
+        bytes: &'a [u8],
+        read_to: AtomicUsize,
+    }
+    impl std::io::Read for &Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.read_at(buf, self.read_to.load(Ordering::SeqCst) as u64)?;
+            Ok(n)
+        }
+    }
+    impl ReadAt for Counted<'_> {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+            let start = (offset as usize).min(self.bytes.len());
+            let n = buf.len().min(self.bytes.len() - start);
+            buf[..n].copy_from_slice(&self.bytes[start..start + n]);
+            self.read_to.fetch_max(start + n, Ordering::SeqCst);
+            Ok(n)
+        }
+    }
+    /// Output that notes how far the input had been read at its first write.
+    struct FirstWrite<'a>(&'a Counted<'a>, Option<usize>, Vec<u8>);
+    impl std::io::Write for FirstWrite<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if !buf.is_empty() && self.1.is_none() {
+                self.1 = Some(self.0.read_to.load(Ordering::SeqCst));
+            }
+            self.2.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let pool = three_threads();
+    for at in [false, true] {
+        let input = Counted {
+            bytes: text.as_bytes(),
+            read_to: AtomicUsize::new(0),
+        };
+        let mut out = FirstWrite(&input, None, Vec::new());
+        let options = options_of(Normalize::default(), 2);
+        pool.install(|| match at {
+            true => convert_file(&s2t, &input, &mut out, &options),
+            false => convert_stream(&s2t, &input, &mut out, &options),
+        })
+        .unwrap();
+        assert!(out.2 == one, "at offsets {at}");
+        let first = out.1.unwrap();
+        // (The slots in flight, eight of about 300 KB here, are read before one is written
+        // where the threads are slow.)
+        assert!(
+            first < text.len() / 2,
+            "at offsets {at}: first write after {first} bytes"
+        );
     }
 }
