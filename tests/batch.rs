@@ -36,6 +36,28 @@ fn fanjian(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+fn read_bytes(dir: &Path, file: &str) -> Vec<u8> {
+    std::fs::read(dir.join(file)).unwrap()
+}
+
+/// Runs fanjian in `dir` with `input` written to its standard input through a pipe.
+fn through_a_pipe(dir: &Path, args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(common::bin())
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut pipe, &input));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    output
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -359,8 +381,8 @@ fn several_files_to_stdout_in_order_and_stdin() {
 #[test]
 fn large_and_small_inputs_the_same_with_any_number_of_threads() {
     // A file of 512 KiB or more is converted in slots on several threads (in a tree, one of
-    // 8 MB or more), a smaller one on one; standard input, whose length is not known, on
-    // several. The big one written with -o (9.3 MB) has a flush to disk started while it is
+    // 8 MB or more), a smaller one on one; standard input from a pipe, whose length is not
+    // known, on several. The big one written with -o (9.3 MB) has a flush to disk started while it is
     // written (every 8 MiB).
     let dir = tree("threads");
     let text = std::fs::read("tests/data/zuozhuan.txt").unwrap();
@@ -380,11 +402,8 @@ fn large_and_small_inputs_the_same_with_any_number_of_threads() {
             std::fs::read(dir.join("three.txt")).unwrap() == one.stdout,
             "{file}"
         );
-        let piped = Command::new(common::bin())
-            .args(["-j3", "-c", "s2twp", "-"])
-            .stdin(std::fs::File::open(dir.join(file)).unwrap())
-            .output()
-            .unwrap();
+        let piped = through_a_pipe(&dir, &["-j3", "-c", "s2twp", "-"], &read_bytes(&dir, file));
+        assert!(piped.status.success(), "{}", stderr(&piped));
         assert!(piped.stdout == one.stdout, "{file} from standard input");
         ones.push((file, one.stdout));
     }
@@ -490,20 +509,7 @@ fn a_named_pipe_or_standard_input_given_by_name_is_read_in_order() {
         writer.join().unwrap();
         assert!(piped.status.success(), "{}", stderr(&piped));
         assert!(piped.stdout == one.stdout, "a named pipe, {threads}");
-        let mut child = Command::new(common::bin())
-            .current_dir(&dir)
-            .args([threads, "-c", "s2t", "/dev/stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        let text = text.clone();
-        let writer =
-            std::thread::spawn(move || std::io::Write::write_all(&mut pipe, &text).unwrap());
-        let stdin = child.wait_with_output().unwrap();
-        writer.join().unwrap();
+        let stdin = through_a_pipe(&dir, &[threads, "-c", "s2t", "/dev/stdin"], &text);
         assert!(stdin.status.success(), "{}", stderr(&stdin));
         assert!(stdin.stdout == one.stdout, "/dev/stdin, {threads}");
     }

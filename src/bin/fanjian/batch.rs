@@ -143,16 +143,31 @@ struct FileFrom {
 }
 
 impl FileFrom {
+    /// `file` from where its cursor stands (the start, unless it was opened as a device that
+    /// shares an open file, such as /dev/stdin on some systems), and its length from there
+    /// where it is a regular file.
+    fn new(mut file: File) -> (FileFrom, Option<u64>) {
+        let base = file.stream_position().unwrap_or(0);
+        let len = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        let len = len.map(|len| len.saturating_sub(base));
+        (FileFrom { file, base }, len)
+    }
+
     /// Standard input where it is a regular file, from where it stands, and its length from
     /// there.
     #[cfg(unix)]
     fn stdin() -> Option<(FileFrom, u64)> {
         use std::os::fd::AsFd;
         // The same open file, with the same cursor.
-        let mut file = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
-        let len = file.metadata().ok().filter(|m| m.is_file())?.len();
-        let base = file.stream_position().ok()?;
-        Some((FileFrom { file, base }, len.saturating_sub(base)))
+        let file = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
+        match FileFrom::new(file) {
+            (file, Some(len)) => Some((file, len)),
+            (_, None) => None,
+        }
     }
 
     #[cfg(not(unix))]
@@ -723,7 +738,10 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
                 let report = convert_file(converter, &file, out, options)?;
                 // Read to its end, as reads in order leave it (standard input may be shared).
                 let end = io::SeekFrom::Start(file.inner.base + report.bytes_in);
-                file.inner.file.seek(end).map_err(StreamError::Io)?;
+                file.inner
+                    .file
+                    .seek(end)
+                    .map_err(|e| StreamError::Io(file.err(e)))?;
                 (report, converter)
             }
             (file, _) => {
@@ -764,8 +782,8 @@ fn to_stream(settings: &Settings, messages: &Messages) -> i32 {
                 .map_err(|e| StreamError::Io(io::Error::new(e.kind(), format!("{name}: {e}"))))
                 .and_then(|f| {
                     // (A pipe's length is not known.)
-                    let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-                    convert(Some(FileFrom { file: f, base: 0 }), len, &name, out)
+                    let (file, len) = FileFrom::new(f);
+                    convert(Some(file), len, &name, out)
                 });
             if let Ok(converter) = result {
                 if let Err(message) = report_ambiguities(settings, converter, &input.path) {

@@ -14,7 +14,7 @@ pub struct Named<T> {
 }
 
 impl<T> Named<T> {
-    fn err(&self, e: io::Error) -> io::Error {
+    pub fn err(&self, e: io::Error) -> io::Error {
         io::Error::new(e.kind(), format!("{}: {e}", self.name))
     }
 }
