@@ -40,24 +40,6 @@ fn read_bytes(dir: &Path, file: &str) -> Vec<u8> {
     std::fs::read(dir.join(file)).unwrap()
 }
 
-/// Runs fanjian in `dir` with `input` written to its standard input through a pipe.
-fn through_a_pipe(dir: &Path, args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(common::bin())
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut pipe, &input));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    output
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -402,7 +384,7 @@ fn large_and_small_inputs_the_same_with_any_number_of_threads() {
             std::fs::read(dir.join("three.txt")).unwrap() == one.stdout,
             "{file}"
         );
-        let piped = through_a_pipe(&dir, &["-j3", "-c", "s2twp", "-"], &read_bytes(&dir, file));
+        let piped = common::run_bin_in(&dir, &["-j3", "-c", "s2twp", "-"], &read_bytes(&dir, file));
         assert!(piped.status.success(), "{}", stderr(&piped));
         assert!(piped.stdout == one.stdout, "{file} from standard input");
         ones.push((file, one.stdout));
@@ -509,7 +491,7 @@ fn a_named_pipe_or_standard_input_given_by_name_is_read_in_order() {
         writer.join().unwrap();
         assert!(piped.status.success(), "{}", stderr(&piped));
         assert!(piped.stdout == one.stdout, "a named pipe, {threads}");
-        let stdin = through_a_pipe(&dir, &[threads, "-c", "s2t", "/dev/stdin"], &text);
+        let stdin = common::run_bin_in(&dir, &[threads, "-c", "s2t", "/dev/stdin"], &text);
         assert!(stdin.status.success(), "{}", stderr(&stdin));
         assert!(stdin.stdout == one.stdout, "/dev/stdin, {threads}");
     }

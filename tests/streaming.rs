@@ -600,6 +600,13 @@ fn threads_reading_their_own_slots_give_the_same_bytes() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// What one thread makes of `input`.
+fn one_thread(c: &Converter, input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    convert_stream(c, input, &mut out, &options_of(Normalize::default(), 1)).unwrap();
+    out
+}
+
 fn options_of(normalize: Normalize, threads: usize) -> StreamOptions {
     StreamOptions {
         threads,
@@ -618,14 +625,7 @@ fn a_slot_the_threads_could_not_read_is_read_again_in_order() {
     let text = book(2);
     let s2t = Converter::new(Config::S2t);
     let pool = three_threads();
-    let mut one = Vec::new();
-    convert_stream(
-        &s2t,
-        text.as_bytes(),
-        &mut one,
-        &options_of(Normalize::default(), 1),
-    )
-    .unwrap();
+    let one = one_thread(&s2t, text.as_bytes());
     for fail_at in [100_000, 262_000, 1_000_000, 2_000_000, 3_000_000] {
         for threads in [2, 3] {
             let options = options_of(Normalize::default(), threads);
@@ -719,14 +719,7 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
         text.push('\n');
     }
     let s2t = Converter::new(Config::S2t);
-    let mut one = Vec::new();
-    convert_stream(
-        &s2t,
-        text.as_bytes(),
-        &mut one,
-        &options_of(Normalize::default(), 1),
-    )
-    .unwrap();
+    let one = one_thread(&s2t, text.as_bytes());
     /// Input that notes how far it has been read.
     struct Counted<'a> {
         bytes: &'a [u8],

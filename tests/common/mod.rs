@@ -28,17 +28,30 @@ pub fn bin() -> PathBuf {
 
 /// Runs the fanjian binary with `args`, feeding `stdin`, and waits for it.
 pub fn run_bin(args: &[&str], stdin: &[u8]) -> std::process::Output {
-    use std::io::Write;
+    run_bin_in(Path::new("."), args, stdin)
+}
+
+/// Runs the fanjian binary in `dir` with `args`, feeding `stdin` through a pipe (from a
+/// thread of its own, so that a large input and output cannot fill both pipes at once).
+pub fn run_bin_in(dir: &Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
     use std::process::{Command, Stdio};
     let mut child = Command::new(bin())
+        .current_dir(dir)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut pipe, &input));
+    let output = child.wait_with_output().unwrap();
+    // (A command that stops early need not read all of it.)
+    if let Err(e) = writer.join().unwrap() {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
+    output
 }
 
 /// One case of OpenCC's `testcases.json`: id, input, and (config, expected output) pairs.
