@@ -168,6 +168,7 @@ pub(crate) fn flow<'c, R>(
             raw: Bytes::default(),
             raw_searched: 0,
             window: Vec::new(),
+            window_declined: None,
             raw_bytes: 0,
             raw_lines: LineCounter::new(),
             published: 0,
@@ -243,8 +244,10 @@ pub(crate) struct Flow<'f, 'scope> {
     raw: Bytes,
     /// `raw[..raw_searched]` holds no safe cut.
     raw_searched: usize,
-    /// The bytes searched for the cut at the end of a slot read at an offset.
+    /// The bytes searched for the cut at the end of a slot read at an offset, and the offset
+    /// of the last window that held none (or did not read whole).
     window: Vec<u8>,
+    window_declined: Option<u64>,
     /// What the slots of such input written so far held, for a [`Recall`].
     raw_bytes: u64,
     raw_lines: LineCounter,
@@ -375,6 +378,10 @@ impl Flow<'_, '_> {
                 return Ok(Ok(offset));
             };
             let from = offset + ahead as u64;
+            // (It stays where it is while the calling thread's reads fill the slot.)
+            if self.window_declined == Some(from) {
+                return Ok(Ok(offset));
+            }
             let cut = match fill_at(at, &mut self.window, from) {
                 Ok(n) if n == self.window.len() => {
                     window_cut(converter, &self.window, CUT_LOOKBACK)
@@ -383,6 +390,7 @@ impl Flow<'_, '_> {
                 _ => Ok(None),
             };
             let Ok(Some(cut)) = cut else {
+                self.window_declined = Some(from);
                 return Ok(Ok(offset));
             };
             let end = from + cut as u64;

@@ -720,10 +720,11 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
     }
     let s2t = Converter::new(Config::S2t);
     let one = one_thread(&s2t, text.as_bytes());
-    /// Input that notes how far it has been read.
+    /// Input that notes how far it has been read, and how many bytes were read in all.
     struct Counted<'a> {
         bytes: &'a [u8],
         read_to: AtomicUsize,
+        read: AtomicUsize,
     }
     impl std::io::Read for &Counted<'_> {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -737,6 +738,7 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
             let n = buf.len().min(self.bytes.len() - start);
             buf[..n].copy_from_slice(&self.bytes[start..start + n]);
             self.read_to.fetch_max(start + n, Ordering::SeqCst);
+            self.read.fetch_add(n, Ordering::SeqCst);
             Ok(n)
         }
     }
@@ -759,6 +761,7 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
         let input = Counted {
             bytes: text.as_bytes(),
             read_to: AtomicUsize::new(0),
+            read: AtomicUsize::new(0),
         };
         let mut out = FirstWrite(&input, None, Vec::new());
         let options = options_of(Normalize::default(), 2);
@@ -775,5 +778,8 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
             first < text.len() / 2,
             "at offsets {at}: first write after {first} bytes"
         );
+        // Read once, and a window of 4.3 KiB a slot (not again after each read in order).
+        let read = input.read.load(Ordering::SeqCst);
+        assert!(read < text.len() + text.len() / 40, "{read} bytes read");
     }
 }
