@@ -26,6 +26,18 @@ fn three_threads() -> rayon::ThreadPool {
         .unwrap()
 }
 
+/// A reader that gives at most `.1` bytes a call.
+struct Trickle<'a>(&'a [u8], usize);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.0.len()).min(self.1);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
 /// Input read at offsets from memory, at most 100,000 bytes a call; the reads that cover
 /// byte `fail_at` fail, the first `failures` times (all of them with `usize::MAX`).
 struct Mem<'a> {
@@ -294,16 +306,6 @@ fn threads_convert_slots_as_they_come_with_the_same_bytes() {
     // (decoded before), read a few KB at a time, and normalization around the conversion.
     let text = book(3);
     let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
-    /// A reader that gives at most 5,000 bytes a call.
-    struct Trickle<'a>(&'a [u8]);
-    impl std::io::Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = buf.len().min(self.0.len()).min(5_000);
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
     let pool = three_threads();
     // Normalized too (full-width punctuation before the conversion, quotation marks paired
     // line by line after it), on text given straight quotes and half-width punctuation.
@@ -333,7 +335,7 @@ fn threads_convert_slots_as_they_come_with_the_same_bytes() {
                 };
                 let mut out = Vec::new();
                 let mut report = pool
-                    .install(|| convert_stream(&c, Trickle(input), &mut out, &options))
+                    .install(|| convert_stream(&c, Trickle(input, 5_000), &mut out, &options))
                     .unwrap();
                 assert_eq!(report.bytes_out, out.len() as u64);
                 assert_eq!(report.bytes_in, input.len() as u64);
@@ -781,5 +783,71 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
         // Read once, and a window of 4.3 KiB a slot (not again after each read in order).
         let read = input.read.load(Ordering::SeqCst);
         assert!(read < text.len() + text.len() / 40, "{read} bytes read");
+    }
+}
+
+#[test]
+fn threads_give_one_threads_result_on_random_text_with_random_defects() {
+    // Random stretches of the book with up to three defects (a malformed byte, a cut-short
+    // sequence, a NUL, a cut-short four-byte sequence) at random places, strict or lossy,
+    // stopping at NUL or not, through one of four configs, read in order or at offsets in
+    // random sizes, on two to four threads with random read buffers: the output, the report
+    // or the error are one thread's.
+    let book = book(3).into_bytes();
+    let configs = [Config::S2t, Config::S2twp, Config::T2hk, Config::Tw2sp];
+    let converters: Vec<Converter> = configs.iter().map(|&c| Converter::new(c)).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap();
+    let mut rng = Rng::new(23);
+    for case in 0..60 {
+        let start = rng.below(book.len() / 2);
+        let mut text = book[start..start + 300_000 + rng.below(book.len() / 2 - 300_000)].to_vec();
+        for _ in 0..rng.below(4) {
+            let bad: &[u8] = [&b"\xFF"[..], b"\xE5\xA4", b"\0", b"\xF0\x9F"][rng.below(4)];
+            let at = rng.below(text.len());
+            text.splice(at..at, bad.iter().copied());
+        }
+        let k = rng.below(configs.len());
+        let (lossy, reject_binary) = (rng.below(2) == 0, rng.below(2) == 0);
+        let options = |threads, buffer_size| StreamOptions {
+            threads,
+            buffer_size,
+            lossy,
+            reject_binary,
+            from: Some(Encoding::Utf8),
+            ..StreamOptions::default()
+        };
+        let run = |threads: usize, buffer_size: usize, read: usize, at: bool| {
+            let mut out = Vec::new();
+            let options = options(threads, buffer_size);
+            let c = &converters[k];
+            pool.install(|| match at {
+                true => convert_file(c, &Mem::new(&text), &mut out, &options),
+                false => convert_stream(c, Trickle(&text, read), &mut out, &options),
+            })
+            .map(|report| (out, report))
+            .map_err(|e| e.to_string())
+        };
+        let one = run(1, 0, usize::MAX, false);
+        let (threads, buffer_size) = (2 + rng.below(3), [0, 5_000, 70_000][rng.below(3)]);
+        let (read, at) = ([1_000, 65_536, usize::MAX][rng.below(3)], rng.below(2) == 0);
+        let many = run(threads, buffer_size, read, at);
+        // (A strict conversion that stops has written part of its output: only the error.)
+        let same = match (&one, &many) {
+            (Ok(one), Ok(many)) => one == many,
+            (Err(one), Err(many)) => one == many,
+            _ => false,
+        };
+        assert!(
+            same,
+            "case {case}: {} {} bytes, lossy {lossy}, NUL stops {reject_binary}, threads \
+             {threads}, buffer {buffer_size}, reads of {read}, at offsets {at}: {:?} against {:?}",
+            configs[k],
+            text.len(),
+            one.as_ref().map(|r| &r.1),
+            many.as_ref().map(|r| &r.1)
+        );
     }
 }
