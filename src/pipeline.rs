@@ -10,15 +10,16 @@
 //! With threads (see [`StreamOptions::threads`]), UTF-8 goes to the threads' slots as it is
 //! read, and each slot's thread validates it: the calling thread only finds the cuts (and, for
 //! a file read at offsets with [`convert_file`], leaves the reading of each slot to its thread).
-//! A slot that does not validate goes back through the decoder, so errors and lossy output are
-//! those of one thread.
+//! A slot that does not validate goes back through the decoder (in a lossy conversion, its
+//! thread replaces the malformed sequences itself where it can), so errors and lossy output
+//! are those of one thread.
 
 use std::fmt;
 use std::io::{self, Read, Write};
 
 use crate::encoding::{detect, utf8_prefix, DecodeError, Decoder, EncodeError, Encoder, Encoding};
 use crate::normalize::{Normalize, Normalizer};
-use crate::stream::{self, Flow, Recall, StreamConverter};
+use crate::stream::{self, Flow, RawInput, Recall, StreamConverter};
 use crate::Converter;
 
 /// The encoding to write.
@@ -347,36 +348,38 @@ fn convert_source(
         )?;
         Ok::<(), StreamError>(())
     };
+    // Malformed sequences the threads replaced (see `RawInput::lossy`).
+    let mut replaced_by_threads = 0;
     // An input that ends within the first read converts on this thread: not worth starting
     // the pool's threads for.
     if options.threads > 1 && !input.eof {
         // The reads are converted on the pool's threads, and written in order, while this
         // thread goes on reading (see `Flow`).
-        let at = input.source.at;
-        stream::flow(
-            converter,
-            options.threads,
-            options.reject_binary,
-            at,
-            |flow| {
-                if input.in_place && !normalizer.has_before() {
-                    // UTF-8 is read straight into the threads' slots, and validated there.
-                    let mut write_flow = |out: &str| write(out, false, &mut normalizer);
-                    match input.raw_into(flow, &mut write_flow)? {
-                        None => return write("", true, &mut normalizer),
-                        Some(recall) => input.replay(recall),
-                    }
+        let raw = RawInput {
+            reject_nul: options.reject_binary,
+            lossy: options.lossy,
+            at: input.source.at,
+        };
+        stream::flow(converter, options.threads, raw, |flow| {
+            if input.in_place && !normalizer.has_before() {
+                // UTF-8 is read straight into the threads' slots, and validated there.
+                let mut write_flow = |out: &str| write(out, false, &mut normalizer);
+                let recall = input.raw_into(flow, &mut write_flow);
+                replaced_by_threads = flow.replaced();
+                match recall? {
+                    None => return write("", true, &mut normalizer),
+                    Some(recall) => input.replay(recall),
                 }
-                input.each(&mut normalizer, |text, eof, n| {
-                    flow.push(text, &mut |out| write(out, false, n))?;
-                    if eof {
-                        flow.finish(&mut |out| write(out, false, n))?;
-                        write("", true, n)?;
-                    }
-                    Ok(())
-                })
-            },
-        )?;
+            }
+            input.each(&mut normalizer, |text, eof, n| {
+                flow.push(text, &mut |out| write(out, false, n))?;
+                if eof {
+                    flow.finish(&mut |out| write(out, false, n))?;
+                    write("", true, n)?;
+                }
+                Ok(())
+            })
+        })?;
     } else {
         let mut stream = StreamConverter::new(converter);
         let mut converted = String::new();
@@ -396,7 +399,7 @@ fn convert_source(
         output_encoding,
         bytes_in: input.source.offset,
         bytes_out,
-        replaced_malformed: input.decoder.replaced(),
+        replaced_malformed: input.decoder.replaced() + replaced_by_threads,
         replaced_unmappable: encoder.replaced(),
         unbalanced_quotes: normalizer.unbalanced_quotes(),
     })

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use crate::encoding::{utf8_prefix, LineCounter};
+use crate::encoding::{utf8_prefix, Decoder, Encoding, LineCounter};
 use crate::pipeline::{fill_at, ReadAt};
 use crate::Converter;
 
@@ -147,17 +147,14 @@ const SLOT_BYTES: usize = 256 * 1024;
 
 /// Runs `f` with a [`Flow`] that converts on up to `threads` threads of the current rayon
 /// pool (and on the calling thread, where it would otherwise wait).
-/// With `reject_nul`, input read as it is (see [`Flow::raw_space`]) that holds a NUL byte is
-/// sent back like input that does not validate. With `at`, the threads read slots of input
-/// themselves (see [`Flow::push_at`]).
+/// `raw` says how input read as it is (see [`Flow::raw_space`]) is taken.
 pub(crate) fn flow<'c, R>(
     converter: &'c Converter,
     threads: usize,
-    reject_nul: bool,
-    at: Option<&'c dyn ReadAt>,
+    raw: RawInput<'c>,
     f: impl FnOnce(&mut Flow<'_, '_>) -> R,
 ) -> R {
-    let shared = Shared::new(converter, threads, reject_nul, at);
+    let shared = Shared::new(converter, threads, raw);
     rayon::in_place_scope(|scope| {
         f(&mut Flow {
             shared: &shared,
@@ -171,6 +168,8 @@ pub(crate) fn flow<'c, R>(
             window_declined: None,
             raw_bytes: 0,
             raw_lines: LineCounter::new(),
+            clean: true,
+            replaced: 0,
             published: 0,
             written: 0,
         })
@@ -202,6 +201,19 @@ impl Bytes {
         self.space(bytes.len()).copy_from_slice(bytes);
         self.end += bytes.len();
     }
+}
+
+/// How a [`Flow`] takes UTF-8 input read as it is.
+#[derive(Clone, Copy)]
+pub(crate) struct RawInput<'c> {
+    /// A slot that holds a NUL byte is sent back like one that does not validate.
+    pub(crate) reject_nul: bool,
+    /// Malformed sequences are replaced with U+FFFD: by the slot's thread, where the slot
+    /// starts and ends at cuts found in bytes that validated (its own decoding is then that
+    /// of the whole); otherwise the slot is sent back.
+    pub(crate) lossy: bool,
+    /// Where the threads read slots themselves (see [`Flow::push_at`]).
+    pub(crate) at: Option<&'c dyn ReadAt>,
 }
 
 /// Input that a [`Flow`] sends back, from the first slot of bytes read as they are that did
@@ -251,6 +263,10 @@ pub(crate) struct Flow<'f, 'scope> {
     /// What the slots of such input written so far held, for a [`Recall`].
     raw_bytes: u64,
     raw_lines: LineCounter,
+    /// The input held starts at a cut found in bytes that validated (or at the start).
+    clean: bool,
+    /// Malformed sequences the slots' threads replaced, in the slots written.
+    replaced: u64,
     /// Slots handed over and slots written, by number.
     published: usize,
     written: usize,
@@ -294,6 +310,11 @@ impl Flow<'_, '_> {
         Ok(())
     }
 
+    /// Malformed sequences the threads replaced in the slots written so far.
+    pub(crate) fn replaced(&self) -> u64 {
+        self.replaced
+    }
+
     /// Room for `n` more bytes of UTF-8 input, read as it is, after those held: the threads
     /// validate each slot (and count its lines) before they convert it. [`Flow::push_raw`]
     /// takes them.
@@ -315,7 +336,7 @@ impl Flow<'_, '_> {
             return Ok(None);
         }
         match self.raw_cut() {
-            Some(cut) => self.hand_over_raw(cut, write),
+            Some((cut, clean)) => self.hand_over_raw(cut, clean, false, write),
             None => Ok(None),
         }
     }
@@ -327,7 +348,7 @@ impl Flow<'_, '_> {
         write: &mut impl FnMut(&str) -> Result<(), E>,
     ) -> Result<Option<Recall>, E> {
         if self.raw.end > 0 {
-            if let Some(recall) = self.hand_over_raw(self.raw.end, write)? {
+            if let Some(recall) = self.hand_over_raw(self.raw.end, true, true, write)? {
                 return Ok(Some(recall));
             }
         }
@@ -339,15 +360,15 @@ impl Flow<'_, '_> {
     /// [`CUT_WINDOW`] bytes are searched first, which in most text hold one; where they hold
     /// none, the rest not searched yet, so that the input held stays a slot's worth wherever
     /// the text has safe cuts.
-    fn raw_cut(&mut self) -> Option<usize> {
+    fn raw_cut(&mut self) -> Option<(usize, bool)> {
         let bytes = self.raw.as_slice();
         let last = bytes.len().saturating_sub(CUT_WINDOW);
         let rest = (self.raw_searched < last).then_some(self.raw_searched);
         let cut = [Some(last), rest].into_iter().flatten().find_map(|from| {
             let start = from.saturating_sub(CUT_LOOKBACK);
             match window_cut(self.shared.converter, &bytes[start..], from - start) {
-                Ok(cut) => cut.map(|q| start + q),
-                Err(()) => Some(bytes.len()),
+                Ok(cut) => cut.map(|q| (start + q, true)),
+                Err(()) => Some((bytes.len(), false)),
             }
         });
         // Positions before an incomplete character at the end are searched: whether a place
@@ -395,20 +416,25 @@ impl Flow<'_, '_> {
             };
             let end = from + cut as u64;
             let range = Some((offset, (end - offset) as usize));
-            if let Some(recall) = self.hand_over_bytes(write, |data, _| data.range = range)? {
+            if let Some(recall) =
+                self.hand_over_bytes(true, false, write, |data, _| data.range = range)?
+            {
                 return Ok(Err(recall));
             }
             offset = end;
         }
     }
 
-    /// Hands `raw[..cut]` over to the threads in the next slot, once it is free.
+    /// Hands `raw[..cut]` over to the threads in the next slot, once it is free (see
+    /// [`Flow::hand_over_bytes`] for `clean` and `last`).
     fn hand_over_raw<E>(
         &mut self,
         cut: usize,
+        clean: bool,
+        last: bool,
         write: &mut impl FnMut(&str) -> Result<(), E>,
     ) -> Result<Option<Recall>, E> {
-        self.hand_over_bytes(write, |data, held| {
+        self.hand_over_bytes(clean, last, write, |data, held| {
             held.extend(&data.raw.as_slice()[cut..]);
             data.raw.end = cut;
             data.range = None;
@@ -417,8 +443,12 @@ impl Flow<'_, '_> {
 
     /// Hands the input read as it is over to the threads in the next slot, once it is free,
     /// after `fill` has set the slot's range (given the slot and the flow's buffer, empty).
+    /// `clean`: the slot ends at a cut found in bytes that validated, or at the end of the
+    /// input (`last`).
     fn hand_over_bytes<E>(
         &mut self,
+        clean: bool,
+        last: bool,
         write: &mut impl FnMut(&str) -> Result<(), E>,
         fill: impl FnOnce(&mut SlotData, &mut Bytes),
     ) -> Result<Option<Recall>, E> {
@@ -439,6 +469,9 @@ impl Flow<'_, '_> {
             self.raw_searched = 0;
             fill(&mut data, &mut self.raw);
             data.is_raw = true;
+            data.clean = self.clean && clean;
+            data.last = last;
+            self.clean = clean;
         }
         self.publish();
         Ok(None)
@@ -544,6 +577,7 @@ impl Flow<'_, '_> {
                 if data.is_raw {
                     self.raw_bytes += data.raw.end as u64;
                     self.raw_lines = self.raw_lines.then(data.lines);
+                    self.replaced += data.replaced;
                 }
                 self.written += 1;
             }
@@ -581,6 +615,8 @@ struct Shared<'c> {
     stopped: AtomicBool,
     /// Input read as it is with a NUL byte does not validate.
     reject_nul: bool,
+    /// See [`RawInput::lossy`].
+    lossy: bool,
     /// Where slots with a range read it.
     at: Option<&'c dyn ReadAt>,
     /// Where the calling thread waits for a slot to be done.
@@ -604,6 +640,13 @@ struct SlotData {
     is_raw: bool,
     /// Input to read (offset and length) after that in `raw`, by the thread that takes it.
     range: Option<(u64, usize)>,
+    /// The input in `raw` starts and ends at cuts found in bytes that validated (or at the
+    /// start or end of the input, `last`); the malformed sequences its thread replaced, and
+    /// the text it decoded.
+    clean: bool,
+    last: bool,
+    replaced: u64,
+    decoded: String,
     /// The input in `raw` did not validate (or did not read whole): the slot has no output.
     bad: bool,
     /// The lines and columns of the input in `raw`, from line 1, column 1.
@@ -614,12 +657,7 @@ struct SlotData {
 }
 
 impl<'c> Shared<'c> {
-    fn new(
-        converter: &'c Converter,
-        threads: usize,
-        reject_nul: bool,
-        at: Option<&'c dyn ReadAt>,
-    ) -> Shared<'c> {
+    fn new(converter: &'c Converter, threads: usize, raw: RawInput<'c>) -> Shared<'c> {
         let threads = threads.max(1);
         Shared {
             converter,
@@ -632,8 +670,9 @@ impl<'c> Shared<'c> {
             // The calling thread converts too, where it would otherwise wait.
             workers: threads - 1,
             stopped: AtomicBool::new(false),
-            reject_nul,
-            at,
+            reject_nul: raw.reject_nul,
+            lossy: raw.lossy,
+            at: raw.at,
             lock: Mutex::new(()),
             ready: Condvar::new(),
         }
@@ -707,11 +746,16 @@ impl<'c> Shared<'c> {
             raw,
             is_raw,
             range,
+            clean,
+            last,
+            replaced,
+            decoded,
             bad,
             lines,
             out,
             skip,
         } = &mut *data;
+        *replaced = 0;
         if let Some((offset, len)) = range.take() {
             let at = self.at.expect("slots with a range come with a source");
             match fill_at(at, raw.space(len), offset) {
@@ -725,9 +769,20 @@ impl<'c> Shared<'c> {
         }
         let text = if *is_raw {
             // A slot's input ends at a safe cut, before a character: it validates whole.
-            let valid = simdutf8::basic::from_utf8(raw.as_slice())
-                .ok()
-                .filter(|t| !(self.reject_nul && memchr::memchr(0, t.as_bytes()).is_some()));
+            let text = match simdutf8::basic::from_utf8(raw.as_slice()) {
+                Ok(text) => Some(text),
+                Err(_) if self.lossy && *clean => {
+                    let mut decoder = Decoder::new(Encoding::Utf8, true);
+                    decoded.clear();
+                    (decoder.decode(raw.as_slice(), *last, decoded))
+                        .expect("a lossy decoder replaces");
+                    *replaced = decoder.replaced();
+                    Some(decoded.as_str())
+                }
+                Err(_) => None,
+            };
+            let valid =
+                text.filter(|t| !(self.reject_nul && memchr::memchr(0, t.as_bytes()).is_some()));
             *bad = valid.is_none();
             let Some(text) = valid else { return };
             *lines = LineCounter::over(text);
@@ -807,12 +862,17 @@ mod tests {
         for (ids, want) in [("⿲头头\n", None), ("头头头\n", Some(newline))] {
             let text = format!("{before}{ids}{}", "头".repeat(2000));
             for from in newline - 12..=newline {
-                let cut = flow(&s2t, 2, false, None, |flow| {
+                let raw = RawInput {
+                    reject_nul: false,
+                    lossy: false,
+                    at: None,
+                };
+                let cut = flow(&s2t, 2, raw, |flow| {
                     flow.raw.extend(&text.as_bytes()[..from + CUT_WINDOW]);
                     flow.raw_cut()
                 });
                 assert_eq!(
-                    cut,
+                    cut.map(|(cut, _)| cut),
                     want,
                     "{ids:?}, the window {} bytes before",
                     newline - from
