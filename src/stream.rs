@@ -324,8 +324,8 @@ impl Flow<'_, '_> {
 
     /// Takes the first `n` bytes of [`Flow::raw_space`] and hands the input held over, up to
     /// its last safe cut (see [`Flow::raw_cut`]), once it is a slot's worth; writes the
-    /// outputs that are done, in order, with `write`. Where a slot did not validate, stops at it and sends back the
-    /// input from there on, which the flow no longer holds.
+    /// outputs that are done, in order, with `write`. Where a slot did not validate, stops at
+    /// it and sends back the input from there on, which the flow no longer holds.
     pub(crate) fn push_raw<E>(
         &mut self,
         n: usize,
@@ -487,12 +487,12 @@ impl Flow<'_, '_> {
             if k < taken {
                 shared.wait_for(k);
             }
-            if shared.at.is_none() {
+            if shared.raw.at.is_none() {
                 let data = shared.slot(k).data.lock().expect("a slot read as it is");
                 input.extend_from_slice(data.raw.as_slice());
             }
         }
-        if shared.at.is_none() {
+        if shared.raw.at.is_none() {
             input.extend_from_slice(self.raw.as_slice());
         }
         self.raw.end = 0;
@@ -613,12 +613,8 @@ struct Shared<'c> {
     workers: usize,
     /// Set when the flow ends early: no slot is taken any more.
     stopped: AtomicBool,
-    /// Input read as it is with a NUL byte does not validate.
-    reject_nul: bool,
-    /// See [`RawInput::lossy`].
-    lossy: bool,
-    /// Where slots with a range read it.
-    at: Option<&'c dyn ReadAt>,
+    /// How the slots of input read as it is are taken.
+    raw: RawInput<'c>,
     /// Where the calling thread waits for a slot to be done.
     lock: Mutex<()>,
     ready: Condvar,
@@ -670,9 +666,7 @@ impl<'c> Shared<'c> {
             // The calling thread converts too, where it would otherwise wait.
             workers: threads - 1,
             stopped: AtomicBool::new(false),
-            reject_nul: raw.reject_nul,
-            lossy: raw.lossy,
-            at: raw.at,
+            raw,
             lock: Mutex::new(()),
             ready: Condvar::new(),
         }
@@ -757,7 +751,7 @@ impl<'c> Shared<'c> {
         } = &mut *data;
         *replaced = 0;
         if let Some((offset, len)) = range.take() {
-            let at = self.at.expect("slots with a range come with a source");
+            let at = self.raw.at.expect("slots with a range come with a source");
             match fill_at(at, raw.space(len), offset) {
                 Ok(n) if n == len => raw.end += len,
                 // Read again by the calling thread, which meets the error or the end.
@@ -771,7 +765,7 @@ impl<'c> Shared<'c> {
             // A slot's input ends at a safe cut, before a character: it validates whole.
             let text = match simdutf8::basic::from_utf8(raw.as_slice()) {
                 Ok(text) => Some(text),
-                Err(_) if self.lossy && *clean => {
+                Err(_) if self.raw.lossy && *clean => {
                     let mut decoder = Decoder::new(Encoding::Utf8, true);
                     decoded.clear();
                     (decoder.decode(raw.as_slice(), *last, decoded))
@@ -781,8 +775,8 @@ impl<'c> Shared<'c> {
                 }
                 Err(_) => None,
             };
-            let valid =
-                text.filter(|t| !(self.reject_nul && memchr::memchr(0, t.as_bytes()).is_some()));
+            let valid = text
+                .filter(|t| !(self.raw.reject_nul && memchr::memchr(0, t.as_bytes()).is_some()));
             *bad = valid.is_none();
             let Some(text) = valid else { return };
             *lines = LineCounter::over(text);
