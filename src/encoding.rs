@@ -476,6 +476,11 @@ impl Decoder {
         self.replaced
     }
 
+    /// The encoding decoded.
+    pub(crate) fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
     /// Where the decoder is: lines and columns seen, and bytes consumed.
     pub(crate) fn mark(&self) -> (LineCounter, u64) {
         (self.lines, self.bytes)

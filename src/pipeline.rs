@@ -176,16 +176,16 @@ impl<T: ReadAt + ?Sized> ReadAt for &T {
 /// Fills `buf` from `offset` of `at` as far as it goes; returns how many bytes, fewer only at
 /// the end.
 pub(crate) fn fill_at(at: &dyn ReadAt, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match at.read_at(&mut buf[n..], offset + n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+    /// `at` read in order from an offset.
+    struct ReadFrom<'a>(&'a dyn ReadAt, u64);
+    impl Read for ReadFrom<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.read_at(buf, self.1)?;
+            self.1 += n as u64;
+            Ok(n)
         }
     }
-    Ok(n)
+    fill(&mut ReadFrom(at, offset), buf)
 }
 
 /// Where [`Input`] reads: from a reader, or at its offsets from a [`ReadAt`].
@@ -334,7 +334,6 @@ fn convert_source(
             0
         },
         in_place: input_encoding == Encoding::Utf8,
-        utf8: input_encoding == Encoding::Utf8,
         chunk,
         decoded: String::new(),
         before: String::new(),
@@ -421,8 +420,6 @@ struct Input<'a, R> {
     eof: bool,
     /// UTF-8 input, taken from the read buffer as it is (until it does not validate).
     in_place: bool,
-    /// The input is UTF-8.
-    utf8: bool,
     /// Bytes read at a time.
     chunk: usize,
     decoded: String,
@@ -506,16 +503,17 @@ impl<R: Read> Input<'_, R> {
                 None => {
                     // A NUL before the first malformed sequence stops first, wherever the reads
                     // begin and end.
-                    if self.reject_binary && self.utf8 {
+                    let utf8 = self.decoder.encoding() == Encoding::Utf8;
+                    let nul = memchr::memchr(0, bytes).filter(|_| self.reject_binary && utf8);
+                    if let Some(at) = nul {
                         let valid_up_to = match simdutf8::compat::from_utf8(bytes) {
                             Ok(_) => bytes.len(),
                             Err(e) => e.valid_up_to(),
                         };
-                        let valid =
-                            std::str::from_utf8(&bytes[..valid_up_to]).expect("valid up to there");
-                        if let Some(at) = memchr::memchr(0, valid.as_bytes()) {
+                        if at < valid_up_to {
+                            let before = std::str::from_utf8(&bytes[..at]).expect("valid there");
                             let mut lines = lines_before;
-                            lines.advance(&valid[..at]);
+                            lines.advance(before);
                             return Err(StreamError::Binary(lines.at(bytes_before + at as u64)));
                         }
                     }
@@ -536,7 +534,8 @@ impl<R: Read> Input<'_, R> {
                     lines.advance(&text[..at]);
                     // The byte offset is exact for UTF-8 (a malformed sequence replaced holds
                     // no NUL); otherwise that of the read it is in.
-                    let byte = match (valid.is_some(), self.utf8) {
+                    let utf8 = self.decoder.encoding() == Encoding::Utf8;
+                    let byte = match (valid.is_some(), utf8) {
                         (true, _) => at as u64,
                         (false, true) => memchr::memchr(0, bytes).unwrap_or(0) as u64,
                         (false, false) => 0,
