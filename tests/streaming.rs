@@ -38,12 +38,16 @@ impl std::io::Read for Trickle<'_> {
     }
 }
 
-/// Input read at offsets from memory, at most 100,000 bytes a call; the reads that cover
-/// byte `fail_at` fail, the first `failures` times (all of them with `usize::MAX`).
+/// Input read at offsets from memory (or, through `&Mem`, in order from how far it has been
+/// read), at most 100,000 bytes a call; the reads that cover byte `fail_at` fail, the first
+/// `failures` times (all of them with `usize::MAX`). It notes how far it has been read, and
+/// how many bytes were read in all.
 struct Mem<'a> {
     bytes: &'a [u8],
     fail_at: u64,
     failures: AtomicUsize,
+    read_to: AtomicUsize,
+    read: AtomicUsize,
 }
 
 impl Mem<'_> {
@@ -52,7 +56,15 @@ impl Mem<'_> {
             bytes,
             fail_at: u64::MAX,
             failures: AtomicUsize::new(0),
+            read_to: AtomicUsize::new(0),
+            read: AtomicUsize::new(0),
         }
+    }
+}
+
+impl std::io::Read for &Mem<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.read_at(buf, self.read_to.load(Ordering::SeqCst) as u64)
     }
 }
 
@@ -71,6 +83,8 @@ impl ReadAt for Mem<'_> {
             return Err(std::io::Error::other("the disk failed"));
         }
         buf[..n].copy_from_slice(&self.bytes[start..start + n]);
+        self.read_to.fetch_max(start + n, Ordering::SeqCst);
+        self.read.fetch_add(n, Ordering::SeqCst);
         Ok(n)
     }
 }
@@ -722,30 +736,8 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
     }
     let s2t = Converter::new(Config::S2t);
     let one = one_thread(&s2t, text.as_bytes());
-    /// Input that notes how far it has been read, and how many bytes were read in all.
-    struct Counted<'a> {
-        bytes: &'a [u8],
-        read_to: AtomicUsize,
-        read: AtomicUsize,
-    }
-    impl std::io::Read for &Counted<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.read_at(buf, self.read_to.load(Ordering::SeqCst) as u64)?;
-            Ok(n)
-        }
-    }
-    impl ReadAt for Counted<'_> {
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-            let start = (offset as usize).min(self.bytes.len());
-            let n = buf.len().min(self.bytes.len() - start);
-            buf[..n].copy_from_slice(&self.bytes[start..start + n]);
-            self.read_to.fetch_max(start + n, Ordering::SeqCst);
-            self.read.fetch_add(n, Ordering::SeqCst);
-            Ok(n)
-        }
-    }
     /// Output that notes how far the input had been read at its first write.
-    struct FirstWrite<'a>(&'a Counted<'a>, Option<usize>, Vec<u8>);
+    struct FirstWrite<'a>(&'a Mem<'a>, Option<usize>, Vec<u8>);
     impl std::io::Write for FirstWrite<'_> {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             if !buf.is_empty() && self.1.is_none() {
@@ -760,11 +752,7 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
     }
     let pool = three_threads();
     for at in [false, true] {
-        let input = Counted {
-            bytes: text.as_bytes(),
-            read_to: AtomicUsize::new(0),
-            read: AtomicUsize::new(0),
-        };
+        let input = Mem::new(text.as_bytes());
         let mut out = FirstWrite(&input, None, Vec::new());
         let options = options_of(Normalize::default(), 2);
         pool.install(|| match at {
