@@ -9,8 +9,9 @@
 # BIG_MB file, cut from OpenCC's benchmark text (tests/data/zuozhuan.txt); then converts it with
 # fanjian --output-dir at -j1 and -jTHREADS (medians of three rounds, with the inputs in the file
 # cache), and with a loop of OpenCC's native `opencc` command (from the oracle virtual environment
-# .ci/run creates); the big file also to standard output (/dev/null): a file written with -o is
-# flushed to the disk before it replaces the target, which no number of threads makes faster.
+# .ci/run creates); the big file also to standard output (/dev/null). Every output is a new file
+# (a file that replaces another is flushed to the disk first, which no number of threads makes
+# faster; a new one is left to the system to write back).
 # For the machine's own limit, THREADS single-threaded runs on the big file at once.
 # Prints MB/s, the speedup and the speedup per core, and the big file's threaded speedup as a
 # share of the machine's limit in the same run (this machine's speed drifts within minutes);
@@ -60,6 +61,9 @@ mb=$(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1e6}')
 
 run() { # seconds for one command, which must succeed
   local start end
+  # Nothing left for the disk to write back from the run before (a new output file is not
+  # flushed: the system writes it back after the command is done, while the next one runs).
+  sync
   start=$(date +%s.%N)
   "$@" >/dev/null 2>"$dir/run.err" || { echo "failed: $*" >&2; head -5 "$dir/run.err" >&2; return 1; }
   end=$(date +%s.%N)
@@ -74,7 +78,7 @@ t1s=() tns=() big1s=() bigns=() out1s=() outns=() alls=()
 # with a core to itself if the cores share nothing.
 concurrent() { local k; for ((k = 0; k < threads; k++)); do "$fj" -q -j1 -c "$config" "$dir/in/big.txt" >/dev/null & done; wait; }
 for round in 1 2 3; do
-  rm -rf "$dir/out1" "$dir/outN"
+  rm -rf "$dir/out1" "$dir/outN" "$dir/big1.txt" "$dir/bigN.txt"
   t=$(run "$fj" -q -j1 -c "$config" --output-dir "$dir/out1" "$dir/in") || exit 1
   t1s+=("$t")
   t=$(run "$fj" -q -j"$threads" -c "$config" --output-dir "$dir/outN" "$dir/in") || exit 1

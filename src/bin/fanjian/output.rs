@@ -120,11 +120,12 @@ const FILE_BUFFER: usize = 256 * 1024;
 /// A file being written that has the disk take what was written so far, every
 /// [`SYNC_EVERY`] bytes, on a thread of its own while writing goes on: the flush before the
 /// file replaces its target (see [`Temp::commit`]) then waits for the last part only, not
-/// for the whole of a large file.
+/// for the whole of a large file. (Where no file is replaced, no flush is waited for, and
+/// `Syncing::plain` starts none.)
 pub struct Syncing {
     file: File,
-    /// Bytes written since the last flush started.
-    since: u64,
+    /// Bytes written since the last flush started; `None` where no flush is to be started.
+    since: Option<u64>,
     /// The flush in progress, if any.
     flush: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
@@ -133,7 +134,16 @@ impl Syncing {
     pub fn new(file: File) -> Syncing {
         Syncing {
             file,
-            since: 0,
+            since: Some(0),
+            flush: None,
+        }
+    }
+
+    /// A file written without flushes of its own.
+    pub fn plain(file: File) -> Syncing {
+        Syncing {
+            file,
+            since: None,
             flush: None,
         }
     }
@@ -156,15 +166,18 @@ impl Syncing {
 impl Write for Syncing {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let n = self.file.write(data)?;
-        self.since += n as u64;
-        if self.since >= SYNC_EVERY && self.flush.as_ref().is_none_or(|f| f.is_finished()) {
+        let Some(since) = &mut self.since else {
+            return Ok(n);
+        };
+        *since += n as u64;
+        if *since >= SYNC_EVERY && self.flush.as_ref().is_none_or(|f| f.is_finished()) {
+            *since = 0;
             self.wait()?;
             // (Where no thread can be had, the flush at the end does it all, as before.)
             let file = self.file.try_clone()?;
             self.flush = std::thread::Builder::new()
                 .spawn(move || file.sync_data())
                 .ok();
-            self.since = 0;
         }
         Ok(n)
     }
@@ -216,12 +229,19 @@ impl Temp {
         }
     }
 
-    /// Flushes `file` to disk, gives it `target`'s permissions (if `target` exists), optionally
-    /// keeps the original as `backup`, and renames the temporary file over `target`.
+    /// Renames the temporary file over `target`. Where `target` exists, first flushes `file`
+    /// to disk (so that a crash leaves the old file or the new one whole, never one not yet
+    /// written), gives it `target`'s permissions and optionally keeps the original as
+    /// `backup`. A new file is not flushed: nothing is lost if a crash cuts it short (the
+    /// input is untouched), and a flush of each new file took a quarter to a third of the
+    /// time a tree of 2,001 files took to be mirrored onto a disk (`cp` does not flush either).
     pub fn commit(mut self, file: File, backup: Option<&Path>) -> io::Result<()> {
-        file.sync_all()?;
+        let existing = std::fs::metadata(&self.target).ok();
+        if existing.is_some() {
+            file.sync_all()?;
+        }
         drop(file);
-        if let Ok(meta) = std::fs::metadata(&self.target) {
+        if let Some(meta) = existing {
             std::fs::set_permissions(&self.path, meta.permissions())?;
         }
         if let Some(backup) = backup {
@@ -260,7 +280,15 @@ pub fn write_atomically<T>(
     let (temp, file) = Temp::create(target).map_err(io_err)?;
     let mut out = Compare::new(
         Named {
-            inner: io::BufWriter::with_capacity(FILE_BUFFER, Syncing::new(file)),
+            // Flushes in the background only where the output is to replace a file.
+            inner: io::BufWriter::with_capacity(
+                FILE_BUFFER,
+                if target.exists() {
+                    Syncing::new(file)
+                } else {
+                    Syncing::plain(file)
+                },
+            ),
             name: name.clone(),
         },
         compare_with,
