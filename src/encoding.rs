@@ -80,7 +80,7 @@ impl Encoding {
         }
     }
 
-    fn rs(self) -> &'static encoding_rs::Encoding {
+    pub(crate) fn rs(self) -> &'static encoding_rs::Encoding {
         match self {
             Encoding::Utf8 => encoding_rs::UTF_8,
             Encoding::Utf16Le => encoding_rs::UTF_16LE,
@@ -89,6 +89,15 @@ impl Encoding {
             Encoding::Gbk => encoding_rs::GBK,
             Encoding::Big5 => encoding_rs::BIG5,
         }
+    }
+
+    /// Whether every byte below 0x30 stands for itself wherever it is: never part of a longer
+    /// sequence, and read as itself after a malformed one (GB18030 and GBK, whose second and
+    /// fourth bytes may be the digits 0x30 to 0x39, and Big5, whose second bytes start at
+    /// 0x40). Input in such an encoding decodes from any of these bytes on, with a new
+    /// decoder, as it does from the start: threads can decode it in pieces cut before them.
+    pub(crate) fn restarts_at_low_bytes(self) -> bool {
+        matches!(self, Encoding::Gb18030 | Encoding::Gbk | Encoding::Big5)
     }
 
     /// The byte order mark of this encoding (GB18030's is the encoding of U+FEFF).

@@ -10,9 +10,10 @@
 //! With threads (see [`StreamOptions::threads`]), UTF-8 goes to the threads' slots as it is
 //! read, and each slot's thread validates it: the calling thread only finds the cuts (and, for
 //! a file read at offsets with [`convert_file`], leaves the reading of each slot to its thread).
-//! A slot that does not validate goes back through the decoder (in a lossy conversion, its
-//! thread replaces the malformed sequences itself where it can), so errors and lossy output
-//! are those of one thread.
+//! GB18030, GBK and Big5 too, cut only before a byte below 0x30 (a character of its own in
+//! them), and each slot's thread decodes it. A slot that does not validate (or decode) goes
+//! back through the decoder (in a lossy conversion, its thread replaces the malformed
+//! sequences itself where it can), so errors and lossy output are those of one thread.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -53,8 +54,9 @@ pub struct StreamOptions {
     /// Convert on up to this many threads (0 or 1: one thread): the text goes to the current
     /// rayon thread pool in slots of a few hundred KiB cut at safe places, converted as
     /// threads are free and written in order by the calling thread (which converts a slot too
-    /// where it would otherwise wait). UTF-8 is validated by the slots' threads, and, from
-    /// [`convert_file`], read by them; otherwise the calling thread reads and decodes. The
+    /// where it would otherwise wait). UTF-8 is validated by the slots' threads (GB18030, GBK
+    /// and Big5 decoded), and, from [`convert_file`], read by them; otherwise (UTF-16, and
+    /// with normalization before the conversion) the calling thread reads and decodes. The
     /// output is the same bytes.
     pub threads: usize,
     /// Stop with [`StreamError::Binary`] at a NUL character: the input is not text.
@@ -89,7 +91,8 @@ pub struct StreamReport {
 pub enum StreamError {
     /// Reading or writing failed.
     Io(io::Error),
-    /// The input holds a NUL character (with `reject_binary`): it is not text.
+    /// The input holds a NUL character (with `reject_binary`): it is not text. Its position:
+    /// the byte is exact but in UTF-16, where it is that of the read the NUL is in.
     Binary(crate::encoding::Position),
     /// The input is malformed in its encoding.
     Decode(DecodeError),
@@ -211,9 +214,10 @@ impl<R: Read> Source<'_, R> {
 
 /// Converts the whole of `file`, from its first byte (whatever its cursor), into `writer`, as
 /// [`convert_stream`] converts what a reader gives; the same bytes. With several threads,
-/// UTF-8 is read by the threads themselves, each the slot of text it converts, so that the
-/// calling thread's reads do not bound the speed. A pipe or a terminal cannot be read at an
-/// offset: give those to [`convert_stream`]. (On Windows the reads move the file's cursor.)
+/// UTF-8 (GB18030, GBK and Big5 too) is read by the threads themselves, each the slot of text
+/// it converts, so that the calling thread's reads do not bound the speed. A pipe or a
+/// terminal cannot be read at an offset: give those to [`convert_stream`]. (On Windows the
+/// reads move the file's cursor.)
 ///
 /// A read by a thread (of its slot, or of the bytes before a slot's end) that fails or comes
 /// short is not an error by itself: the calling thread reads the file again, in order, from
@@ -354,14 +358,18 @@ fn convert_source(
     if options.threads > 1 && !input.eof {
         // The reads are converted on the pool's threads, and written in order, while this
         // thread goes on reading (see `Flow`).
+        let encoding = input.decoder.encoding();
         let raw = RawInput {
+            encoding,
             reject_nul: options.reject_binary,
             lossy: options.lossy,
             at: input.source.at,
         };
         stream::flow(converter, options.threads, raw, |flow| {
-            if input.in_place && !normalizer.has_before() {
-                // UTF-8 is read straight into the threads' slots, and validated there.
+            let as_read = input.in_place || encoding.restarts_at_low_bytes();
+            if as_read && !normalizer.has_before() {
+                // UTF-8 is read straight into the threads' slots, and validated there; GB18030,
+                // GBK and Big5 too, and decoded there.
                 let mut write_flow = |out: &str| write(out, false, &mut normalizer);
                 let recall = input.raw_into(flow, &mut write_flow);
                 replaced_by_threads = flow.replaced();
@@ -427,10 +435,11 @@ struct Input<'a, R> {
 }
 
 impl<R: Read> Input<'_, R> {
-    /// Reads UTF-8 input as it is into `flow`, whose threads validate it, count its lines and
-    /// convert it; `write` takes the outputs in order. Where some of it does not validate (or
-    /// holds a NUL byte that is to stop the conversion), the flow sends the input from that
-    /// slot on back, to go through [`Input::each`] (see [`Input::replay`]).
+    /// Reads the input as it is into `flow`, whose threads validate (or decode) it, count its
+    /// lines and convert it; `write` takes the outputs in order. Where some of it does not
+    /// validate (or holds a NUL byte that is to stop the conversion, or no place to cut it),
+    /// the flow sends the input from that slot on back, to go through [`Input::each`] (see
+    /// [`Input::replay`]).
     fn raw_into(
         &mut self,
         flow: &mut Flow<'_, '_>,
@@ -503,9 +512,9 @@ impl<R: Read> Input<'_, R> {
                 None => {
                     // A NUL before the first malformed sequence stops first, wherever the reads
                     // begin and end.
-                    let utf8 = self.decoder.encoding() == Encoding::Utf8;
-                    let nul = memchr::memchr(0, bytes).filter(|_| self.reject_binary && utf8);
-                    if let Some(at) = nul {
+                    let encoding = self.decoder.encoding();
+                    let nul = memchr::memchr(0, bytes).filter(|_| self.reject_binary);
+                    if let Some(at) = nul.filter(|_| encoding == Encoding::Utf8) {
                         let valid_up_to = match simdutf8::compat::from_utf8(bytes) {
                             Ok(_) => bytes.len(),
                             Err(e) => e.valid_up_to(),
@@ -516,6 +525,18 @@ impl<R: Read> Input<'_, R> {
                             lines.advance(before);
                             return Err(StreamError::Binary(lines.at(bytes_before + at as u64)));
                         }
+                    }
+                    if let Some(at) = nul.filter(|_| encoding.restarts_at_low_bytes()) {
+                        // The NUL byte stands for itself: decoded up to it, as in the whole, it
+                        // is the text's last character, unless a malformed sequence stops first.
+                        self.decoded.clear();
+                        self.decoder
+                            .decode(&bytes[..=at], false, &mut self.decoded)
+                            .map_err(StreamError::Decode)?;
+                        debug_assert!(self.decoded.ends_with('\0'));
+                        let mut lines = lines_before;
+                        lines.advance(&self.decoded[..self.decoded.len() - 1]);
+                        return Err(StreamError::Binary(lines.at(bytes_before + at as u64)));
                     }
                     // From here on the decoder may hold part of a sequence: keep to it.
                     self.in_place = false;
@@ -533,9 +554,11 @@ impl<R: Read> Input<'_, R> {
                     let mut lines = lines_before;
                     lines.advance(&text[..at]);
                     // The byte offset is exact for UTF-8 (a malformed sequence replaced holds
-                    // no NUL); otherwise that of the read it is in.
-                    let utf8 = self.decoder.encoding() == Encoding::Utf8;
-                    let byte = match (valid.is_some(), utf8) {
+                    // no NUL) and where a NUL byte stands for itself, its first in the read the
+                    // first NUL decoded; in UTF-16, that of the read it is in.
+                    let encoding = self.decoder.encoding();
+                    let one_byte = encoding == Encoding::Utf8 || encoding.restarts_at_low_bytes();
+                    let byte = match (valid.is_some(), one_byte) {
                         (true, _) => at as u64,
                         (false, true) => memchr::memchr(0, bytes).unwrap_or(0) as u64,
                         (false, false) => 0,

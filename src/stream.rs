@@ -203,9 +203,13 @@ impl Bytes {
     }
 }
 
-/// How a [`Flow`] takes UTF-8 input read as it is.
+/// How a [`Flow`] takes input read as it is: UTF-8, or an encoding in which the bytes below
+/// 0x30 stand for themselves (see [`Encoding::restarts_at_low_bytes`]), which the slots'
+/// threads decode, each slot cut before such a byte.
 #[derive(Clone, Copy)]
 pub(crate) struct RawInput<'c> {
+    /// The input's encoding.
+    pub(crate) encoding: Encoding,
     /// A slot that holds a NUL byte is sent back like one that does not validate.
     pub(crate) reject_nul: bool,
     /// Malformed sequences are replaced with U+FFFD: by the slot's thread, where the slot
@@ -236,6 +240,15 @@ const CUT_WINDOW: usize = 4096;
 /// The bytes before a cut that its search sees: those of the code points an IDS operator may
 /// reach across it from, and of a character cut through at the start.
 const CUT_LOOKBACK: usize = 4 * crate::ids::MAX_CODE_POINTS + 3;
+
+/// In an encoding other than UTF-8, the bytes before a search's [`CUT_LOOKBACK`] in which it
+/// looks for a byte below 0x30 to decode from (see [`window_cut`]).
+const RESTART_LOOKBACK: usize = 4096;
+
+/// In an encoding other than UTF-8, the input held without a cut after which the rest of the
+/// input goes through the calling thread's decoder instead (where the text has no byte below
+/// 0x30 to cut before, such as a file without line ends, memory stays bounded).
+const RAW_HELD_MAX: usize = 4 * SLOT_BYTES;
 
 /// A stream's text converted on several threads at once and written in order, with no
 /// barrier between one push and the next: each push, up to its last safe cut, fills a slot
@@ -364,12 +377,29 @@ impl Flow<'_, '_> {
         let bytes = self.raw.as_slice();
         let last = bytes.len().saturating_sub(CUT_WINDOW);
         let rest = (self.raw_searched < last).then_some(self.raw_searched);
+        let encoding = self.shared.raw.encoding;
         let cut = [Some(last), rest].into_iter().flatten().find_map(|from| {
-            let start = from.saturating_sub(CUT_LOOKBACK);
-            match window_cut(self.shared.converter, &bytes[start..], from - start) {
+            let mut start = from.saturating_sub(CUT_LOOKBACK);
+            if encoding != Encoding::Utf8 {
+                start = start.saturating_sub(RESTART_LOOKBACK);
+            }
+            let converter = self.shared.converter;
+            match window_cut(
+                converter,
+                encoding,
+                &bytes[start..],
+                from - start,
+                start == 0,
+            ) {
                 Ok(cut) => cut.map(|q| (start + q, true)),
                 Err(()) => Some((bytes.len(), false)),
             }
+        });
+        // Where no byte below 0x30 comes, the decoder takes the rest (the slot handed over
+        // is not clean: its thread sends it back).
+        let cut = cut.or_else(|| {
+            (encoding != Encoding::Utf8 && bytes.len() >= RAW_HELD_MAX)
+                .then_some((bytes.len(), false))
         });
         // Positions before an incomplete character at the end are searched: whether a place
         // is a safe cut depends on the text before it only.
@@ -405,7 +435,8 @@ impl Flow<'_, '_> {
             }
             let cut = match fill_at(at, &mut self.window, from) {
                 Ok(n) if n == self.window.len() => {
-                    window_cut(converter, &self.window, CUT_LOOKBACK)
+                    let encoding = self.shared.raw.encoding;
+                    window_cut(converter, encoding, &self.window, CUT_LOOKBACK, false)
                 }
                 // The end of the input, or an error: the calling thread's reads meet them.
                 _ => Ok(None),
@@ -761,7 +792,24 @@ impl<'c> Shared<'c> {
                 }
             }
         }
-        let text = if *is_raw {
+        let encoding = self.raw.encoding;
+        let text = if *is_raw && encoding != Encoding::Utf8 {
+            // Decoded with a decoder of its own, which at a clean start (a cut found in bytes
+            // that decoded, or the start) and end (such a cut, before a byte below 0x30, or the
+            // input's end) decodes as the whole does. Elsewhere the bytes did not decode.
+            let mut decoder = Decoder::new(encoding, self.raw.lossy);
+            decoded.clear();
+            let text = (*clean || *last)
+                .then(|| decoder.decode(raw.as_slice(), true, decoded).ok())
+                .flatten()
+                .map(|()| decoded.as_str())
+                .filter(|t| !(self.raw.reject_nul && memchr::memchr(0, t.as_bytes()).is_some()));
+            *replaced = decoder.replaced();
+            *bad = text.is_none();
+            let Some(text) = text else { return };
+            *lines = decoder.mark().0;
+            text
+        } else if *is_raw {
             // A slot's input ends at a safe cut, before a character: it validates whole.
             let text = match simdutf8::basic::from_utf8(raw.as_slice()) {
                 Ok(text) => Some(text),
@@ -806,9 +854,22 @@ impl<'c> Shared<'c> {
 }
 
 /// The last safe cut in `bytes` at or after `from` (before which they hold [`CUT_LOOKBACK`]
-/// bytes, unless they start the text), less the bytes that do not start a character at their
-/// start and an incomplete one at their end; `Err` where they do not validate.
-fn window_cut(converter: &Converter, bytes: &[u8], from: usize) -> Result<Option<usize>, ()> {
+/// bytes, unless they start the text or the input held), less the bytes that do not start a
+/// character at their start and an incomplete one at their end; `Err` where they do not
+/// validate (decode). In an encoding other than UTF-8 (see [`Encoding::restarts_at_low_bytes`]),
+/// only before a byte below 0x30, and the bytes are decoded from their start where `held` (they
+/// start the input held, at a cut), else from their first byte below 0x30, after which a cut
+/// needs 64 code points (an IDS operator's reach).
+fn window_cut(
+    converter: &Converter,
+    encoding: Encoding,
+    bytes: &[u8],
+    from: usize,
+    held: bool,
+) -> Result<Option<usize>, ()> {
+    if encoding != Encoding::Utf8 {
+        return restart_window_cut(converter, encoding, bytes, from, held);
+    }
     // In valid UTF-8, the first byte that continues no character starts one.
     let mut start = 0;
     while start < 3 && bytes.get(start).is_some_and(|b| b & 0xC0 == 0x80) {
@@ -818,6 +879,53 @@ fn window_cut(converter: &Converter, bytes: &[u8], from: usize) -> Result<Option
     Ok(converter
         .last_safe_cut(window, from.saturating_sub(start))
         .map(|q| start + q))
+}
+
+/// [`window_cut`] for an encoding other than UTF-8.
+fn restart_window_cut(
+    converter: &Converter,
+    encoding: Encoding,
+    bytes: &[u8],
+    from: usize,
+    held: bool,
+) -> Result<Option<usize>, ()> {
+    let low = |&b: &u8| b < 0x30;
+    let start = match held {
+        true => 0,
+        false => match bytes.iter().position(low) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    let bytes = &bytes[start..];
+    let mut decoder = encoding.rs().new_decoder_without_bom_handling();
+    let need = decoder.max_utf8_buffer_length_without_replacement(bytes.len());
+    let mut text = String::with_capacity(need.ok_or(())?);
+    // (An incomplete character at the end stays in the decoder.)
+    let (result, _) = decoder.decode_to_string_without_replacement(bytes, &mut text, false);
+    if result != encoding_rs::DecoderResult::InputEmpty {
+        return Err(());
+    }
+    let min = match held {
+        true => 0,
+        false => text.char_indices().nth(64).map_or(text.len(), |(q, _)| q),
+    };
+    // The bytes below 0x30 are characters of their own, and no other character decodes to
+    // one: the k-th such byte of the input is the k-th of the text.
+    let in_text = text.bytes().enumerate().filter(|(_, b)| low(b));
+    let in_bytes = bytes.iter().enumerate().filter(|(_, b)| low(b));
+    if in_text.clone().count() != in_bytes.clone().count() {
+        return Err(());
+    }
+    for ((q, _), (p, _)) in in_text.rev().zip(in_bytes.rev()) {
+        if start + p < from || q < min {
+            break;
+        }
+        if converter.last_safe_cut(&text[..=q], q) == Some(q) {
+            return Ok(Some(start + p));
+        }
+    }
+    Ok(None)
 }
 
 /// Empties `buf`, with room for `len` bytes, and fills it with spaces up to where text written
@@ -849,28 +957,45 @@ mod tests {
         // The cut is searched for in the last CUT_WINDOW bytes; an IDS operator before them
         // still reaches a line end after their start (here the last operand of ⿲): no cut
         // there, wherever the window starts. With a plain character instead, the line end is
-        // the cut.
+        // the cut. In UTF-8 and in GB18030 (decoded from the line end 500 characters before,
+        // or, without one, from the start of the input held).
         let s2t = Converter::new(Config::S2t);
-        let before = "头".repeat(SLOT_BYTES / 3);
-        let newline = before.len() + "⿲头头".len();
-        for (ids, want) in [("⿲头头\n", None), ("头头头\n", Some(newline))] {
-            let text = format!("{before}{ids}{}", "头".repeat(2000));
-            for from in newline - 12..=newline {
-                let raw = RawInput {
-                    reject_nul: false,
-                    lossy: false,
-                    at: None,
-                };
-                let cut = flow(&s2t, 2, raw, |flow| {
-                    flow.raw.extend(&text.as_bytes()[..from + CUT_WINDOW]);
-                    flow.raw_cut()
-                });
-                assert_eq!(
-                    cut.map(|(cut, _)| cut),
-                    want,
-                    "{ids:?}, the window {} bytes before",
-                    newline - from
-                );
+        for (encoding, before) in [
+            (Encoding::Utf8, "头".repeat(SLOT_BYTES / 3)),
+            (Encoding::Gb18030, "头".repeat(SLOT_BYTES / 3)),
+            (
+                Encoding::Gb18030,
+                "头".repeat(SLOT_BYTES / 3) + "\n" + &"头".repeat(500),
+            ),
+        ] {
+            let encode = |text: &str| encoding.rs().encode(text).0.into_owned();
+            // Where the window holds no cut, the line end before it is the last.
+            let earlier = before.rfind('\n').map(|q| encode(&before[..q]).len());
+            // (In the third, the line end after the operator is the first byte below 0x30 in
+            // GB18030's window: the operator is before what it decodes.)
+            for (ids, cut) in [("⿲头头", false), ("头头头", true), ("⿲\n头", false)] {
+                let newline = encode(&format!("{before}{ids}")).len();
+                let want = if cut { Some(newline) } else { earlier };
+                let ids = format!("{ids}\n");
+                let text = encode(&format!("{before}{ids}{}", "头".repeat(2100)));
+                for from in newline - 12..=newline {
+                    let raw = RawInput {
+                        encoding,
+                        reject_nul: false,
+                        lossy: false,
+                        at: None,
+                    };
+                    let cut = flow(&s2t, 2, raw, |flow| {
+                        flow.raw.extend(&text[..from + CUT_WINDOW]);
+                        flow.raw_cut()
+                    });
+                    assert_eq!(
+                        cut.map(|(cut, _)| cut),
+                        want,
+                        "{encoding} {ids:?}, the window {} bytes before",
+                        newline - from
+                    );
+                }
             }
         }
     }

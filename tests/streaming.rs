@@ -774,6 +774,47 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
     }
 }
 
+/// Converts `text` on one thread, read whole, and on two to four threads with random read
+/// buffers, read in order in reads of random sizes or at offsets (the rest of the options from
+/// `options`, given the threads and the buffer size): asserts the same output and report, or
+/// the same error (a strict conversion that stops has written part of its output).
+fn threads_give_one_threads(
+    pool: &rayon::ThreadPool,
+    c: &Converter,
+    text: &[u8],
+    options: impl Fn(usize, usize) -> StreamOptions,
+    rng: &mut Rng,
+    case: &str,
+) {
+    let run = |threads: usize, buffer_size: usize, read: usize, at: bool| {
+        let mut out = Vec::new();
+        let options = options(threads, buffer_size);
+        pool.install(|| match at {
+            true => convert_file(c, &Mem::new(text), &mut out, &options),
+            false => convert_stream(c, Trickle(text, read), &mut out, &options),
+        })
+        .map(|report| (out, report))
+        .map_err(|e| e.to_string())
+    };
+    let one = run(1, 0, usize::MAX, false);
+    let (threads, buffer_size) = (2 + rng.below(3), [0, 5_000, 70_000][rng.below(3)]);
+    let (read, at) = ([1_000, 65_536, usize::MAX][rng.below(3)], rng.below(2) == 0);
+    let many = run(threads, buffer_size, read, at);
+    let same = match (&one, &many) {
+        (Ok(one), Ok(many)) => one == many,
+        (Err(one), Err(many)) => one == many,
+        _ => false,
+    };
+    assert!(
+        same,
+        "{case}, {} bytes, threads {threads}, buffer {buffer_size}, reads of {read}, at offsets \
+         {at}: {:?} against {:?}",
+        text.len(),
+        one.as_ref().map(|r| &r.1),
+        many.as_ref().map(|r| &r.1)
+    );
+}
+
 #[test]
 fn threads_give_one_threads_result_on_random_text_with_random_defects() {
     // Random stretches of the book with up to three defects (a malformed byte, a cut-short
@@ -807,35 +848,85 @@ fn threads_give_one_threads_result_on_random_text_with_random_defects() {
             from: Some(Encoding::Utf8),
             ..StreamOptions::default()
         };
-        let run = |threads: usize, buffer_size: usize, read: usize, at: bool| {
-            let mut out = Vec::new();
-            let options = options(threads, buffer_size);
-            let c = &converters[k];
-            pool.install(|| match at {
-                true => convert_file(c, &Mem::new(&text), &mut out, &options),
-                false => convert_stream(c, Trickle(&text, read), &mut out, &options),
-            })
-            .map(|report| (out, report))
-            .map_err(|e| e.to_string())
-        };
-        let one = run(1, 0, usize::MAX, false);
-        let (threads, buffer_size) = (2 + rng.below(3), [0, 5_000, 70_000][rng.below(3)]);
-        let (read, at) = ([1_000, 65_536, usize::MAX][rng.below(3)], rng.below(2) == 0);
-        let many = run(threads, buffer_size, read, at);
-        // (A strict conversion that stops has written part of its output: only the error.)
-        let same = match (&one, &many) {
-            (Ok(one), Ok(many)) => one == many,
-            (Err(one), Err(many)) => one == many,
-            _ => false,
-        };
-        assert!(
-            same,
-            "case {case}: {} {} bytes, lossy {lossy}, NUL stops {reject_binary}, threads \
-             {threads}, buffer {buffer_size}, reads of {read}, at offsets {at}: {:?} against {:?}",
-            configs[k],
-            text.len(),
-            one.as_ref().map(|r| &r.1),
-            many.as_ref().map(|r| &r.1)
+        let case = format!(
+            "case {case}: {}, lossy {lossy}, NUL stops {reject_binary}",
+            configs[k]
         );
+        threads_give_one_threads(&pool, &converters[k], &text, options, &mut rng, &case);
+    }
+}
+
+#[test]
+fn threads_decoding_gb18030_gbk_and_big5_give_one_threads_result() {
+    // GB18030, GBK and Big5 go to the threads as read too, each slot cut before a byte below
+    // 0x30 (which stands for itself in them: here a line end) at a safe cut, and decoded by
+    // its thread. Random stretches of the book (for Big5, converted to Traditional first),
+    // some without such bytes over more than the flow holds without a cut (the rest then goes
+    // through one decoder), with up to three defects (a byte that starts no
+    // character, a lead byte alone, a NUL, a four-byte sequence cut short after two or three
+    // bytes): the output, the report or the error (its line, column and byte) are one
+    // thread's.
+    let simplified = book(3);
+    let traditional = Converter::new(Config::S2t)
+        .convert(&simplified)
+        .into_owned();
+    let configs = [Config::S2t, Config::S2twp, Config::T2s, Config::Tw2sp];
+    let converters: Vec<Converter> = configs.iter().map(|&c| Converter::new(c)).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap();
+    let mut rng = Rng::new(29);
+    for case in 0..40 {
+        let encoding = [Encoding::Gb18030, Encoding::Gbk, Encoding::Big5][rng.below(3)];
+        let book = match encoding {
+            Encoding::Big5 => &traditional,
+            _ => &simplified,
+        };
+        let start = book.floor_char_boundary(rng.below(book.len() / 3));
+        let mut text = book[start..].to_string();
+        // Every third case, no byte below 0x30 (the book's CR LF line ends, and a few spaces
+        // and full stops) over 2.4 MB (1.6 MB encoded: the flow holds at most 1 MiB without a
+        // cut), from somewhere in the first 200 KB.
+        let stretch = case % 3 == 0;
+        let size = match stretch {
+            true => 2_700_000,
+            false => 200_000 + rng.below(1_500_000),
+        };
+        text.truncate(text.floor_char_boundary(size));
+        if stretch {
+            let from = text.floor_char_boundary(rng.below(200_000));
+            let to = text.floor_char_boundary(from + 2_400_000);
+            text.replace_range(
+                from..to,
+                &text[from..to].replace(['\r', '\n', ' ', '.'], ""),
+            );
+        }
+        let rs = match encoding {
+            Encoding::Big5 => encoding_rs::BIG5,
+            _ => encoding_rs::GB18030,
+        };
+        let mut input = rs.encode(&text).0.into_owned();
+        for _ in 0..rng.below(4) {
+            let bad: &[u8] =
+                [&b"\xFF"[..], b"\x81", b"\0", b"\x81\x30", b"\x81\x30\x81"][rng.below(5)];
+            let at = rng.below(input.len());
+            input.splice(at..at, bad.iter().copied());
+        }
+        let k = rng.below(configs.len());
+        let (lossy, reject_binary) = (rng.below(2) == 0, rng.below(2) == 0);
+        let options = |threads, buffer_size| StreamOptions {
+            threads,
+            buffer_size,
+            lossy,
+            reject_binary,
+            from: Some(encoding),
+            ..StreamOptions::default()
+        };
+        let case = format!(
+            "case {case}: {encoding} {}, lossy {lossy}, NUL stops {reject_binary}",
+            configs[k]
+        );
+        threads_give_one_threads(&pool, &converters[k], &input, options, &mut rng, &case);
     }
 }
