@@ -774,21 +774,38 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
     }
 }
 
-/// Converts `text` on one thread, read whole, and on two to four threads with random read
-/// buffers, read in order in reads of random sizes or at offsets (the rest of the options from
-/// `options`, given the threads and the buffer size): asserts the same output and report, or
-/// the same error (a strict conversion that stops has written part of its output).
+/// Puts up to three of `defects` into `text` at random places.
+fn spoil(text: &mut Vec<u8>, defects: &[&[u8]], rng: &mut Rng) {
+    for _ in 0..rng.below(4) {
+        let bad = defects[rng.below(defects.len())];
+        let at = rng.below(text.len());
+        text.splice(at..at, bad.iter().copied());
+    }
+}
+
+/// Converts `text` (in `from`) on one thread, read whole, and on two to four threads with
+/// random read buffers, read in order in reads of random sizes or at offsets, strict or lossy,
+/// stopping at NUL or not: asserts the same output and report, or the same error (a strict
+/// conversion that stops has written part of its output).
 fn threads_give_one_threads(
     pool: &rayon::ThreadPool,
     c: &Converter,
     text: &[u8],
-    options: impl Fn(usize, usize) -> StreamOptions,
+    from: Encoding,
     rng: &mut Rng,
     case: &str,
 ) {
+    let (lossy, reject_binary) = (rng.below(2) == 0, rng.below(2) == 0);
     let run = |threads: usize, buffer_size: usize, read: usize, at: bool| {
         let mut out = Vec::new();
-        let options = options(threads, buffer_size);
+        let options = StreamOptions {
+            threads,
+            buffer_size,
+            lossy,
+            reject_binary,
+            from: Some(from),
+            ..StreamOptions::default()
+        };
         pool.install(|| match at {
             true => convert_file(c, &Mem::new(text), &mut out, &options),
             false => convert_stream(c, Trickle(text, read), &mut out, &options),
@@ -807,8 +824,8 @@ fn threads_give_one_threads(
     };
     assert!(
         same,
-        "{case}, {} bytes, threads {threads}, buffer {buffer_size}, reads of {read}, at offsets \
-         {at}: {:?} against {:?}",
+        "{case}, {} bytes, lossy {lossy}, NUL stops {reject_binary}, threads {threads}, buffer \
+         {buffer_size}, reads of {read}, at offsets {at}: {:?} against {:?}",
         text.len(),
         one.as_ref().map(|r| &r.1),
         many.as_ref().map(|r| &r.1)
@@ -833,26 +850,15 @@ fn threads_give_one_threads_result_on_random_text_with_random_defects() {
     for case in 0..60 {
         let start = rng.below(book.len() / 2);
         let mut text = book[start..start + 300_000 + rng.below(book.len() / 2 - 300_000)].to_vec();
-        for _ in 0..rng.below(4) {
-            let bad: &[u8] = [&b"\xFF"[..], b"\xE5\xA4", b"\0", b"\xF0\x9F"][rng.below(4)];
-            let at = rng.below(text.len());
-            text.splice(at..at, bad.iter().copied());
-        }
-        let k = rng.below(configs.len());
-        let (lossy, reject_binary) = (rng.below(2) == 0, rng.below(2) == 0);
-        let options = |threads, buffer_size| StreamOptions {
-            threads,
-            buffer_size,
-            lossy,
-            reject_binary,
-            from: Some(Encoding::Utf8),
-            ..StreamOptions::default()
-        };
-        let case = format!(
-            "case {case}: {}, lossy {lossy}, NUL stops {reject_binary}",
-            configs[k]
+        spoil(
+            &mut text,
+            &[b"\xFF", b"\xE5\xA4", b"\0", b"\xF0\x9F"],
+            &mut rng,
         );
-        threads_give_one_threads(&pool, &converters[k], &text, options, &mut rng, &case);
+        let k = rng.below(configs.len());
+        let case = format!("case {case}: {}", configs[k]);
+        let utf8 = Encoding::Utf8;
+        threads_give_one_threads(&pool, &converters[k], &text, utf8, &mut rng, &case);
     }
 }
 
@@ -907,26 +913,10 @@ fn threads_decoding_gb18030_gbk_and_big5_give_one_threads_result() {
             _ => encoding_rs::GB18030,
         };
         let mut input = rs.encode(&text).0.into_owned();
-        for _ in 0..rng.below(4) {
-            let bad: &[u8] =
-                [&b"\xFF"[..], b"\x81", b"\0", b"\x81\x30", b"\x81\x30\x81"][rng.below(5)];
-            let at = rng.below(input.len());
-            input.splice(at..at, bad.iter().copied());
-        }
+        let defects: [&[u8]; 5] = [b"\xFF", b"\x81", b"\0", b"\x81\x30", b"\x81\x30\x81"];
+        spoil(&mut input, &defects, &mut rng);
         let k = rng.below(configs.len());
-        let (lossy, reject_binary) = (rng.below(2) == 0, rng.below(2) == 0);
-        let options = |threads, buffer_size| StreamOptions {
-            threads,
-            buffer_size,
-            lossy,
-            reject_binary,
-            from: Some(encoding),
-            ..StreamOptions::default()
-        };
-        let case = format!(
-            "case {case}: {encoding} {}, lossy {lossy}, NUL stops {reject_binary}",
-            configs[k]
-        );
-        threads_give_one_threads(&pool, &converters[k], &input, options, &mut rng, &case);
+        let case = format!("case {case}: {encoding} {}", configs[k]);
+        threads_give_one_threads(&pool, &converters[k], &input, encoding, &mut rng, &case);
     }
 }
