@@ -511,24 +511,13 @@ impl<R: Read> Input<'_, R> {
                 }
                 None => {
                     // A NUL before the first malformed sequence stops first, wherever the reads
-                    // begin and end.
+                    // begin and end. Where a NUL byte stands for itself (all but UTF-16), the
+                    // read decoded up to it, as in the whole, ends with it, unless a malformed
+                    // sequence stops first.
                     let encoding = self.decoder.encoding();
-                    let nul = memchr::memchr(0, bytes).filter(|_| self.reject_binary);
-                    if let Some(at) = nul.filter(|_| encoding == Encoding::Utf8) {
-                        let valid_up_to = match simdutf8::compat::from_utf8(bytes) {
-                            Ok(_) => bytes.len(),
-                            Err(e) => e.valid_up_to(),
-                        };
-                        if at < valid_up_to {
-                            let before = std::str::from_utf8(&bytes[..at]).expect("valid there");
-                            let mut lines = lines_before;
-                            lines.advance(before);
-                            return Err(StreamError::Binary(lines.at(bytes_before + at as u64)));
-                        }
-                    }
-                    if let Some(at) = nul.filter(|_| encoding.restarts_at_low_bytes()) {
-                        // The NUL byte stands for itself: decoded up to it, as in the whole, it
-                        // is the text's last character, unless a malformed sequence stops first.
+                    let alone = encoding == Encoding::Utf8 || encoding.restarts_at_low_bytes();
+                    let nul = memchr::memchr(0, bytes).filter(|_| self.reject_binary && alone);
+                    if let Some(at) = nul {
                         self.decoded.clear();
                         self.decoder
                             .decode(&bytes[..=at], false, &mut self.decoded)
@@ -553,16 +542,10 @@ impl<R: Read> Input<'_, R> {
                 if let Some(at) = memchr::memchr(0, text.as_bytes()) {
                     let mut lines = lines_before;
                     lines.advance(&text[..at]);
-                    // The byte offset is exact for UTF-8 (a malformed sequence replaced holds
-                    // no NUL) and where a NUL byte stands for itself, its first in the read the
-                    // first NUL decoded; in UTF-16, that of the read it is in.
-                    let encoding = self.decoder.encoding();
-                    let one_byte = encoding == Encoding::Utf8 || encoding.restarts_at_low_bytes();
-                    let byte = match (valid.is_some(), one_byte) {
-                        (true, _) => at as u64,
-                        (false, true) => memchr::memchr(0, bytes).unwrap_or(0) as u64,
-                        (false, false) => 0,
-                    };
+                    // The byte offset is exact for UTF-8 read as it is; otherwise the input is
+                    // UTF-16 (a NUL byte in the others stopped above), and it is that of the
+                    // read the NUL is in.
+                    let byte = if valid.is_some() { at as u64 } else { 0 };
                     return Err(StreamError::Binary(lines.at(bytes_before + byte)));
                 }
             }
