@@ -792,42 +792,42 @@ impl<'c> Shared<'c> {
                 }
             }
         }
-        let encoding = self.raw.encoding;
-        let text = if *is_raw && encoding != Encoding::Utf8 {
-            // Decoded with a decoder of its own, which at a clean start (a cut found in bytes
-            // that decoded, or the start) and end (such a cut, before a byte below 0x30, or the
-            // input's end) decodes as the whole does. Elsewhere the bytes did not decode.
-            let mut decoder = Decoder::new(encoding, self.raw.lossy);
-            decoded.clear();
-            let text = (*clean || *last)
-                .then(|| decoder.decode(raw.as_slice(), true, decoded).ok())
-                .flatten()
-                .map(|()| decoded.as_str())
-                .filter(|t| !(self.raw.reject_nul && memchr::memchr(0, t.as_bytes()).is_some()));
-            *replaced = decoder.replaced();
-            *bad = text.is_none();
-            let Some(text) = text else { return };
-            *lines = decoder.mark().0;
-            text
-        } else if *is_raw {
-            // A slot's input ends at a safe cut, before a character: it validates whole.
-            let text = match simdutf8::basic::from_utf8(raw.as_slice()) {
-                Ok(text) => Some(text),
-                Err(_) if self.raw.lossy && *clean => {
-                    let mut decoder = Decoder::new(Encoding::Utf8, true);
-                    decoded.clear();
-                    (decoder.decode(raw.as_slice(), *last, decoded))
-                        .expect("a lossy decoder replaces");
-                    *replaced = decoder.replaced();
-                    Some(decoded.as_str())
+        let text = if *is_raw {
+            let encoding = self.raw.encoding;
+            // The text, and its lines where a decoder counted them.
+            let (text, counted) = if encoding != Encoding::Utf8 {
+                // Decoded with a decoder of its own, which at a clean start (a cut found in
+                // bytes that decoded, or the start) and end (such a cut, before a byte below
+                // 0x30, or the input's end) decodes as the whole does. Elsewhere the bytes did
+                // not decode.
+                let mut decoder = Decoder::new(encoding, self.raw.lossy);
+                decoded.clear();
+                let text = (*clean || *last)
+                    .then(|| decoder.decode(raw.as_slice(), true, decoded).ok())
+                    .flatten()
+                    .map(|()| decoded.as_str());
+                *replaced = decoder.replaced();
+                (text, Some(decoder.mark().0))
+            } else {
+                // A slot's input ends at a safe cut, before a character: it validates whole.
+                match simdutf8::basic::from_utf8(raw.as_slice()) {
+                    Ok(text) => (Some(text), None),
+                    Err(_) if self.raw.lossy && *clean => {
+                        let mut decoder = Decoder::new(Encoding::Utf8, true);
+                        decoded.clear();
+                        (decoder.decode(raw.as_slice(), *last, decoded))
+                            .expect("a lossy decoder replaces");
+                        *replaced = decoder.replaced();
+                        (Some(decoded.as_str()), Some(decoder.mark().0))
+                    }
+                    Err(_) => (None, None),
                 }
-                Err(_) => None,
             };
             let valid = text
                 .filter(|t| !(self.raw.reject_nul && memchr::memchr(0, t.as_bytes()).is_some()));
             *bad = valid.is_none();
             let Some(text) = valid else { return };
-            *lines = LineCounter::over(text);
+            *lines = counted.unwrap_or_else(|| LineCounter::over(text));
             text
         } else {
             *bad = false;
