@@ -678,6 +678,15 @@ impl Encoder {
         self.bytes += (out.len() - start_len) as u64;
         Ok(())
     }
+
+    /// Takes on what `next` encoded, the text that follows this encoder's (encoded apart, on
+    /// another thread): its bytes, lines and replacements count as this encoder's.
+    pub(crate) fn append(&mut self, next: &Encoder) {
+        debug_assert_eq!((self.encoding, self.replace), (next.encoding, next.replace));
+        self.bytes += next.bytes;
+        self.lines = self.lines.then(next.lines);
+        self.replaced += next.replaced;
+    }
 }
 
 #[cfg(test)]

@@ -13,14 +13,17 @@
 //! GB18030, GBK and Big5 too, cut only before a byte below 0x30 (a character of its own in
 //! them), and each slot's thread decodes it. A slot that does not validate (or decode) goes
 //! back through the decoder (in a lossy conversion, its thread replaces the malformed
-//! sequences itself where it can), so errors and lossy output are those of one thread.
+//! sequences itself where it can), so errors and lossy output are those of one thread. The
+//! slots' threads encode their outputs too (unless normalization after the conversion must
+//! see them first, in order); a slot with a character the output encoding lacks, where that
+//! is an error, is encoded again by the calling thread, which knows where it stands.
 
 use std::fmt;
 use std::io::{self, Read, Write};
 
 use crate::encoding::{detect, utf8_prefix, DecodeError, Decoder, EncodeError, Encoder, Encoding};
 use crate::normalize::{Normalize, Normalizer};
-use crate::stream::{self, Flow, RawInput, Recall, StreamConverter};
+use crate::stream::{self, Flow, Piece, RawInput, Recall, StreamConverter};
 use crate::Converter;
 
 /// The encoding to write.
@@ -57,7 +60,8 @@ pub struct StreamOptions {
     /// where it would otherwise wait). UTF-8 is validated by the slots' threads (GB18030, GBK
     /// and Big5 decoded), and, from [`convert_file`], read by them; otherwise (UTF-16, and
     /// with normalization before the conversion) the calling thread reads and decodes. The
-    /// output is the same bytes.
+    /// slots' threads encode the output too, unless normalization after the conversion is on.
+    /// The output is the same bytes, and an error is one thread's.
     pub threads: usize,
     /// Stop with [`StreamError::Binary`] at a NUL character: the input is not text.
     pub reject_binary: bool,
@@ -342,10 +346,10 @@ fn convert_source(
         decoded: String::new(),
         before: String::new(),
     };
-    let mut write = |text: &str, eof: bool, normalizer: &mut Normalizer| {
+    let mut write = |piece: Piece<'_>, eof: bool, normalizer: &mut Normalizer| {
         bytes_out += write_out(
             &mut writer,
-            (text, &mut after, &mut encoded),
+            (piece, &mut after, &mut encoded),
             (normalizer, &mut encoder, output_encoding),
             eof,
         )?;
@@ -365,16 +369,20 @@ fn convert_source(
             lossy: options.lossy,
             at: input.source.at,
         };
-        stream::flow(converter, options.threads, raw, |flow| {
+        // The threads encode the outputs too, unless normalization after the conversion (which
+        // carries quotes from one output to the next) must see them first, in order.
+        let encode = (output_encoding != Encoding::Utf8 && !normalizer.has_after())
+            .then_some((output_encoding, options.replace_unmappable));
+        stream::flow(converter, options.threads, raw, encode, |flow| {
             let as_read = input.in_place || encoding.restarts_at_low_bytes();
             if as_read && !normalizer.has_before() {
                 // UTF-8 is read straight into the threads' slots, and validated there; GB18030,
                 // GBK and Big5 too, and decoded there.
-                let mut write_flow = |out: &str| write(out, false, &mut normalizer);
+                let mut write_flow = |out: Piece<'_>| write(out, false, &mut normalizer);
                 let recall = input.raw_into(flow, &mut write_flow);
                 replaced_by_threads = flow.replaced();
                 match recall? {
-                    None => return write("", true, &mut normalizer),
+                    None => return write(Piece::Text(""), true, &mut normalizer),
                     Some(recall) => input.replay(recall),
                 }
             }
@@ -382,7 +390,7 @@ fn convert_source(
                 flow.push(text, &mut |out| write(out, false, n))?;
                 if eof {
                     flow.finish(&mut |out| write(out, false, n))?;
-                    write("", true, n)?;
+                    write(Piece::Text(""), true, n)?;
                 }
                 Ok(())
             })
@@ -396,7 +404,7 @@ fn convert_source(
             if eof {
                 stream.finish(&mut converted);
             }
-            write(&converted, eof, n)
+            write(Piece::Text(&converted), eof, n)
         })?;
     }
     writer.flush()?;
@@ -443,7 +451,7 @@ impl<R: Read> Input<'_, R> {
     fn raw_into(
         &mut self,
         flow: &mut Flow<'_, '_>,
-        write: &mut impl FnMut(&str) -> Result<(), StreamError>,
+        write: &mut impl FnMut(Piece<'_>) -> Result<(), StreamError>,
     ) -> Result<Option<Recall>, StreamError> {
         let first = &self.raw[self.start..self.n];
         let mut n = first.len();
@@ -573,13 +581,22 @@ impl<R: Read> Input<'_, R> {
 }
 
 /// Normalizes (after the conversion) and encodes `converted` and writes it to `writer`;
-/// returns how many bytes it wrote.
+/// returns how many bytes it wrote. A piece a flow's thread encoded is written as it is.
 fn write_out(
     writer: &mut impl Write,
-    (converted, after, encoded): (&str, &mut String, &mut Vec<u8>),
+    (converted, after, encoded): (Piece<'_>, &mut String, &mut Vec<u8>),
     (normalizer, encoder, output_encoding): (&mut Normalizer, &mut Encoder, Encoding),
     eof: bool,
 ) -> Result<u64, StreamError> {
+    let converted = match converted {
+        Piece::Text(text) => text,
+        Piece::Encoded(bytes, by) => {
+            debug_assert!(!normalizer.has_after(), "normalized after the encoding");
+            encoder.append(by);
+            writer.write_all(bytes)?;
+            return Ok(bytes.len() as u64);
+        }
+    };
     let converted: &str = if eof && normalizer.has_after() {
         let mut done = normalizer.after_in(converted, after).to_string();
         normalizer.finish_after(&mut done);

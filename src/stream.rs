@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use crate::encoding::{utf8_prefix, Decoder, Encoding, LineCounter};
+use crate::encoding::{utf8_prefix, Decoder, Encoder, Encoding, LineCounter};
 use crate::pipeline::{fill_at, ReadAt};
 use crate::Converter;
 
@@ -147,14 +147,17 @@ const SLOT_BYTES: usize = 256 * 1024;
 
 /// Runs `f` with a [`Flow`] that converts on up to `threads` threads of the current rayon
 /// pool (and on the calling thread, where it would otherwise wait).
-/// `raw` says how input read as it is (see [`Flow::raw_space`]) is taken.
+/// `raw` says how input read as it is (see [`Flow::raw_space`]) is taken; `encode`, the
+/// encoding (and whether to replace what it lacks, see [`Encoder::new`]) that the threads
+/// encode the outputs in, if any.
 pub(crate) fn flow<'c, R>(
     converter: &'c Converter,
     threads: usize,
     raw: RawInput<'c>,
+    encode: Option<(Encoding, bool)>,
     f: impl FnOnce(&mut Flow<'_, '_>) -> R,
 ) -> R {
-    let shared = Shared::new(converter, threads, raw);
+    let shared = Shared::new(converter, threads, raw, encode);
     rayon::in_place_scope(|scope| {
         f(&mut Flow {
             shared: &shared,
@@ -218,6 +221,17 @@ pub(crate) struct RawInput<'c> {
     pub(crate) lossy: bool,
     /// Where the threads read slots themselves (see [`Flow::push_at`]).
     pub(crate) at: Option<&'c dyn ReadAt>,
+}
+
+/// An output of a [`Flow`], in order.
+pub(crate) enum Piece<'a> {
+    /// Converted text.
+    Text(&'a str),
+    /// Converted text, encoded by the slot's thread in the flow's encoding, and the encoder
+    /// that did (what it counted: see [`Encoder::append`]). Where a character cannot be
+    /// encoded (and is not to be replaced), the slot's output is [`Piece::Text`] instead, for
+    /// the writer's encoder to meet it where it knows its position.
+    Encoded(&'a [u8], &'a Encoder),
 }
 
 /// Input that a [`Flow`] sends back, from the first slot of bytes read as they are that did
@@ -291,7 +305,7 @@ impl Flow<'_, '_> {
     pub(crate) fn push<E>(
         &mut self,
         text: &str,
-        write: &mut impl FnMut(&str) -> Result<(), E>,
+        write: &mut impl FnMut(Piece<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         if self.pending.is_empty() {
             self.lead = half_a_page_from(&mut self.pending, text.as_ptr(), 2 * SLOT_BYTES);
@@ -313,7 +327,7 @@ impl Flow<'_, '_> {
     /// Hands over what is held back and writes everything, in order, with `write`.
     pub(crate) fn finish<E>(
         &mut self,
-        write: &mut impl FnMut(&str) -> Result<(), E>,
+        write: &mut impl FnMut(Piece<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         if self.pending.len() > self.lead {
             self.hand_over(self.pending.len(), self.pending.as_ptr(), write)?;
@@ -342,7 +356,7 @@ impl Flow<'_, '_> {
     pub(crate) fn push_raw<E>(
         &mut self,
         n: usize,
-        write: &mut impl FnMut(&str) -> Result<(), E>,
+        write: &mut impl FnMut(Piece<'_>) -> Result<(), E>,
     ) -> Result<Option<Recall>, E> {
         self.raw.end += n;
         if self.raw.end < SLOT_BYTES {
@@ -358,7 +372,7 @@ impl Flow<'_, '_> {
     /// `write`; or sends it back from the first slot that did not validate.
     pub(crate) fn finish_raw<E>(
         &mut self,
-        write: &mut impl FnMut(&str) -> Result<(), E>,
+        write: &mut impl FnMut(Piece<'_>) -> Result<(), E>,
     ) -> Result<Option<Recall>, E> {
         if self.raw.end > 0 {
             if let Some(recall) = self.hand_over_raw(self.raw.end, true, true, write)? {
@@ -419,7 +433,7 @@ impl Flow<'_, '_> {
         &mut self,
         at: &dyn ReadAt,
         mut offset: u64,
-        write: &mut impl FnMut(&str) -> Result<(), E>,
+        write: &mut impl FnMut(Piece<'_>) -> Result<(), E>,
     ) -> Result<Result<u64, Recall>, E> {
         let converter = self.shared.converter;
         self.window.resize(CUT_LOOKBACK + CUT_WINDOW, 0);
@@ -463,7 +477,7 @@ impl Flow<'_, '_> {
         cut: usize,
         clean: bool,
         last: bool,
-        write: &mut impl FnMut(&str) -> Result<(), E>,
+        write: &mut impl FnMut(Piece<'_>) -> Result<(), E>,
     ) -> Result<Option<Recall>, E> {
         self.hand_over_bytes(clean, last, write, |data, held| {
             held.extend(&data.raw.as_slice()[cut..]);
@@ -480,7 +494,7 @@ impl Flow<'_, '_> {
         &mut self,
         clean: bool,
         last: bool,
-        write: &mut impl FnMut(&str) -> Result<(), E>,
+        write: &mut impl FnMut(Piece<'_>) -> Result<(), E>,
         fill: impl FnOnce(&mut SlotData, &mut Bytes),
     ) -> Result<Option<Recall>, E> {
         let shared = self.shared;
@@ -545,7 +559,7 @@ impl Flow<'_, '_> {
         &mut self,
         cut: usize,
         read: *const u8,
-        write: &mut impl FnMut(&str) -> Result<(), E>,
+        write: &mut impl FnMut(Piece<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         let shared = self.shared;
         let room = self.serve(write, |flow| {
@@ -590,7 +604,7 @@ impl Flow<'_, '_> {
     /// that did not validate.
     fn serve<E>(
         &mut self,
-        write: &mut impl FnMut(&str) -> Result<(), E>,
+        write: &mut impl FnMut(Piece<'_>) -> Result<(), E>,
         enough: impl Fn(&Self) -> bool,
     ) -> Result<bool, E> {
         let shared = self.shared;
@@ -604,7 +618,10 @@ impl Flow<'_, '_> {
                 if data.bad {
                     return Ok(false);
                 }
-                write(&data.out[data.skip..])?;
+                match &data.encoder {
+                    Some(encoder) => write(Piece::Encoded(&data.encoded, encoder))?,
+                    None => write(Piece::Text(&data.out[data.skip..]))?,
+                }
                 if data.is_raw {
                     self.raw_bytes += data.raw.end as u64;
                     self.raw_lines = self.raw_lines.then(data.lines);
@@ -646,6 +663,8 @@ struct Shared<'c> {
     stopped: AtomicBool,
     /// How the slots of input read as it is are taken.
     raw: RawInput<'c>,
+    /// The encoding the outputs are encoded in, and whether to replace what it lacks.
+    encode: Option<(Encoding, bool)>,
     /// Where the calling thread waits for a slot to be done.
     lock: Mutex<()>,
     ready: Condvar,
@@ -681,10 +700,18 @@ struct SlotData {
     /// The output is `out[skip..]` (see [`Shared::convert`]).
     out: String,
     skip: usize,
+    /// The output encoded, where the flow encodes and it could be, and the encoder that did.
+    encoded: Vec<u8>,
+    encoder: Option<Encoder>,
 }
 
 impl<'c> Shared<'c> {
-    fn new(converter: &'c Converter, threads: usize, raw: RawInput<'c>) -> Shared<'c> {
+    fn new(
+        converter: &'c Converter,
+        threads: usize,
+        raw: RawInput<'c>,
+        encode: Option<(Encoding, bool)>,
+    ) -> Shared<'c> {
         let threads = threads.max(1);
         Shared {
             converter,
@@ -698,6 +725,7 @@ impl<'c> Shared<'c> {
             workers: threads - 1,
             stopped: AtomicBool::new(false),
             raw,
+            encode,
             lock: Mutex::new(()),
             ready: Condvar::new(),
         }
@@ -779,8 +807,11 @@ impl<'c> Shared<'c> {
             lines,
             out,
             skip,
+            encoded,
+            encoder,
         } = &mut *data;
         *replaced = 0;
+        *encoder = None;
         if let Some((offset, len)) = range.take() {
             let at = self.raw.at.expect("slots with a range come with a source");
             match fill_at(at, raw.space(len), offset) {
@@ -835,6 +866,15 @@ impl<'c> Shared<'c> {
         };
         *skip = half_a_page_from(out, text.as_ptr(), text.len() + text.len() / 4);
         self.converter.convert_into(text, out);
+        if let Some((encoding, replace)) = self.encode {
+            let mut slot_encoder = Encoder::new(encoding, replace);
+            encoded.clear();
+            // (Encoders of these encodings hold nothing from one text to the next: the
+            // output's end is no different.)
+            if slot_encoder.encode(&out[*skip..], false, encoded).is_ok() {
+                *encoder = Some(slot_encoder);
+            }
+        }
     }
 
     /// A task of the pool: converts slots as long as some are not taken.
@@ -985,7 +1025,7 @@ mod tests {
                         lossy: false,
                         at: None,
                     };
-                    let cut = flow(&s2t, 2, raw, |flow| {
+                    let cut = flow(&s2t, 2, raw, None, |flow| {
                         flow.raw.extend(&text[..from + CUT_WINDOW]);
                         flow.raw_cut()
                     });

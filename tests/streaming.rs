@@ -785,7 +785,8 @@ fn spoil(text: &mut Vec<u8>, defects: &[&[u8]], rng: &mut Rng) {
 
 /// Converts `text` (in `from`) on one thread, read whole, and on two to four threads with
 /// random read buffers, read in order in reads of random sizes or at offsets, strict or lossy,
-/// stopping at NUL or not: asserts the same output and report, or the same error (a strict
+/// stopping at NUL or not, written in UTF-8, GB18030, GBK, Big5 or UTF-16 (characters those
+/// lack an error or replaced): asserts the same output and report, or the same error (a strict
 /// conversion that stops has written part of its output).
 fn threads_give_one_threads(
     pool: &rayon::ThreadPool,
@@ -796,6 +797,15 @@ fn threads_give_one_threads(
     case: &str,
 ) {
     let (lossy, reject_binary) = (rng.below(2) == 0, rng.below(2) == 0);
+    let encodings = [
+        Encoding::Utf8,
+        Encoding::Gb18030,
+        Encoding::Gbk,
+        Encoding::Big5,
+        Encoding::Utf16Le,
+    ];
+    let to = encodings[rng.below(encodings.len())];
+    let replace_unmappable = rng.below(2) == 0;
     let run = |threads: usize, buffer_size: usize, read: usize, at: bool| {
         let mut out = Vec::new();
         let options = StreamOptions {
@@ -804,6 +814,8 @@ fn threads_give_one_threads(
             lossy,
             reject_binary,
             from: Some(from),
+            to: OutputEncoding::Encoding(to),
+            replace_unmappable,
             ..StreamOptions::default()
         };
         pool.install(|| match at {
@@ -824,8 +836,9 @@ fn threads_give_one_threads(
     };
     assert!(
         same,
-        "{case}, {} bytes, lossy {lossy}, NUL stops {reject_binary}, threads {threads}, buffer \
-         {buffer_size}, reads of {read}, at offsets {at}: {:?} against {:?}",
+        "{case}, {} bytes, lossy {lossy}, NUL stops {reject_binary}, to {to}, replacing \
+         {replace_unmappable}, threads {threads}, buffer {buffer_size}, reads of {read}, at \
+         offsets {at}: {:?} against {:?}",
         text.len(),
         one.as_ref().map(|r| &r.1),
         many.as_ref().map(|r| &r.1)
