@@ -2,11 +2,13 @@
 //! errors that say where.
 //!
 //! Decoding and encoding of GB18030/GBK and Big5 (with HKSCS) use `encoding_rs`, always through
-//! its `*_without_replacement` calls, so that nothing is silently replaced; UTF-16 is encoded
-//! here (encoding_rs cannot). Positions are tracked as line, column (in characters) and byte
+//! its `*_without_replacement` calls, so that nothing is silently replaced (the encoder keeps
+//! the bytes encoding_rs gives each character in a table, learned as they are met); UTF-16 is
+//! encoded here (encoding_rs cannot). Positions are tracked as line, column (in characters) and byte
 //! offset, to report `12:7 (byte 345): invalid GBK sequence [FF]`.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use encoding_rs::{DecoderResult, EncoderResult};
@@ -590,6 +592,98 @@ impl fmt::Display for EncodeError {
 
 impl std::error::Error for EncodeError {}
 
+/// What a table of [`known_bytes`] holds for a character that is asked of encoding_rs each
+/// time: one the encoding lacks.
+const NOT_KNOWN: u32 = u32::MAX;
+
+/// The bytes of the characters of the Basic Multilingual Plane in GB18030, GBK and Big5, as
+/// encoding_rs encodes them (one character at a time: these encoders hold nothing from one
+/// character to the next), learned from it the first time each is met, by any thread: 0 for
+/// not yet, [`NOT_KNOWN`], or the bytes from the top of a big-endian number, with their count
+/// in the lowest byte where they are one or two (four bytes of GB18030 end with a digit,
+/// 0x30 to 0x39). encoding_rs
+/// looks each character up in its own tables, some by a search (GB18030 punctuation): with
+/// these, Chinese text is encoded several times faster.
+fn known_bytes(encoding: Encoding) -> &'static [AtomicU32; 0x10000] {
+    static GB18030: [AtomicU32; 0x10000] = [const { AtomicU32::new(0) }; 0x10000];
+    static GBK: [AtomicU32; 0x10000] = [const { AtomicU32::new(0) }; 0x10000];
+    static BIG5: [AtomicU32; 0x10000] = [const { AtomicU32::new(0) }; 0x10000];
+    match encoding {
+        Encoding::Gb18030 => &GB18030,
+        Encoding::Gbk => &GBK,
+        Encoding::Big5 => &BIG5,
+        _ => unreachable!("a table for the encodings of encoding_rs"),
+    }
+}
+
+/// Encodes the longest start of `text` whose characters the table of [`known_bytes`] for
+/// `encoding` answers (learning those it has not met), appending to `out`; returns its
+/// length.
+fn encode_known(
+    encoding: Encoding,
+    table: &[AtomicU32; 0x10000],
+    text: &str,
+    out: &mut Vec<u8>,
+) -> usize {
+    let bytes = text.as_bytes();
+    // A character takes at most twice its UTF-8 bytes (two of them four).
+    out.reserve(2 * bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let (c, len) = match b {
+            // ASCII is itself in these encodings.
+            ..0x80 => {
+                let ascii = encoding_rs::Encoding::ascii_valid_up_to(&bytes[i..]);
+                out.extend_from_slice(&bytes[i..i + ascii]);
+                i += ascii;
+                continue;
+            }
+            0x80..0xE0 => (
+                (u32::from(b & 0x1F) << 6) | u32::from(bytes[i + 1] & 0x3F),
+                2,
+            ),
+            0xE0..0xF0 => (
+                (u32::from(b & 0x0F) << 12)
+                    | (u32::from(bytes[i + 1] & 0x3F) << 6)
+                    | u32::from(bytes[i + 2] & 0x3F),
+                3,
+            ),
+            _ => break,
+        };
+        let mut known = table[c as usize].load(Ordering::Relaxed);
+        if known == 0 {
+            known = learn(encoding, &text[i..i + len]);
+            table[c as usize].store(known, Ordering::Relaxed);
+        }
+        if known == NOT_KNOWN {
+            break;
+        }
+        let be = known.to_be_bytes();
+        match be[3] {
+            1 => out.push(be[0]),
+            2 => out.extend_from_slice(&be[..2]),
+            _ => out.extend_from_slice(&be),
+        }
+        i += len;
+    }
+    i
+}
+
+/// The entry of [`known_bytes`] for the one character `c`, from encoding_rs.
+fn learn(encoding: Encoding, c: &str) -> u32 {
+    let mut buf = [0u8; 8];
+    let (result, _, written) =
+        (encoding.rs().new_encoder()).encode_from_utf8_without_replacement(c, &mut buf, true);
+    match (result, written) {
+        (EncoderResult::InputEmpty, 1) => u32::from_be_bytes([buf[0], 0, 0, 1]),
+        (EncoderResult::InputEmpty, 2) => u32::from_be_bytes([buf[0], buf[1], 0, 2]),
+        (EncoderResult::InputEmpty, 4) if buf[3] > 4 => {
+            u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]])
+        }
+        _ => NOT_KNOWN,
+    }
+}
+
 /// A strict streaming encoder from UTF-8.
 #[derive(Debug)]
 pub struct Encoder {
@@ -636,40 +730,39 @@ impl Encoder {
                 .encode_utf16()
                 .for_each(|u| out.extend_from_slice(&u.to_be_bytes())),
             (Some(encoder), _) => {
+                let table = known_bytes(self.encoding);
                 let mut rest = text;
                 loop {
-                    let need = encoder
-                        .max_buffer_length_from_utf8_without_replacement(rest.len())
-                        .unwrap_or(rest.len() * 4 + 16);
-                    let at = out.len();
-                    out.resize(at + need, 0);
-                    let (result, read, written) =
-                        encoder.encode_from_utf8_without_replacement(rest, &mut out[at..], last);
-                    out.truncate(at + written);
+                    rest = &rest[encode_known(self.encoding, table, rest, out)..];
+                    // A character the table does not answer (outside the Basic Multilingual
+                    // Plane, or one the encoding lacks): through encoding_rs.
+                    let Some(c) = rest.chars().next() else { break };
+                    let mut buf = [0u8; 8];
+                    let one = &rest[..c.len_utf8()];
+                    let (result, _, written) =
+                        encoder.encode_from_utf8_without_replacement(one, &mut buf, last);
                     match result {
-                        EncoderResult::InputEmpty => break,
-                        EncoderResult::OutputFull => rest = &rest[read..],
-                        EncoderResult::Unmappable(c) => {
-                            let done = &rest[..read - c.len_utf8()];
-                            if !self.replace {
-                                let consumed = text.len() - rest.len() + done.len();
-                                let mut lines = self.lines;
-                                lines.advance(&text[..consumed]);
-                                return Err(EncodeError {
-                                    encoding: self.encoding,
-                                    character: c,
-                                    position: Position {
-                                        line: lines.line,
-                                        column: lines.column,
-                                        byte: self.bytes + (out.len() - start_len) as u64,
-                                    },
-                                });
-                            }
+                        EncoderResult::InputEmpty => out.extend_from_slice(&buf[..written]),
+                        EncoderResult::Unmappable(c) if !self.replace => {
+                            let mut lines = self.lines;
+                            lines.advance(&text[..text.len() - rest.len()]);
+                            return Err(EncodeError {
+                                encoding: self.encoding,
+                                character: c,
+                                position: Position {
+                                    line: lines.line,
+                                    column: lines.column,
+                                    byte: self.bytes + (out.len() - start_len) as u64,
+                                },
+                            });
+                        }
+                        EncoderResult::Unmappable(_) => {
                             out.push(b'?');
                             self.replaced += 1;
-                            rest = &rest[read..];
                         }
+                        EncoderResult::OutputFull => unreachable!("a character in 8 bytes"),
                     }
+                    rest = &rest[one.len()..];
                 }
             }
             (None, _) => unreachable!("legacy encodings have an encoder"),
@@ -783,6 +876,57 @@ mod tests {
         let mut out = Vec::new();
         e.encode("a😀", true, &mut out).unwrap();
         assert_eq!(out, [0, 0x61, 0xD8, 0x3D, 0xDE, 0x00]);
+    }
+
+    #[test]
+    fn encoders_learn_from_encoding_rs_the_bytes_it_gives() {
+        // Every character of the Basic Multilingual Plane beyond ASCII, and some beyond it: one
+        // at a time, strictly (the bytes encoding_rs gives, or the error for the character it
+        // lacks), and all together, twice (learning, then known), with replacement: the same
+        // bytes, '?' for each character it lacks. The characters it has, all together: the
+        // bytes of encoding_rs's own encode.
+        let chars: Vec<char> = (0x80..=0xFFFF)
+            .chain(0x1F600..0x1F610)
+            .chain(0x20000..0x20100)
+            .filter_map(char::from_u32)
+            .collect();
+        for encoding in [Encoding::Gb18030, Encoding::Gbk, Encoding::Big5] {
+            let (mut expected, mut lacked, mut has) = (Vec::new(), 0, String::new());
+            for &c in &chars {
+                let one = c.encode_utf8(&mut [0; 4]).to_string();
+                let mut buf = [0u8; 8];
+                let (result, _, n) = (encoding.rs().new_encoder())
+                    .encode_from_utf8_without_replacement(&one, &mut buf, true);
+                let mut out = Vec::new();
+                let ours = Encoder::new(encoding, false).encode(&one, true, &mut out);
+                match (result, ours) {
+                    (EncoderResult::InputEmpty, Ok(())) => {
+                        assert_eq!(out, &buf[..n], "{encoding} {c:?}");
+                        expected.extend_from_slice(&buf[..n]);
+                        has.push(c);
+                    }
+                    (EncoderResult::Unmappable(lacks), Err(e)) => {
+                        assert_eq!((e.character, lacks), (c, c), "{encoding}");
+                        expected.push(b'?');
+                        lacked += 1;
+                    }
+                    (result, ours) => panic!("{encoding} {c:?}: {result:?} against {ours:?}"),
+                }
+            }
+            let text: String = chars.iter().collect();
+            for _ in 0..2 {
+                let mut e = Encoder::new(encoding, true);
+                let mut out = Vec::new();
+                e.encode(&text, true, &mut out).unwrap();
+                assert!(out == expected, "{encoding}");
+                assert_eq!(e.replaced(), lacked, "{encoding}");
+            }
+            let mut out = Vec::new();
+            Encoder::new(encoding, false)
+                .encode(&has, true, &mut out)
+                .unwrap();
+            assert!(out == encoding.rs().encode(&has).0.as_ref(), "{encoding}");
+        }
     }
 
     #[test]
