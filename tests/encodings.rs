@@ -227,6 +227,29 @@ fn bad_input_gets_a_clear_error_and_loses_nothing() {
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
 
+    // A sequence that starts like one of four bytes of GB18030 and goes wrong in the next read
+    // (reads of 64 KiB): the error of the whole, its first byte (it stopped the program).
+    let mut split = vec![b'a'; 65_534];
+    split.extend_from_slice(b"\x81\x30\x81\x0a");
+    let split = file("split.txt", &split);
+    std::fs::write(&out, "keep me").unwrap();
+    let (code, err) = fanjian(&[
+        "-c",
+        "s2t",
+        "--from-encoding",
+        "gb18030",
+        "-i",
+        &split,
+        "-o",
+        out_s,
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("split.txt:1:65535 (byte 65534): invalid GB18030 sequence [81]"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
+
     // A character the output encoding cannot represent.
     let simp = file("simp.txt", "一行\n简体𠀀".as_bytes());
     let (code, err) = fanjian(&[
