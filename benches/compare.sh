@@ -4,10 +4,11 @@
 # how many lines each peer gets different from OpenCC).
 #
 # usage: bash benches/compare.sh [--update-readme]
-# env:   RUNS (default 3): the whole measurement (the Rust converters, then OpenCC on each corpus)
-#        is repeated, and each figure is the median of its runs. This machine's speed drifts by
-#        a third within a minute: OpenCC is timed in another process, after the Rust converters,
-#        and a single run's ratio to it moved by up to 0.3 with that drift.
+# env:   RUNS (default 3): the whole measurement is repeated, and each figure is the median of
+#        its runs. This machine's speed drifts by a third within a minute, so every converter,
+#        OpenCC too (its Python package, in a process of its own that converts on request and
+#        reports its own time: benches/opencc_speed.py --serve), is timed in the same rounds,
+#        one after the other: the ratios are taken side by side.
 #
 # Needs the oracle virtual environment that .ci/run creates (target/oracle-venv). Corpora:
 # benches/corpora.sh (s2* configs run on Simplified text, the others on Traditional text).
@@ -21,11 +22,9 @@ traditional=target/corpora/traditional.txt
 
 (cd benches/peers && cargo build --quiet --release)
 runs=${RUNS:-3}
-peers="" opencc_s="" opencc_t=""
+peers=""
 for ((run = 1; run <= runs; run++)); do
-  peers+=$(benches/peers/target/release/fanjian-peers "$simplified" "$traditional")$'\n'
-  opencc_s+=$("$python" benches/opencc_speed.py "$simplified" | tail -n +2)$'\n'
-  opencc_t+=$("$python" benches/opencc_speed.py "$traditional" | tail -n +2)$'\n'
+  peers+=$(OPENCC_PYTHON=$python benches/peers/target/release/fanjian-peers "$simplified" "$traditional")$'\n'
 done
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
@@ -33,11 +32,6 @@ python3 - "$machine" "${1:-}" "$runs" <<PY
 import datetime, re, statistics, sys
 machine, update, runs = sys.argv[1], sys.argv[2] == "--update-readme", int(sys.argv[3])
 median = statistics.median
-opencc = {}
-for corpus, text in (("simplified", """$opencc_s"""), ("traditional", """$opencc_t""")):
-    for line in text.strip().splitlines():
-        config, mbps, load = line.split()
-        opencc.setdefault((config, corpus), []).append(float(mbps))
 # Per config and corpus, in the order of the first run: each run's fields.
 peers = {}
 for line in """$peers""".strip().splitlines():
@@ -48,9 +42,9 @@ rows = ["| config | text | fanjian MB/s | OpenCC 1.4.2 | zhconv | ferrous-opencc
 for (config, corpus), fields in peers.items():
     fj = median(float(f[2]) for f in fields)
     cells = []
-    oc = median(opencc[(config, corpus)])
+    oc = median(float(f[3]) for f in fields)
     cells.append(f"{oc:.1f} ({fj / oc:.1f}×)")
-    for i in (3, 5, 7):
+    for i in (4, 6, 8):
         if fields[0][i] == "-":
             cells.append("n/a")
         else:
@@ -60,10 +54,10 @@ for (config, corpus), fields in peers.items():
 table = "\n".join(rows)
 of_runs = f"medians of {runs} runs" if runs > 1 else "one run"
 head = (f"Measured {datetime.date.today()} on {machine}, single thread, in memory ({of_runs}, "
-        "each timing the Rust converters (medians of seven rounds, each round timing "
-        "every converter once, one after the other) and then OpenCC (medians of seven "
-        "conversions)); in parentheses fanjian's speed as a multiple of the peer's, and the share "
-        "of lines where the peer's output differs from OpenCC 1.4.2 (fanjian's differs in none).")
+        "each the medians of seven rounds, each round timing every converter once, one after "
+        "the other: fanjian, the Rust peers, then OpenCC through its Python package); in "
+        "parentheses fanjian's speed as a multiple of the peer's, and the share of lines where "
+        "the peer's output differs from OpenCC 1.4.2 (fanjian's differs in none).")
 print(head + "\n\n" + table)
 if update:
     readme = open("README.md", encoding="utf-8").read()
