@@ -2,10 +2,11 @@
 //! errors that say where.
 //!
 //! Decoding and encoding of GB18030/GBK and Big5 (with HKSCS) use `encoding_rs`, always through
-//! its `*_without_replacement` calls, so that nothing is silently replaced (the encoder keeps
-//! the bytes encoding_rs gives each character in a table, learned as they are met); UTF-16 is
-//! encoded here (encoding_rs cannot). Positions are tracked as line, column (in characters) and byte
-//! offset, to report `12:7 (byte 345): invalid GBK sequence [FF]`.
+//! its `*_without_replacement` calls, so that nothing is silently replaced (the decoder and
+//! the encoder keep what encoding_rs gives each sequence and each character in tables, learned
+//! as they are met); UTF-16 is encoded here (encoding_rs cannot). Positions are tracked as
+//! line, column (in characters) and byte offset, to report `12:7 (byte 345): invalid GBK
+//! sequence [FF]`.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -521,12 +522,11 @@ impl Decoder {
     /// Decodes all of `input`, appending to `out`; `last` when no input follows.
     ///
     /// GB18030, GBK and Big5 are decoded from a table of the characters encoding_rs gives
-    /// their two-byte sequences wherever it holds no part of a sequence,
-    /// up to a sequence the table does not answer (four bytes of GB18030, one that is
-    /// malformed, or cut short at the end of `input`); encoding_rs takes it from there, up to
-    /// and including the next byte below 0x30, after which it holds nothing (in these
-    /// encodings such a byte is always a character of its own). The same text and errors as
-    /// encoding_rs alone.
+    /// their two-byte sequences wherever it holds no part of a sequence, up to a sequence the
+    /// table does not answer (four bytes of GB18030, one that is malformed, or cut short at the
+    /// end of `input`); encoding_rs takes it from there, up to and including the next byte
+    /// below 0x30, after which it holds nothing (in these encodings such a byte is always a
+    /// character of its own). The same text and errors as encoding_rs alone.
     pub fn decode(
         &mut self,
         input: &[u8],
@@ -581,9 +581,10 @@ impl Decoder {
             match result {
                 DecoderResult::InputEmpty => {
                     self.bytes += read as u64;
-                    // (The first bytes of the tail stand before the input where it is short.)
-                    let held: Vec<u8> = self.tail.iter().chain(input).copied().collect();
-                    self.tail.copy_from_slice(&held[held.len() - 4..]);
+                    // The last four bytes given, some from before where the input is short.
+                    let n = input.len().min(4);
+                    self.tail.rotate_left(n);
+                    self.tail[4 - n..].copy_from_slice(&input[input.len() - n..]);
                     return Ok(());
                 }
                 DecoderResult::OutputFull => {
@@ -638,8 +639,9 @@ const NOT_ONE_CHAR: u32 = u32::MAX;
 /// The characters encoding_rs decodes the two-byte sequences of GB18030, GBK and Big5 into
 /// (no decoder of theirs holds anything after a whole character), learned from it the first
 /// time each sequence is met, by any thread: 0 for not yet, [`NOT_ONE_CHAR`], or the
-/// character's UTF-8 bytes (see [`learn_char`]). `None` for the other encodings. encoding_rs works each sequence out from its
-/// bytes and its own tables: with these, Chinese text is decoded several times faster.
+/// character's UTF-8 bytes (see [`learn_char`]). `None` for the other encodings. encoding_rs
+/// works each sequence out from its bytes and its own tables: with these, Chinese text is
+/// decoded several times faster.
 fn known_chars(encoding: Encoding) -> Option<&'static [AtomicU32; 126 * SECOND_BYTES]> {
     static GB18030: [AtomicU32; 126 * SECOND_BYTES] =
         [const { AtomicU32::new(0) }; 126 * SECOND_BYTES];
