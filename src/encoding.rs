@@ -533,6 +533,9 @@ impl Decoder {
         last: bool,
         out: &mut String,
     ) -> Result<(), DecodeError> {
+        if matches!(self.encoding, Encoding::Utf16Le | Encoding::Utf16Be) {
+            return self.decode_utf16(input, last, out);
+        }
         let Some(table) = known_chars(self.encoding) else {
             return self.decode_rs(input, last, out);
         };
@@ -553,6 +556,53 @@ impl Decoder {
                     self.decode_rs(&rest[..=low], false, out)?;
                     self.clean = true;
                     rest = &rest[low + 1..];
+                }
+                None => {
+                    self.clean = false;
+                    return self.decode_rs(rest, last, out);
+                }
+            }
+        }
+    }
+
+    /// Decodes UTF-16 as [`Decoder::decode`] does: code units that are not surrogates here,
+    /// wherever encoding_rs holds nothing; from a surrogate (or a byte alone at the end), with
+    /// encoding_rs up to and including the next whole unit that is not one, after which it
+    /// holds nothing.
+    fn decode_utf16(
+        &mut self,
+        input: &[u8],
+        last: bool,
+        out: &mut String,
+    ) -> Result<(), DecodeError> {
+        let big = self.encoding == Encoding::Utf16Be;
+        let mut rest = input;
+        loop {
+            if self.clean {
+                let start = out.len();
+                let n = decode_utf16_units(big, rest, out);
+                self.lines.advance(&out[start..]);
+                self.bytes += n as u64;
+                rest = &rest[n..];
+                if rest.is_empty() {
+                    return Ok(());
+                }
+            }
+            // Units start at even offsets from the start (a byte of the last input may stand
+            // before `rest`).
+            let first = (self.bytes % 2) as usize;
+            let unit = |p: usize| match big {
+                true => u16::from_be_bytes([rest[p], rest[p + 1]]),
+                false => u16::from_le_bytes([rest[p], rest[p + 1]]),
+            };
+            let whole = (first..rest.len().saturating_sub(1))
+                .step_by(2)
+                .find(|&p| !(0xD800..=0xDFFF).contains(&unit(p)));
+            match whole {
+                Some(p) => {
+                    self.decode_rs(&rest[..p + 2], false, out)?;
+                    self.clean = true;
+                    rest = &rest[p + 2..];
                 }
                 None => {
                     self.clean = false;
@@ -709,6 +759,46 @@ fn decode_known(
     // SAFETY: `o` bytes were written after those in use, the UTF-8 of whole characters.
     unsafe { out.set_len(out.len() + o) };
     i
+}
+
+/// Decodes the longest start of `bytes` in whole UTF-16 code units (big-endian where `big`)
+/// that are not surrogates, appending to `out`; returns its length.
+fn decode_utf16_units(big: bool, bytes: &[u8], out: &mut String) -> usize {
+    // SAFETY: only the UTF-8 of characters is appended (a unit that is not a surrogate is one).
+    let out = unsafe { out.as_mut_vec() };
+    // Two bytes take at most three in UTF-8; each character is written as four bytes, those not
+    // its own overwritten by the next: room for all, and four more.
+    out.reserve(bytes.len() / 2 * 3 + 4);
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    let mut o = 0;
+    let units = bytes.chunks_exact(2);
+    let mut n = 0;
+    for unit in units {
+        let u = u32::from(match big {
+            true => u16::from_be_bytes([unit[0], unit[1]]),
+            false => u16::from_le_bytes([unit[0], unit[1]]),
+        });
+        let (utf8, len) = match u {
+            ..0x80 => (u, 1),
+            0x80..0x800 => (0x80C0 | u >> 6 | (u & 0x3F) << 8, 2),
+            0xD800..=0xDFFF => break,
+            _ => (
+                0x80_80E0 | u >> 12 | (u >> 6 & 0x3F) << 8 | (u & 0x3F) << 16,
+                3,
+            ),
+        };
+        // SAFETY: o + 4 <= 3 * n / 2 + 4, within the room reserved.
+        unsafe {
+            dst.add(o)
+                .cast::<[u8; 4]>()
+                .write_unaligned(utf8.to_le_bytes())
+        };
+        o += len;
+        n += 2;
+    }
+    // SAFETY: `o` bytes were written after those in use, the UTF-8 of whole characters.
+    unsafe { out.set_len(out.len() + o) };
+    n
 }
 
 /// The entry of [`known_chars`] for the two bytes `pair`, from encoding_rs: the UTF-8 bytes
@@ -1166,6 +1256,87 @@ mod tests {
                 from += line + 1 + e.position.byte as usize;
             }
             assert!(errors > 1000, "{encoding}: {errors} errors");
+        }
+    }
+
+    #[test]
+    fn utf16_decoders_take_units_that_are_not_surrogates_as_encoding_rs_does() {
+        // Every code unit in order (the surrogates among them: highs after highs, then lows),
+        // each after an 'a', pairs and surrogates alone, and a byte alone at the end; lossily
+        // and strictly (from each malformed unit in turn), whole and in random pieces (odd
+        // ones too), in both byte orders: the text, replacements, position and error that
+        // encoding_rs alone gives.
+        let mut units: Vec<u16> = (0..=0xFFFF).collect();
+        units.extend((0..=0xFFFF).step_by(7).flat_map(|u| [u16::from(b'a'), u]));
+        for pair in ["😀", "𠀀", "\u{10FFFF}"] {
+            units.extend(pair.encode_utf16());
+            units.push(0xD83D);
+            units.extend(pair.encode_utf16());
+            units.push(0xDE00);
+        }
+        units.push(0xD800);
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut pieces = |len: usize| {
+            let mut cuts = vec![0];
+            while cuts[cuts.len() - 1] < len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                cuts.push((cuts[cuts.len() - 1] + (seed % 5001) as usize).min(len));
+            }
+            cuts
+        };
+        let run = |encoding, lossy, input: &[u8], cuts: &[usize], alone: bool| {
+            let mut decoder = Decoder::new(encoding, lossy);
+            let mut out = String::new();
+            let mut result = Ok(());
+            for w in cuts.windows(2) {
+                let last = w[1] == input.len();
+                let piece = &input[w[0]..w[1]];
+                result = match alone {
+                    true => decoder.decode_rs(piece, last, &mut out),
+                    false => decoder.decode(piece, last, &mut out),
+                };
+                if result.is_err() {
+                    break;
+                }
+            }
+            let mark = result.is_ok().then(|| decoder.mark());
+            (out, decoder.replaced(), mark, result)
+        };
+        for encoding in [Encoding::Utf16Le, Encoding::Utf16Be] {
+            let mut input: Vec<u8> = units
+                .iter()
+                .flat_map(|&u| match encoding {
+                    Encoding::Utf16Be => u.to_be_bytes(),
+                    _ => u.to_le_bytes(),
+                })
+                .collect();
+            input.push(b'z');
+            for cuts in [vec![0, input.len()], pieces(input.len())] {
+                let alone = run(encoding, true, &input, &cuts, true);
+                assert!(alone.1 > 2048 && alone.3.is_ok());
+                let ours = run(encoding, true, &input, &cuts, false);
+                assert!(ours == alone, "{encoding} lossy");
+            }
+            let (mut from, mut errors) = (0, 0);
+            loop {
+                let rest = &input[from..];
+                let whole = run(encoding, false, rest, &[0, rest.len()], true);
+                let Err(e) = &whole.3 else { break };
+                errors += 1;
+                for cuts in [vec![0, rest.len()], pieces(rest.len())] {
+                    let ours = run(encoding, false, rest, &cuts, false);
+                    let alone = run(encoding, false, rest, &cuts, true);
+                    assert!(ours == alone, "{encoding} strict, from {from}");
+                    assert_eq!(ours.3.as_ref().unwrap_err(), e, "{encoding} from {from}");
+                }
+                from += e.position.byte as usize + 2;
+                if from >= input.len() {
+                    break;
+                }
+            }
+            assert!(errors > 2048, "{encoding}: {errors} errors");
         }
     }
 
