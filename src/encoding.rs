@@ -1177,6 +1177,55 @@ mod tests {
         }
     }
 
+    /// Offsets from 0 to `len` at random distances below `most` (xorshift from `seed`).
+    fn random_cuts(seed: &mut u64, len: usize, most: u64) -> Vec<usize> {
+        let mut cuts = vec![0];
+        while cuts[cuts.len() - 1] < len {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            cuts.push((cuts[cuts.len() - 1] + (*seed % most) as usize).min(len));
+        }
+        cuts
+    }
+
+    /// What a decoder gave: the text, the replacements, where it stands (after no error), and
+    /// the error, if any.
+    type Decoded = (
+        String,
+        u64,
+        Option<(LineCounter, u64)>,
+        Result<(), DecodeError>,
+    );
+
+    /// What a decoder gives `input` in the pieces between `cuts`, with `decode` (or encoding_rs
+    /// `alone`).
+    fn decode_in_pieces(
+        encoding: Encoding,
+        lossy: bool,
+        input: &[u8],
+        cuts: &[usize],
+        alone: bool,
+    ) -> Decoded {
+        let mut decoder = Decoder::new(encoding, lossy);
+        let mut out = String::new();
+        let mut result = Ok(());
+        for w in cuts.windows(2) {
+            let last = w[1] == input.len();
+            let piece = &input[w[0]..w[1]];
+            result = match alone {
+                true => decoder.decode_rs(piece, last, &mut out),
+                false => decoder.decode(piece, last, &mut out),
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+        // (After an error, where the decoder stands is of no use.)
+        let mark = result.is_ok().then(|| decoder.mark());
+        (out, decoder.replaced(), mark, result)
+    }
+
     #[test]
     fn decoders_learn_from_encoding_rs_the_characters_it_gives() {
         // Every two bytes from a first byte 0x80 to 0xFF, each after a line end, then after one
@@ -1196,37 +1245,8 @@ mod tests {
         }
         input.push(0x81);
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut pieces = |len: usize| {
-            let mut cuts = vec![0];
-            while cuts[cuts.len() - 1] < len {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                cuts.push((cuts[cuts.len() - 1] + (seed % 3000) as usize).min(len));
-            }
-            cuts
-        };
-        // Decodes `input` in pieces with `decode` (or encoding_rs alone): the text, the
-        // replacements, where the decoder is, and the error, if any.
-        let run = |encoding, lossy, input: &[u8], cuts: &[usize], alone: bool| {
-            let mut decoder = Decoder::new(encoding, lossy);
-            let mut out = String::new();
-            let mut result = Ok(());
-            for w in cuts.windows(2) {
-                let last = w[1] == input.len();
-                let piece = &input[w[0]..w[1]];
-                result = match alone {
-                    true => decoder.decode_rs(piece, last, &mut out),
-                    false => decoder.decode(piece, last, &mut out),
-                };
-                if result.is_err() {
-                    break;
-                }
-            }
-            // (After an error, where the decoder stands is of no use.)
-            let mark = result.is_ok().then(|| decoder.mark());
-            (out, decoder.replaced(), mark, result)
-        };
+        let mut pieces = |len: usize| random_cuts(&mut seed, len, 3000);
+        let run = decode_in_pieces;
         for encoding in [Encoding::Gb18030, Encoding::Gbk, Encoding::Big5] {
             for round in 0..2 {
                 for cuts in [vec![0, input.len()], pieces(input.len())] {
@@ -1276,34 +1296,8 @@ mod tests {
         }
         units.push(0xD800);
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut pieces = |len: usize| {
-            let mut cuts = vec![0];
-            while cuts[cuts.len() - 1] < len {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                cuts.push((cuts[cuts.len() - 1] + (seed % 5001) as usize).min(len));
-            }
-            cuts
-        };
-        let run = |encoding, lossy, input: &[u8], cuts: &[usize], alone: bool| {
-            let mut decoder = Decoder::new(encoding, lossy);
-            let mut out = String::new();
-            let mut result = Ok(());
-            for w in cuts.windows(2) {
-                let last = w[1] == input.len();
-                let piece = &input[w[0]..w[1]];
-                result = match alone {
-                    true => decoder.decode_rs(piece, last, &mut out),
-                    false => decoder.decode(piece, last, &mut out),
-                };
-                if result.is_err() {
-                    break;
-                }
-            }
-            let mark = result.is_ok().then(|| decoder.mark());
-            (out, decoder.replaced(), mark, result)
-        };
+        let mut pieces = |len: usize| random_cuts(&mut seed, len, 5001);
+        let run = decode_in_pieces;
         for encoding in [Encoding::Utf16Le, Encoding::Utf16Be] {
             let mut input: Vec<u8> = units
                 .iter()
