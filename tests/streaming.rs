@@ -18,10 +18,10 @@ fn book(times: usize) -> String {
         .repeat(times)
 }
 
-/// A pool of three threads, for conversions with up to three.
-fn three_threads() -> rayon::ThreadPool {
+/// A pool of `threads` threads, for conversions with up to that many.
+fn pool_of(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
+        .num_threads(threads)
         .build()
         .unwrap()
 }
@@ -320,7 +320,7 @@ fn threads_convert_slots_as_they_come_with_the_same_bytes() {
     // (decoded before), read a few KB at a time, and normalization around the conversion.
     let text = book(3);
     let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
-    let pool = three_threads();
+    let pool = pool_of(3);
     // Normalized too (full-width punctuation before the conversion, quotation marks paired
     // line by line after it), on text given straight quotes and half-width punctuation.
     let marked = text.replace('，', ", \"").replace('。', "\". ");
@@ -432,7 +432,7 @@ fn threads_meeting_malformed_utf8_or_nul_give_what_one_thread_gives() {
     // very end), the error, its line and column, and the lossy output are one thread's.
     let text = book(2);
     let s2t = Converter::new(Config::S2t);
-    let pool = three_threads();
+    let pool = pool_of(3);
     let at = |target: usize| (target..).find(|&i| text.is_char_boundary(i)).unwrap();
     // The text with bad bytes put in at character boundaries, in order.
     let spoilt_at = |bad: &[(usize, &[u8])]| {
@@ -535,7 +535,7 @@ fn threads_cut_only_at_safe_places() {
         text.push_str(ends[rng.below(ends.len())]);
     }
     let s2t = Converter::new(Config::S2t);
-    let pool = three_threads();
+    let pool = pool_of(3);
     let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
     for input in [text.as_bytes(), &gb18030] {
         // Read in order, or at offsets.
@@ -576,7 +576,7 @@ fn threads_reading_their_own_slots_give_the_same_bytes() {
     // normalized or not; and for a real file.
     let text = book(3);
     let (gb18030, _, _) = encoding_rs::GB18030.encode(&text);
-    let pool = three_threads();
+    let pool = pool_of(3);
     let path = std::env::temp_dir().join(format!("fanjian-at-{}.txt", std::process::id()));
     std::fs::write(&path, &text).unwrap();
     let file = std::fs::File::open(&path).unwrap();
@@ -640,7 +640,7 @@ fn a_slot_the_threads_could_not_read_is_read_again_in_order() {
     // conversion with its error, as with one thread.
     let text = book(2);
     let s2t = Converter::new(Config::S2t);
-    let pool = three_threads();
+    let pool = pool_of(3);
     let one = one_thread(&s2t, text.as_bytes());
     for fail_at in [100_000, 262_000, 1_000_000, 2_000_000, 3_000_000] {
         for threads in [2, 3] {
@@ -750,7 +750,7 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
             Ok(())
         }
     }
-    let pool = three_threads();
+    let pool = pool_of(3);
     for at in [false, true] {
         let input = Mem::new(text.as_bytes());
         let mut out = FirstWrite(&input, None, Vec::new());
@@ -855,10 +855,7 @@ fn threads_give_one_threads_result_on_random_text_with_random_defects() {
     let book = book(3).into_bytes();
     let configs = [Config::S2t, Config::S2twp, Config::T2hk, Config::Tw2sp];
     let converters: Vec<Converter> = configs.iter().map(|&c| Converter::new(c)).collect();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(4)
-        .build()
-        .unwrap();
+    let pool = pool_of(4);
     let mut rng = Rng::new(23);
     for case in 0..60 {
         let start = rng.below(book.len() / 2);
@@ -891,10 +888,7 @@ fn threads_decoding_gb18030_gbk_and_big5_give_one_threads_result() {
         .into_owned();
     let configs = [Config::S2t, Config::S2twp, Config::T2s, Config::Tw2sp];
     let converters: Vec<Converter> = configs.iter().map(|&c| Converter::new(c)).collect();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(4)
-        .build()
-        .unwrap();
+    let pool = pool_of(4);
     let mut rng = Rng::new(29);
     for case in 0..40 {
         let encoding = [Encoding::Gb18030, Encoding::Gbk, Encoding::Big5][rng.below(3)];
