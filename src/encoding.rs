@@ -526,61 +526,66 @@ impl Decoder {
     /// table does not answer (four bytes of GB18030, one that is malformed, or cut short at the
     /// end of `input`); encoding_rs takes it from there, up to and including the next byte
     /// below 0x30, after which it holds nothing (in these encodings such a byte is always a
-    /// character of its own). The same text and errors as encoding_rs alone.
+    /// character of its own). UTF-16 code units that are not surrogates are decoded here;
+    /// from a surrogate (or a byte alone at the end), encoding_rs takes them up to and
+    /// including the next whole unit that is not one. The same text and errors as encoding_rs
+    /// alone.
     pub fn decode(
         &mut self,
         input: &[u8],
         last: bool,
         out: &mut String,
     ) -> Result<(), DecodeError> {
-        if matches!(self.encoding, Encoding::Utf16Le | Encoding::Utf16Be) {
-            return self.decode_utf16(input, last, out);
-        }
-        let Some(table) = known_chars(self.encoding) else {
-            return self.decode_rs(input, last, out);
-        };
-        let mut rest = input;
-        loop {
-            if self.clean {
-                let start = out.len();
-                let n = decode_known(self.encoding, table, rest, out);
-                self.lines.advance(&out[start..]);
-                self.bytes += n as u64;
-                rest = &rest[n..];
-                if rest.is_empty() {
-                    return Ok(());
-                }
+        let encoding = self.encoding;
+        match encoding {
+            Encoding::Utf16Le | Encoding::Utf16Be => {
+                let big = encoding == Encoding::Utf16Be;
+                // From a surrogate (or a byte alone at the end), up to and including the next
+                // whole unit that is not one; units start at even offsets from the start (a
+                // byte of the last input may stand before `rest`).
+                let restart = |rest: &[u8], before: u64| {
+                    let unit = |p: usize| match big {
+                        true => u16::from_be_bytes([rest[p], rest[p + 1]]),
+                        false => u16::from_le_bytes([rest[p], rest[p + 1]]),
+                    };
+                    ((before % 2) as usize..rest.len().saturating_sub(1))
+                        .step_by(2)
+                        .find(|&p| !(0xD800..=0xDFFF).contains(&unit(p)))
+                        .map(|p| p + 2)
+                };
+                let known = |rest: &[u8], out: &mut String| decode_utf16_units(big, rest, out);
+                self.decode_with(input, last, out, known, restart)
             }
-            match rest.iter().position(|&b| b < 0x30) {
-                Some(low) => {
-                    self.decode_rs(&rest[..=low], false, out)?;
-                    self.clean = true;
-                    rest = &rest[low + 1..];
-                }
-                None => {
-                    self.clean = false;
-                    return self.decode_rs(rest, last, out);
-                }
+            Encoding::Gb18030 | Encoding::Gbk | Encoding::Big5 => {
+                let table = known_chars(encoding);
+                // Up to and including the next byte below 0x30.
+                let restart =
+                    |rest: &[u8], _: u64| rest.iter().position(|&b| b < 0x30).map(|p| p + 1);
+                let known =
+                    |rest: &[u8], out: &mut String| decode_known(encoding, table, rest, out);
+                self.decode_with(input, last, out, known, restart)
             }
+            Encoding::Utf8 => self.decode_rs(input, last, out),
         }
     }
 
-    /// Decodes UTF-16 as [`Decoder::decode`] does: code units that are not surrogates here,
-    /// wherever encoding_rs holds nothing; from a surrogate (or a byte alone at the end), with
-    /// encoding_rs up to and including the next whole unit that is not one, after which it
-    /// holds nothing.
-    fn decode_utf16(
+    /// Decodes `input` (see [`Decoder::decode`]): where encoding_rs holds nothing, the start
+    /// that `known` decodes (its length); from there, encoding_rs up to where `restart` says
+    /// it holds nothing again (given what follows and the bytes decoded before it), or to the
+    /// end.
+    fn decode_with(
         &mut self,
         input: &[u8],
         last: bool,
         out: &mut String,
+        known: impl Fn(&[u8], &mut String) -> usize,
+        restart: impl Fn(&[u8], u64) -> Option<usize>,
     ) -> Result<(), DecodeError> {
-        let big = self.encoding == Encoding::Utf16Be;
         let mut rest = input;
         loop {
             if self.clean {
                 let start = out.len();
-                let n = decode_utf16_units(big, rest, out);
+                let n = known(rest, out);
                 self.lines.advance(&out[start..]);
                 self.bytes += n as u64;
                 rest = &rest[n..];
@@ -588,21 +593,11 @@ impl Decoder {
                     return Ok(());
                 }
             }
-            // Units start at even offsets from the start (a byte of the last input may stand
-            // before `rest`).
-            let first = (self.bytes % 2) as usize;
-            let unit = |p: usize| match big {
-                true => u16::from_be_bytes([rest[p], rest[p + 1]]),
-                false => u16::from_le_bytes([rest[p], rest[p + 1]]),
-            };
-            let whole = (first..rest.len().saturating_sub(1))
-                .step_by(2)
-                .find(|&p| !(0xD800..=0xDFFF).contains(&unit(p)));
-            match whole {
-                Some(p) => {
-                    self.decode_rs(&rest[..p + 2], false, out)?;
+            match restart(rest, self.bytes) {
+                Some(end) => {
+                    self.decode_rs(&rest[..end], false, out)?;
                     self.clean = true;
-                    rest = &rest[p + 2..];
+                    rest = &rest[end..];
                 }
                 None => {
                     self.clean = false;
@@ -689,20 +684,20 @@ const NOT_ONE_CHAR: u32 = u32::MAX;
 /// The characters encoding_rs decodes the two-byte sequences of GB18030, GBK and Big5 into
 /// (no decoder of theirs holds anything after a whole character), learned from it the first
 /// time each sequence is met, by any thread: 0 for not yet, [`NOT_ONE_CHAR`], or the
-/// character's UTF-8 bytes (see [`learn_char`]). `None` for the other encodings. encoding_rs
+/// character's UTF-8 bytes (see [`learn_char`]). encoding_rs
 /// works each sequence out from its bytes and its own tables: with these, Chinese text is
 /// decoded several times faster.
-fn known_chars(encoding: Encoding) -> Option<&'static [AtomicU32; 126 * SECOND_BYTES]> {
+fn known_chars(encoding: Encoding) -> &'static [AtomicU32; 126 * SECOND_BYTES] {
     static GB18030: [AtomicU32; 126 * SECOND_BYTES] =
         [const { AtomicU32::new(0) }; 126 * SECOND_BYTES];
     static GBK: [AtomicU32; 126 * SECOND_BYTES] = [const { AtomicU32::new(0) }; 126 * SECOND_BYTES];
     static BIG5: [AtomicU32; 126 * SECOND_BYTES] =
         [const { AtomicU32::new(0) }; 126 * SECOND_BYTES];
     match encoding {
-        Encoding::Gb18030 => Some(&GB18030),
-        Encoding::Gbk => Some(&GBK),
-        Encoding::Big5 => Some(&BIG5),
-        Encoding::Utf8 | Encoding::Utf16Le | Encoding::Utf16Be => None,
+        Encoding::Gb18030 => &GB18030,
+        Encoding::Gbk => &GBK,
+        Encoding::Big5 => &BIG5,
+        _ => unreachable!("a table for the encodings of encoding_rs"),
     }
 }
 
