@@ -938,14 +938,9 @@ fn restart_window_cut(
         },
     };
     let bytes = &bytes[start..];
-    let mut decoder = encoding.rs().new_decoder_without_bom_handling();
-    let need = decoder.max_utf8_buffer_length_without_replacement(bytes.len());
-    let mut text = String::with_capacity(need.ok_or(())?);
+    let mut text = String::new();
     // (An incomplete character at the end stays in the decoder.)
-    let (result, _) = decoder.decode_to_string_without_replacement(bytes, &mut text, false);
-    if result != encoding_rs::DecoderResult::InputEmpty {
-        return Err(());
-    }
+    (Decoder::new(encoding, false).decode(bytes, false, &mut text)).map_err(|_| ())?;
     let min = match held {
         true => 0,
         false => text.char_indices().nth(64).map_or(text.len(), |(q, _)| q),
