@@ -28,16 +28,16 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+fn read_bytes(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 fn fanjian(dir: &Path, args: &[&str]) -> Output {
     Command::new(common::bin())
         .current_dir(dir)
         .args(args)
         .output()
         .unwrap()
-}
-
-fn read_bytes(dir: &Path, file: &str) -> Vec<u8> {
-    std::fs::read(dir.join(file)).unwrap()
 }
 
 fn stderr(o: &Output) -> String {
@@ -380,11 +380,12 @@ fn large_and_small_inputs_the_same_with_any_number_of_threads() {
         std::fs::copy(dir.join(file), dir.join("in").join(file)).unwrap();
         let three = fanjian(&dir, &["-j3", "-c", "s2twp", file, "-o", "three.txt"]);
         assert!(three.status.success(), "{}", stderr(&three));
-        assert!(
-            std::fs::read(dir.join("three.txt")).unwrap() == one.stdout,
-            "{file}"
+        assert!(read_bytes(&dir.join("three.txt")) == one.stdout, "{file}");
+        let piped = common::run_bin_in(
+            &dir,
+            &["-j3", "-c", "s2twp", "-"],
+            &read_bytes(&dir.join(file)),
         );
-        let piped = common::run_bin_in(&dir, &["-j3", "-c", "s2twp", "-"], &read_bytes(&dir, file));
         assert!(piped.status.success(), "{}", stderr(&piped));
         assert!(piped.stdout == one.stdout, "{file} from standard input");
         ones.push((file, one.stdout));
