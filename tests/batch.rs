@@ -364,8 +364,8 @@ fn several_files_to_stdout_in_order_and_stdin() {
 fn large_and_small_inputs_the_same_with_any_number_of_threads() {
     // A file of 512 KiB or more is converted in slots on several threads (in a tree, one of
     // 8 MB or more), a smaller one on one; standard input from a pipe, whose length is not
-    // known, on several. The big one written with -o (9.3 MB) has a flush to disk started while it is
-    // written (every 8 MiB).
+    // known, on several. The big one (9.3 MB) converted in place has a flush to disk started
+    // while it is written (every 8 MiB); written with -o to a new file, it has none.
     let dir = tree("threads");
     let text = std::fs::read("tests/data/zuozhuan.txt").unwrap();
     write(&dir.join("big.txt"), &text.repeat(5));
