@@ -5,18 +5,6 @@
 //! few instructions per byte. And [`Prints`]: the characters that may start a key, where they
 //! are few, found by their bytes' nibbles 32 bytes at a time.
 
-/// The first offset at or after `i` where `at(x, y, z)` holds for the byte there and the two
-/// after it (0 past the end), or `bytes.len()`.
-#[inline(always)]
-pub(crate) fn find(bytes: &[u8], i: usize, at: impl Fn(u8, u8, u8) -> bool) -> usize {
-    let mut found = bytes.len();
-    each(bytes, i, at, |k| {
-        found = k;
-        false
-    });
-    found
-}
-
 /// Calls `f` with each offset at or after `i` where `at(x, y, z)` holds for the byte there and
 /// the two after it (0 past the end), in order, while `f` returns true. `at` should only compare
 /// and combine without branches, and hold for no zero byte: a block of bytes is tested at once

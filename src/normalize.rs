@@ -12,7 +12,7 @@
 
 use std::sync::OnceLock;
 
-use crate::bytes::{each, find};
+use crate::bytes::each;
 use crate::dict::parse_text_dict;
 
 /// Which normalizations to apply.
@@ -134,7 +134,8 @@ fn folded_range(c: char) -> bool {
 }
 
 /// Finds the characters that some turned-on rule may change, by their bytes, without decoding:
-/// a superset (the caller decides), and never a continuation byte.
+/// a superset (the caller decides). A mark of `, ! ? : ;` is found by the last byte of the
+/// character before it (see [`Candidates::at`]).
 #[derive(Debug, Clone, Copy)]
 struct Candidates {
     /// The ASCII marks of the full-width punctuation rule (and '/', for URLs).
@@ -163,18 +164,13 @@ impl Candidates {
         }
     }
 
-    /// Whether a candidate starts with the bytes `x y z` (`y`, `z` the bytes after `x`, or 0).
+    /// Whether a candidate starts with the bytes `x y z` (`y`, `z` the bytes after `x`, or 0),
+    /// or `y` is a mark of `, ! ? : ;` that `x` may make part of a Chinese sentence (see
+    /// [`mark_follows`]).
     /// Comparisons only, combined without branches, so that a block of them vectorizes.
     #[inline(always)]
     fn at(&self, x: u8, y: u8, z: u8) -> bool {
-        let mark = (x == b',')
-            | (x == b'!')
-            | (x == b'?')
-            | (x == b':')
-            | (x == b';')
-            | (x == b'(')
-            | (x == b')')
-            | (x == b'/');
+        let mark = (x == b'(') | (x == b')') | (x == b'/') | mark_follows(x, y);
         let ef = (x == 0xEF)
             & ((self.forms & ((y == 0xB8) | (y == 0xB9)))
                 | (self.ef_bd & (y == 0xBD))
@@ -185,12 +181,24 @@ impl Candidates {
                 | (self.radicals & (y >= 0xBA)));
         (self.marks & mark) | ef | e3 | e2
     }
+}
 
-    /// The first candidate at or after `i`, or `bytes.len()`.
-    #[inline]
-    fn next(&self, bytes: &[u8], i: usize) -> usize {
-        find(bytes, i, |x, y, z| self.at(x, y, z))
-    }
+/// Whether `b` is one of `, ! ? : ;`, which the full-width punctuation rule changes in Chinese
+/// sentences only.
+#[inline(always)]
+fn sentence_mark(b: u8) -> bool {
+    (b == b',') | (b == b'!') | (b == b'?') | (b == b':') | (b == b';')
+}
+
+/// Whether `y` is one of `, ! ? : ;` and the byte before it, `x`, ends a character that may
+/// be written as one of a Chinese sentence: one beyond ASCII (or one that passes the context
+/// on, none of which is ASCII), or a mark the rule may make full-width. After any other ASCII
+/// character these marks stay as they are and change no state, so that they are looked at
+/// only where this holds (and at the start of a piece, see [`Normalizer::before_in`]): in
+/// code and markup, seldom.
+#[inline(always)]
+fn mark_follows(x: u8, y: u8) -> bool {
+    ((x & 0xC0 == 0x80) | sentence_mark(x) | (x == b'(') | (x == b')')) & sentence_mark(y)
 }
 
 /// Bytes of text a line may reach before its quotation marks are paired without its end.
@@ -358,7 +366,7 @@ impl Normalizer {
         // `text[..copied]` is in `buf` once something changed (`buf` is empty until then); the
         // context reflects the text up to `seen`, and the URL and parentheses state up to
         // `spaced`.
-        let (mut copied, mut seen, mut spaced, mut i) = (0, 0, 0, 0);
+        let (mut copied, mut seen, mut spaced) = (0, 0, 0);
         if self.held_paren {
             let Some(next) = text.chars().next() else {
                 return text;
@@ -369,19 +377,17 @@ impl Normalizer {
             buf.push(written);
             self.tail = [self.tail[1], b'('];
         }
-        loop {
-            i = self.candidates.next(bytes, i);
-            if i >= bytes.len() {
-                break;
-            }
+        // Each candidate in turn (none lies inside another: candidates start characters).
+        let candidates = self.candidates;
+        let mut held = None;
+        let mut candidate = |i: usize| {
             let (code, len) = crate::trie::decode(bytes, i);
             let original = char::from_u32(code).unwrap_or('\u{FFFD}');
             let c = self.fold(original);
             let mark = matches!(c, ',' | '!' | '?' | ':' | ';' | '(' | ')' | '/');
             if c == original && !(mark && self.options.fullwidth_punct) {
                 // A candidate by its bytes only.
-                i += len;
-                continue;
+                return true;
             }
             let end = i + len;
             if mark {
@@ -389,16 +395,15 @@ impl Normalizer {
                 spaced = end;
             }
             // The characters since the last candidate passed through unchanged: where the
-            // context matters (a mark, or a character that passes it on), it is that of the last
-            // of them that is not transparent. Any other character sets it anew.
+            // context matters (a mark, or a character that passes it on), it is that of the
+            // last of them that is not transparent. Any other character sets it anew.
             if seen < i && (mark || transparent(c)) {
                 self.context_from(&text[seen..i]);
             }
             if c == '(' && end == bytes.len() {
                 // Whether it becomes （ depends on the next character: wait for it.
-                self.held_paren = true;
-                self.remember_tail(&bytes[..i]);
-                return up_to(text, buf, copied, i);
+                held = Some(i);
+                return false;
             }
             let next = if c == '(' {
                 text[end..].chars().next().map(|n| self.fold(n))
@@ -415,8 +420,32 @@ impl Normalizer {
             if written != original {
                 change(text, buf, &mut copied, i, len, written);
             }
-            i = end;
             seen = end;
+            true
+        };
+        // A mark at the start follows a character of an earlier piece.
+        let first = bytes
+            .first()
+            .is_none_or(|&b| !candidates.marks || !sentence_mark(b))
+            || candidate(0);
+        if first {
+            each(
+                bytes,
+                0,
+                |x, y, z| candidates.at(x, y, z),
+                |i| {
+                    // A candidate itself (a mark of `, ! ? : ;` is one where the byte before it
+                    // says so), and the mark after it where it says so.
+                    let (x, y) = (bytes[i], bytes.get(i + 1).copied().unwrap_or(0));
+                    (sentence_mark(x) || x & 0xC0 == 0x80 || candidate(i))
+                        && (!candidates.marks || !mark_follows(x, y) || candidate(i + 1))
+                },
+            );
+        }
+        if let Some(i) = held {
+            self.held_paren = true;
+            self.remember_tail(&bytes[..i]);
+            return up_to(text, buf, copied, i);
         }
         if seen < bytes.len() {
             self.context_from(&text[seen..]);
@@ -810,6 +839,66 @@ mod tests {
                     "{text:?} by characters"
                 );
             }
+        }
+    }
+
+    /// The normalization before conversion as its rules say, one character at a time: every
+    /// character folded and passed through [`Normalizer::punct`], whitespace ending a URL and
+    /// the open parentheses where it stands. [`Normalizer::before`] looks at candidates only
+    /// and brings the state up to date where one needs it.
+    fn eager(options: Normalize, text: &str) -> String {
+        let mut n = Normalizer::new(options);
+        let chars: Vec<char> = text.chars().collect();
+        let mut out = String::new();
+        for (k, &original) in chars.iter().enumerate() {
+            if original.is_whitespace() {
+                n.in_url = false;
+                n.parens.clear();
+            }
+            let c = n.fold(original);
+            let next = chars.get(k + 1).map(|&d| n.fold(d));
+            let after_colon_slash = k >= 2 && chars[k - 2] == ':' && chars[k - 1] == '/';
+            out.push(n.punct(c, next, after_colon_slash));
+        }
+        out
+    }
+
+    #[test]
+    fn candidates_alone_give_what_every_character_would() {
+        // Characters of every kind the rules tell apart: ASCII letters, digits and spaces, the
+        // marks and '/', Han, CJK and full-width punctuation, what passes the context on
+        // (quotation marks, dashes, ellipses), what some fold changes (to a mark too: ﹐ ﹗),
+        // and whitespace beyond ASCII.
+        let alphabet: Vec<char> =
+            "ab1 ,,!?::;;((()))//中文。「」“”‘’—…―﹐﹗︰（）ＡＢ，⼈\u{3000}\u{a0}\n\t"
+                .chars()
+                .collect();
+        let options = Normalize {
+            fullwidth_ascii: true,
+            radicals: true,
+            ..Normalize::prose()
+        };
+        let mut seed = 0x5EED_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..3000 {
+            let len = 1 + next(24);
+            let text: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            let want = eager(options, &text);
+            assert_eq!(run(options, &text).0, want, "{text:?}");
+            // In pieces too: the state carried from one to the next.
+            let bounds: Vec<usize> = (1..text.len())
+                .filter(|&i| text.is_char_boundary(i) && next(3) == 0)
+                .collect();
+            assert_eq!(
+                run_pieces(options, &text, &bounds).0,
+                want,
+                "{text:?} cut at {bounds:?}"
+            );
         }
     }
 
