@@ -65,10 +65,16 @@ fn each_blocks(
         }
         i += BLOCK;
     }
-    let rest = &bytes[i.min(bytes.len())..];
-    let mut w = [0u8; BLOCK + 2];
-    w[..rest.len()].copy_from_slice(rest);
-    visit(i, block_hits(&w, &at), rest.len(), &mut f);
+    // The last bytes, up to BLOCK + 1 of them: one block padded with zeros, or two.
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        let mut w = [0u8; BLOCK + 2];
+        w[..rest.len()].copy_from_slice(rest);
+        if !visit(i, block_hits(&w, &at), rest.len().min(BLOCK), &mut f) {
+            return;
+        }
+        i += BLOCK;
+    }
 }
 
 /// A block's matches, as words of eight bytes, each byte 1 for a match. (A function rather
@@ -311,7 +317,41 @@ impl Prints {
 
 #[cfg(test)]
 mod tests {
-    use super::Prints;
+    use super::{each, Prints};
+
+    #[test]
+    fn each_visits_every_match_in_order_whatever_the_length_and_start() {
+        // Matches at every place of texts of every length up to five blocks, from every
+        // start: the last bytes too (the tail after the whole blocks may be a block and one
+        // byte), in order, and no more once `f` says stop.
+        for len in 0..5 * super::BLOCK + 3 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|k| [b'a', b'!', b'b', b'!', b'!'][k * 7 % 5])
+                .collect();
+            let at = |x: u8, y: u8, _| (x == b'!') & (y != b'b');
+            for start in 0..len.min(70) {
+                let want: Vec<usize> = (start..len)
+                    .filter(|&k| at(bytes[k], bytes.get(k + 1).copied().unwrap_or(0), 0))
+                    .collect();
+                let mut got = Vec::new();
+                each(&bytes, start, at, |k| {
+                    got.push(k);
+                    true
+                });
+                assert_eq!(got, want, "length {len}, from {start}");
+                let mut first = Vec::new();
+                each(&bytes, start, at, |k| {
+                    first.push(k);
+                    false
+                });
+                assert_eq!(
+                    first,
+                    want[..want.len().min(1)],
+                    "length {len}, from {start}"
+                );
+            }
+        }
+    }
     use crate::config::builtin_engine;
     use crate::convert::Matcher;
     use crate::Config;
