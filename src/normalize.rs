@@ -201,7 +201,10 @@ fn mark_follows(x: u8, y: u8) -> bool {
     ((x & 0xC0 == 0x80) | sentence_mark(x) | (x == b'(') | (x == b')')) & sentence_mark(y)
 }
 
-/// Bytes of text a line may reach before its quotation marks are paired without its end.
+/// The quotation marks of a line are paired together, up to this many bytes: a longer line is
+/// paired in parts of this many bytes from its start (each from the first character that
+/// starts at or after a multiple of it), so that a normalizer holds at most one part, and the
+/// parts are the same wherever the pieces of the text begin and end.
 const MAX_LINE: usize = 1 << 20;
 
 /// Applies a [`Normalize`] to text that arrives in pieces.
@@ -231,10 +234,19 @@ pub struct Normalizer {
     in_url: bool,
     parens: Vec<bool>,
     held_paren: bool,
-    // `after` state: the incomplete last line, and room for the offsets of marks.
+    // `after` state: the part of a line held (see `MAX_LINE`; from its first quotation mark
+    // until its end arrives, from its start), and the byte before it in the same part; room
+    // for the offsets of marks.
     line: String,
+    line_before: Option<u8>,
     marks: Vec<usize>,
     unbalanced: u64,
+    /// The bytes of the current line before the next piece, and the last byte of the pieces
+    /// so far where the next piece starts in the same part of a line.
+    line_at: usize,
+    piece_before: Option<u8>,
+    /// `MAX_LINE` (smaller in tests).
+    part: usize,
 }
 
 impl Normalizer {
@@ -270,8 +282,12 @@ impl Normalizer {
             parens: Vec::new(),
             held_paren: false,
             line: String::new(),
+            line_before: None,
             marks: Vec::new(),
             unbalanced: 0,
+            line_at: 0,
+            piece_before: None,
+            part: MAX_LINE,
         }
     }
 
@@ -494,31 +510,39 @@ impl Normalizer {
     }
 
     /// Normalizes converted `text` (quotation marks): returns `text`, or the part of it not
-    /// held back, when nothing changes, else the normalized text, written into `buf`. A line is
-    /// held back from its first quotation mark until its end (or [`MAX_LINE`] bytes) arrives.
+    /// held back, when nothing changes, else the normalized text, written into `buf`. A line (or
+    /// a part of one, see [`MAX_LINE`]) is held back from its first quotation mark until its
+    /// end arrives.
     pub(crate) fn after_in<'a>(&mut self, text: &'a str, buf: &'a mut String) -> &'a str {
         buf.clear();
         let Some(style) = self.options.quotes else {
             return text;
         };
+        if text.is_empty() {
+            return text;
+        }
         let bytes = text.as_bytes();
-        let mut pos = 0;
+        // `text[..pos]` is done; the line around `pos` starts at `line` (`None`: before the
+        // piece, `line_at` bytes before it).
+        let (mut pos, mut line) = (0, None);
         if !self.line.is_empty() {
-            let Some(nl) = memchr::memchr(b'\n', bytes) else {
-                self.line.push_str(text);
-                if self.line.len() > MAX_LINE {
-                    // A line this long is paired without its end, to keep memory bounded.
-                    self.write_line(style, buf);
+            match self.part_end(text, 0, None) {
+                None => {
+                    self.line.push_str(text);
+                    self.piece_ends(text);
+                    return buf;
                 }
-                return buf;
-            };
-            self.line.push_str(&text[..=nl]);
-            self.write_line(style, buf);
-            pos = nl + 1;
+                Some(end) => {
+                    self.line.push_str(&text[..end]);
+                    self.write_line(style, buf);
+                    pos = end;
+                    line = (bytes[end - 1] == b'\n').then_some(end);
+                }
+            }
         }
         // `text[..copied]` is in `buf` when `buf` is not empty.
         let mut copied = pos;
-        // All the marks, in one scan; then line by line.
+        // All the marks, in one scan; then part by part.
         let mut marks = std::mem::take(&mut self.marks);
         marks.clear();
         each(bytes, pos, quote_mark, |at| {
@@ -529,41 +553,103 @@ impl Normalizer {
         let mut k = 0;
         let mut held = None;
         while let Some(&q) = marks.get(k) {
-            let start = memchr::memrchr(b'\n', &bytes[pos..q]).map_or(pos, |n| pos + n + 1);
-            let Some(n) = memchr::memchr(b'\n', &bytes[q..]) else {
-                held = Some(start);
+            if let Some(n) = memchr::memrchr(b'\n', &bytes[pos..q]) {
+                line = Some(pos + n + 1);
+            }
+            // The part starts at the line's start or where its bytes reach a multiple of
+            // `part`, at the first character from there; it may have started before the piece
+            // (then the piece's first byte follows `piece_before` in the part).
+            let at = self.in_line(q, line);
+            let back = at % self.part;
+            let (start, before) = match q.checked_sub(back) {
+                Some(mut start) => {
+                    while !text.is_char_boundary(start) {
+                        start += 1;
+                    }
+                    (start, None)
+                }
+                None => (0, self.piece_before),
+            };
+            let Some(end) = self.part_end(text, q, line) else {
+                held = Some((start, before));
                 break;
             };
-            let end = q + n + 1;
+            let part = &bytes[start..end];
             while let Some(&at) = marks.get(k).filter(|&&at| at < end) {
-                pairing.mark(bytes, at);
+                pairing.mark(part, at - start, before);
                 k += 1;
             }
             self.unbalanced += pairing.end_line();
-            for (at, mark) in restyle(text, &pairing.pairs, style) {
-                change(text, buf, &mut copied, at, 3, mark);
+            for (at, mark) in restyle(&text[start..end], &pairing.pairs, style) {
+                change(text, buf, &mut copied, start + at, 3, mark);
             }
             pairing.pairs.clear();
             pos = end;
+            if bytes[end - 1] == b'\n' {
+                line = Some(end);
+            }
         }
         self.marks = marks;
-        if let Some(start) = held {
-            // The line goes on in the next piece: hold it from its start.
+        self.piece_ends(text);
+        if let Some((start, before)) = held {
+            // The part goes on in the next piece: hold it from its start.
             self.line.push_str(&text[start..]);
-            if self.line.len() > MAX_LINE {
-                buf.push_str(&text[copied..start]);
-                self.write_line(style, buf);
-                return buf;
-            }
+            self.line_before = before;
             return up_to(text, buf, copied, start);
         }
         up_to(text, buf, copied, text.len())
     }
 
-    /// Pairs the held line's quotation marks (without the rest of the line, if it has not
+    /// The bytes of its line before `q` in `text`, the line starting at `line` (see
+    /// [`Normalizer::after_in`]).
+    fn in_line(&self, q: usize, line: Option<usize>) -> usize {
+        match line {
+            Some(start) => q - start,
+            None => self.line_at + q,
+        }
+    }
+
+    /// Where the part of a line (see [`MAX_LINE`]) around `q` in `text` ends: after its line's
+    /// end, or at the first character from the next multiple of `part`; `None` past the text.
+    fn part_end(&self, text: &str, q: usize, line: Option<usize>) -> Option<usize> {
+        let bytes = text.as_bytes();
+        let at = self.in_line(q, line);
+        let mut next = q + (self.part - at % self.part);
+        let nl = memchr::memchr(b'\n', &bytes[q..next.min(bytes.len())]);
+        if let Some(n) = nl {
+            return Some(q + n + 1);
+        }
+        while next < bytes.len() && !text.is_char_boundary(next) {
+            next += 1;
+        }
+        (next <= bytes.len()).then_some(next)
+    }
+
+    /// Moves the position in the line past `text` (not empty), and keeps its last byte where
+    /// the next piece starts in the same part.
+    fn piece_ends(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let last = text.chars().next_back().map_or(1, char::len_utf8);
+        let last_at = match memchr::memrchr(b'\n', bytes) {
+            Some(n) => {
+                self.line_at = bytes.len() - n - 1;
+                // (The last character is the line end itself where this is 0.)
+                self.line_at.checked_sub(last)
+            }
+            None => {
+                self.line_at += bytes.len();
+                Some(self.line_at - last)
+            }
+        };
+        let same =
+            last_at.is_some_and(|l| self.line_at > 0 && l / self.part == self.line_at / self.part);
+        self.piece_before = same.then(|| bytes[bytes.len() - 1]);
+    }
+
+    /// Pairs the held part of a line's quotation marks (without the rest of it, if it has not
     /// ended) and writes it to `out`.
     fn write_line(&mut self, style: QuoteStyle, out: &mut String) {
-        self.unbalanced += requote(&mut self.line, style);
+        self.unbalanced += requote(&mut self.line, style, self.line_before);
         out.push_str(&self.line);
         self.line.clear();
     }
@@ -615,11 +701,11 @@ enum Kind {
 
 /// Pairs the quotation marks of one line: the pairs as (open, close, depth) byte offsets, and
 /// how many marks had no partner.
-fn pair_quotes(line: &str) -> (Vec<(usize, usize, usize)>, u64) {
+fn pair_quotes(line: &str, first: Option<u8>) -> (Vec<(usize, usize, usize)>, u64) {
     let mut pairing = Pairing::default();
     // Visit only the marks, not every character.
     each(line.as_bytes(), 0, quote_mark, |at| {
-        pairing.mark(line.as_bytes(), at);
+        pairing.mark(line.as_bytes(), at, first);
         true
     });
     let unbalanced = pairing.end_line();
@@ -637,8 +723,9 @@ struct Pairing {
 }
 
 impl Pairing {
-    /// Takes the mark at `bytes[at..at + 3]` (see [`quote_mark`]).
-    fn mark(&mut self, bytes: &[u8], at: usize) {
+    /// Takes the mark at `bytes[at..at + 3]` (see [`quote_mark`]), with `first` the byte before
+    /// `bytes` where it belongs to the same line or part of one.
+    fn mark(&mut self, bytes: &[u8], at: usize, first: Option<u8>) {
         let Some(c) = bytes
             .get(at..at + 3)
             .and_then(|s| std::str::from_utf8(s).ok())
@@ -647,7 +734,10 @@ impl Pairing {
             return;
         };
         // Only ASCII letters and digits around a mark matter (for apostrophes).
-        let before = at.checked_sub(1).map(|i| char::from(bytes[i]));
+        let before = at
+            .checked_sub(1)
+            .map_or(first, |i| Some(bytes[i]))
+            .map(char::from);
         let after = bytes.get(at + 3).map(|&b| char::from(b));
         let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
         let stack = &mut self.stack;
@@ -715,8 +805,8 @@ fn restyle(line: &str, pairs: &[(usize, usize, usize)], style: QuoteStyle) -> Ve
 
 /// Pairs the quotation marks of one line and writes each pair in `style` by its nesting depth.
 /// Returns how many marks had no partner (left as they were).
-fn requote(line: &mut String, style: QuoteStyle) -> u64 {
-    let (pairs, unbalanced) = pair_quotes(line);
+fn requote(line: &mut String, style: QuoteStyle, first: Option<u8>) -> u64 {
+    let (pairs, unbalanced) = pair_quotes(line, first);
     for (at, mark) in restyle(line, &pairs, style) {
         line.replace_range(at..at + 3, mark.encode_utf8(&mut [0; 4]));
     }
@@ -898,6 +988,64 @@ mod tests {
                 run_pieces(options, &text, &bounds).0,
                 want,
                 "{text:?} cut at {bounds:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn quotation_marks_paired_by_line_and_part_wherever_the_pieces_end() {
+        // Random lines of letters, Han, spaces and quotation marks (apostrophes between
+        // letters too), some longer than a part: normalized in random pieces, each part of a
+        // line (see MAX_LINE) is paired on its own, as a model that cuts the text itself says,
+        // and the same output and count come whatever the pieces.
+        let alphabet: Vec<char> = "ab中 “”‘’「」『』\n".chars().collect();
+        let mut seed = 0xC0FFEE_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for round in 0..2000 {
+            let part = [5, 9, 16, 40, MAX_LINE][round % 5];
+            let style = [QuoteStyle::Corner, QuoteStyle::Mainland][round % 2];
+            let len = 1 + next(90);
+            let text: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            // The model: lines, each cut into parts at the first character at or after each
+            // multiple of `part` bytes from its start.
+            let (mut want, mut unbalanced) = (String::new(), 0);
+            for line in text.split_inclusive('\n') {
+                let mut start = 0;
+                while start < line.len() {
+                    let mut end = (start / part + 1) * part;
+                    while end < line.len() && !line.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    let mut unit = line[start..end.min(line.len())].to_string();
+                    unbalanced += requote(&mut unit, style, None);
+                    want.push_str(&unit);
+                    start = end;
+                }
+            }
+            let options = Normalize {
+                quotes: Some(style),
+                ..Normalize::default()
+            };
+            let bounds: Vec<usize> = (1..text.len())
+                .filter(|&i| text.is_char_boundary(i) && next(4) == 0)
+                .collect();
+            let mut n = Normalizer::new(options);
+            n.part = part;
+            let (mut out, mut start) = (String::new(), 0);
+            for &cut in bounds.iter().chain([&text.len()]) {
+                n.after(&text[start..cut], &mut out);
+                start = cut;
+            }
+            n.finish_after(&mut out);
+            assert_eq!(
+                (out, n.unbalanced_quotes()),
+                (want, unbalanced),
+                "{text:?} in parts of {part} cut at {bounds:?}"
             );
         }
     }
