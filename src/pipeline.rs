@@ -95,8 +95,7 @@ pub struct StreamReport {
 pub enum StreamError {
     /// Reading or writing failed.
     Io(io::Error),
-    /// The input holds a NUL character (with `reject_binary`): it is not text. Its position:
-    /// the byte is exact but in UTF-16, where it is that of the read the NUL is in.
+    /// The input holds a NUL character (with `reject_binary`): it is not text.
     Binary(crate::encoding::Position),
     /// The input is malformed in its encoding.
     Decode(DecodeError),
@@ -333,6 +332,7 @@ fn convert_source(
         raw_base: 0,
         decoder: Decoder::new(input_encoding, options.lossy),
         reject_binary: options.reject_binary,
+        utf16_given: 0,
         raw,
         n,
         eof,
@@ -428,6 +428,9 @@ struct Input<'a, R> {
     decoder: Decoder,
     /// Stop at a NUL character (see [`StreamOptions::reject_binary`]).
     reject_binary: bool,
+    /// The bytes of UTF-16 input whose characters the decoder has given out (where NUL
+    /// characters stop the conversion).
+    utf16_given: u64,
     raw: Vec<u8>,
     /// `raw[start..n]` is the read's input.
     n: usize,
@@ -512,7 +515,10 @@ impl<R: Read> Input<'_, R> {
             } else {
                 None
             };
-            let (text, used): (&str, usize) = match valid {
+            // Where the input stops with an error (a malformed sequence, a NUL), the text before
+            // it.
+            let mut stop = None;
+            let (mut text, used): (&str, usize) = match valid {
                 Some(valid) => {
                     self.decoder.skip_valid(valid);
                     (valid, valid.len())
@@ -525,38 +531,57 @@ impl<R: Read> Input<'_, R> {
                     let encoding = self.decoder.encoding();
                     let alone = encoding == Encoding::Utf8 || encoding.restarts_at_low_bytes();
                     let nul = memchr::memchr(0, bytes).filter(|_| self.reject_binary && alone);
-                    if let Some(at) = nul {
-                        self.decoded.clear();
-                        self.decoder
-                            .decode(&bytes[..=at], false, &mut self.decoded)
-                            .map_err(StreamError::Decode)?;
-                        debug_assert!(self.decoded.ends_with('\0'));
-                        let mut lines = lines_before;
-                        lines.advance(&self.decoded[..self.decoded.len() - 1]);
-                        return Err(StreamError::Binary(lines.at(bytes_before + at as u64)));
-                    }
-                    // From here on the decoder may hold part of a sequence: keep to it.
-                    self.in_place = false;
                     self.decoded.clear();
-                    self.decoder
-                        .decode(bytes, eof, &mut self.decoded)
-                        .map_err(StreamError::Decode)?;
+                    if let Some(at) = nul {
+                        let decoded = &mut self.decoded;
+                        stop = Some(match self.decoder.decode(&bytes[..=at], false, decoded) {
+                            Err(e) => StreamError::Decode(e),
+                            Ok(()) => {
+                                debug_assert!(decoded.ends_with('\0'));
+                                decoded.pop();
+                                let mut lines = lines_before;
+                                lines.advance(decoded);
+                                StreamError::Binary(lines.at(bytes_before + at as u64))
+                            }
+                        });
+                    } else {
+                        // From here on the decoder may hold part of a sequence: keep to it.
+                        self.in_place = false;
+                        let decoded = &mut self.decoded;
+                        stop = self
+                            .decoder
+                            .decode(bytes, eof, decoded)
+                            .err()
+                            .map(StreamError::Decode);
+                    }
                     (&self.decoded, bytes.len())
                 }
             };
             // An incomplete UTF-8 character at the end moves to the front of the next read.
             let carry = bytes.len() - used;
-            if self.reject_binary {
+            if self.reject_binary && stop.is_none() {
+                // UTF-8 read as it is, or UTF-16 (a NUL byte in the others stopped above),
+                // whose units are counted from the characters given out (the decoder may hold
+                // some of the read's bytes, or give out some of the last one's).
+                let encoding = self.decoder.encoding();
+                let utf16 = matches!(encoding, Encoding::Utf16Le | Encoding::Utf16Be);
                 if let Some(at) = memchr::memchr(0, text.as_bytes()) {
                     let mut lines = lines_before;
                     lines.advance(&text[..at]);
-                    // The byte offset is exact for UTF-8 read as it is; otherwise the input is
-                    // UTF-16 (a NUL byte in the others stopped above), and it is that of the
-                    // read the NUL is in.
-                    let byte = if valid.is_some() { at as u64 } else { 0 };
-                    return Err(StreamError::Binary(lines.at(bytes_before + byte)));
+                    let byte = match utf16 {
+                        true => self.utf16_given + utf16_bytes(&text[..at]),
+                        false => bytes_before + at as u64,
+                    };
+                    stop = Some(StreamError::Binary(lines.at(byte)));
+                    text = &text[..at];
+                } else if utf16 {
+                    self.utf16_given += utf16_bytes(text);
                 }
             }
+            // The text before an error is converted and written as if the input ended there,
+            // whatever the reads and the threads: an error in writing it (a character the
+            // output encoding lacks) comes first, as it comes first in the text.
+            let eof = eof || stop.is_some();
             // Normalization copies only a piece in which something changes.
             let text: &str = if eof && normalizer.has_before() {
                 let mut done = normalizer.before_in(text, &mut self.before).to_string();
@@ -567,6 +592,9 @@ impl<R: Read> Input<'_, R> {
                 normalizer.before_in(text, &mut self.before)
             };
             f(text, eof, normalizer)?;
+            if let Some(stop) = stop {
+                return Err(stop);
+            }
             if eof {
                 return Ok(());
             }
@@ -578,6 +606,15 @@ impl<R: Read> Input<'_, R> {
             self.start = 0;
         }
     }
+}
+
+/// The bytes of `text` in UTF-16.
+fn utf16_bytes(text: &str) -> u64 {
+    // A character is a byte that continues none; four bytes of UTF-8 are two units.
+    let units: u64 = (text.bytes())
+        .map(|b| u64::from(b & 0xC0 != 0x80) + u64::from(b >= 0xF0))
+        .sum();
+    2 * units
 }
 
 /// Normalizes (after the conversion) and encodes `converted` and writes it to `writer`;

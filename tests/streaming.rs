@@ -786,8 +786,8 @@ fn spoil(text: &mut Vec<u8>, defects: &[&[u8]], rng: &mut Rng) {
 /// Converts `text` (in `from`) on one thread, read whole, and on two to four threads with
 /// random read buffers, read in order in reads of random sizes or at offsets, strict or lossy,
 /// stopping at NUL or not, written in UTF-8, GB18030, GBK, Big5 or UTF-16 (characters those
-/// lack an error or replaced): asserts the same output and report, or the same error (a strict
-/// conversion that stops has written part of its output).
+/// lack an error or replaced), normalized or not (before the conversion and after it): asserts the same output and report, or the same error (a
+/// strict conversion that stops has written part of its output).
 fn threads_give_one_threads(
     pool: &rayon::ThreadPool,
     c: &Converter,
@@ -806,6 +806,16 @@ fn threads_give_one_threads(
     ];
     let to = encodings[rng.below(encodings.len())];
     let replace_unmappable = rng.below(2) == 0;
+    let normalize = [
+        Normalize::default(),
+        Normalize::prose(),
+        Normalize {
+            fullwidth_ascii: true,
+            radicals: true,
+            quotes: Some(QuoteStyle::Corner),
+            ..Normalize::prose()
+        },
+    ][rng.below(3)];
     let run = |threads: usize, buffer_size: usize, read: usize, at: bool| {
         let mut out = Vec::new();
         let options = StreamOptions {
@@ -816,6 +826,7 @@ fn threads_give_one_threads(
             from: Some(from),
             to: OutputEncoding::Encoding(to),
             replace_unmappable,
+            normalize,
             ..StreamOptions::default()
         };
         pool.install(|| match at {
@@ -828,17 +839,27 @@ fn threads_give_one_threads(
     let one = run(1, 0, usize::MAX, false);
     let (threads, buffer_size) = (2 + rng.below(3), [0, 5_000, 70_000][rng.below(3)]);
     let (read, at) = ([1_000, 65_536, usize::MAX][rng.below(3)], rng.below(2) == 0);
+    // One thread with those reads too: where the input stops, the text before it is written
+    // whatever the reads.
+    let single = run(1, buffer_size, read, at);
     let many = run(threads, buffer_size, read, at);
-    let same = match (&one, &many) {
+    let same = |one: &Result<_, String>, many: &Result<_, String>| match (one, many) {
         (Ok(one), Ok(many)) => one == many,
         (Err(one), Err(many)) => one == many,
         _ => false,
     };
     assert!(
-        same,
+        same(&one, &single),
+        "{case}, one thread, buffer {buffer_size}, reads of {read}, at offsets {at}: {:?} \
+         against {:?}",
+        one.as_ref().map(|r| &r.1),
+        single.as_ref().map(|r| &r.1)
+    );
+    assert!(
+        same(&one, &many),
         "{case}, {} bytes, lossy {lossy}, NUL stops {reject_binary}, to {to}, replacing \
-         {replace_unmappable}, threads {threads}, buffer {buffer_size}, reads of {read}, at \
-         offsets {at}: {:?} against {:?}",
+         {replace_unmappable}, {normalize:?}, threads {threads}, buffer {buffer_size}, reads of \
+         {read}, at offsets {at}: {:?} against {:?}",
         text.len(),
         one.as_ref().map(|r| &r.1),
         many.as_ref().map(|r| &r.1)
@@ -851,8 +872,9 @@ fn threads_give_one_threads_result_on_random_text_with_random_defects() {
     // sequence, a NUL, a cut-short four-byte sequence) at random places, strict or lossy,
     // stopping at NUL or not, through one of four configs, read in order or at offsets in
     // random sizes, on two to four threads with random read buffers: the output, the report
-    // or the error are one thread's.
-    let book = book(3).into_bytes();
+    // or the error are one thread's. Some of its commas and colons are ASCII, for the
+    // normalization to change.
+    let book = book(3).replace('，', ",").replace('：', ":").into_bytes();
     let configs = [Config::S2t, Config::S2twp, Config::T2hk, Config::Tw2sp];
     let converters: Vec<Converter> = configs.iter().map(|&c| Converter::new(c)).collect();
     let pool = pool_of(4);
@@ -922,6 +944,47 @@ fn threads_decoding_gb18030_gbk_and_big5_give_one_threads_result() {
         let mut input = rs.encode(&text).0.into_owned();
         let defects: [&[u8]; 5] = [b"\xFF", b"\x81", b"\0", b"\x81\x30", b"\x81\x30\x81"];
         spoil(&mut input, &defects, &mut rng);
+        let k = rng.below(configs.len());
+        let case = format!("case {case}: {encoding} {}", configs[k]);
+        threads_give_one_threads(&pool, &converters[k], &input, encoding, &mut rng, &case);
+    }
+}
+
+#[test]
+fn threads_reading_utf16_give_one_threads_result() {
+    // UTF-16 is decoded by the calling thread, in reads of any size, and its slots of text
+    // converted on the threads. Random stretches of the book in UTF-16LE and UTF-16BE with up
+    // to three defects (a lone surrogate, a NUL unit, a byte alone that shifts the units after
+    // it): the output, the report or the error are one thread's, whatever the reads.
+    let book = book(2);
+    let configs = [Config::S2t, Config::S2twp, Config::T2hk];
+    let converters: Vec<Converter> = configs.iter().map(|&c| Converter::new(c)).collect();
+    let pool = pool_of(4);
+    let mut rng = Rng::new(31);
+    for case in 0..16 {
+        let big = rng.below(2) == 0;
+        let start = book.floor_char_boundary(rng.below(book.len() / 2));
+        let end = book.floor_char_boundary(start + 100_000 + rng.below(700_000));
+        let mut input: Vec<u8> = book[start..end]
+            .encode_utf16()
+            .flat_map(|u| match big {
+                true => u.to_be_bytes(),
+                false => u.to_le_bytes(),
+            })
+            .collect();
+        let surrogate: &[u8] = if big { b"\xD8\x00" } else { b"\x00\xD8" };
+        let defects: [&[u8]; 3] = [surrogate, b"\0\0", b"\x41"];
+        // (At even places, where units start, but for the byte alone.)
+        for _ in 0..rng.below(4) {
+            let bad = defects[rng.below(defects.len())];
+            let at = rng.below(input.len() / 2) * 2;
+            input.splice(at..at, bad.iter().copied());
+        }
+        let encoding = if big {
+            Encoding::Utf16Be
+        } else {
+            Encoding::Utf16Le
+        };
         let k = rng.below(configs.len());
         let case = format!("case {case}: {encoding} {}", configs[k]);
         threads_give_one_threads(&pool, &converters[k], &input, encoding, &mut rng, &case);
