@@ -308,8 +308,20 @@ impl Converter {
 
     /// See [`convert::last_safe_cut`]: a cut is safe for a chain when it is for every step.
     pub(crate) fn last_safe_cut(&self, text: &str, min: usize) -> Option<usize> {
+        self.last_safe_cut_before(text, min, |_| true)
+    }
+
+    /// [`Converter::last_safe_cut`] among the cuts before a character for which `before`
+    /// holds.
+    pub(crate) fn last_safe_cut_before(
+        &self,
+        text: &str,
+        min: usize,
+        before: impl Fn(char) -> bool,
+    ) -> Option<usize> {
         convert::last_safe_cut(text, min, |c| {
-            self.engines.iter().all(|e| e.inert(c))
+            before(c)
+                && self.engines.iter().all(|e| e.inert(c))
                 && !self.overrides.as_ref().is_some_and(|t| t.in_keys(c as u32))
         })
     }

@@ -220,7 +220,7 @@ const MAX_LINE: usize = 1 << 20;
 /// n.finish_after(&mut after);
 /// assert_eq!(after, "活久見，OpenAI和Google「世紀握手」，達成合作了！");
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Normalizer {
     options: Normalize,
     folds: Vec<(char, char)>,
@@ -500,6 +500,31 @@ impl Normalizer {
         if std::mem::take(&mut self.held_paren) {
             let tail = self.tail;
             out.push(self.punct('(', None, tail == *b":/"));
+        }
+    }
+
+    /// Normalizes `text` (the part that goes before conversion) as a whole, up to its end (as
+    /// [`Normalizer::before_in`], then [`Normalizer::finish_before`]): returns `text` itself
+    /// where nothing changes, else the normalized text, written into `buf`.
+    ///
+    /// Where `text` ends before ASCII whitespace (or the input's end) and starts at ASCII
+    /// whitespace (or the input's start), a fresh normalizer gives what one that normalized
+    /// everything before it would: whitespace ends a URL and the open parentheses and sets
+    /// the context anew, changes nothing itself, and a parenthesis held at the end is decided
+    /// as before a character that is not Han. The threads normalize their slots so.
+    pub(crate) fn before_whole<'a>(&mut self, text: &'a str, buf: &'a mut String) -> &'a str {
+        // `before_in` writes into `buf` only where something changed, else gives part of
+        // `text`.
+        let len = self.before_in(text, buf).len();
+        if self.held_paren {
+            if buf.is_empty() {
+                buf.push_str(&text[..len]);
+            }
+            self.finish_before(buf);
+        }
+        match buf.is_empty() {
+            true => &text[..len],
+            false => buf,
         }
     }
 
@@ -1089,6 +1114,36 @@ mod tests {
         assert_eq!(run(corner, "“未完").1, 1);
         // Pairs do not reach across lines.
         assert_eq!(run(corner, "“一\n二”"), ("“一\n二”".to_string(), 2));
+    }
+
+    #[test]
+    fn no_fold_makes_or_takes_an_ids_operator_or_whitespace() {
+        // The threads cut a text to normalize before ASCII whitespace where no IDS operator is
+        // in the 64 characters before (see `stream::RawInput::normalize`), in the text as
+        // read: the normalization must keep that so, one character for one, none of them an
+        // IDS operator or whitespace that was not one.
+        let t = tables();
+        let all = [
+            &t.forms,
+            &t.halfwidth_cjk,
+            &t.interpunct,
+            &t.fullwidth_ascii,
+            &t.radicals,
+        ];
+        let mut pairs: Vec<(char, char)> = all.iter().flat_map(|v| v.iter().copied()).collect();
+        // And the full-width punctuation rule's.
+        pairs.extend(
+            ",!?:;()"
+                .chars()
+                .map(|c| (c, char::from_u32(c as u32 + 0xFEE0).unwrap())),
+        );
+        assert!(pairs.len() > 200);
+        for (from, to) in pairs {
+            for c in [from, to] {
+                assert_eq!(crate::ids::arity(c as u32), 0, "{from} -> {to}");
+            }
+            assert_eq!(from.is_whitespace(), to.is_whitespace(), "{from} -> {to}");
+        }
     }
 
     #[test]

@@ -363,21 +363,26 @@ fn convert_source(
         // The reads are converted on the pool's threads, and written in order, while this
         // thread goes on reading (see `Flow`).
         let encoding = input.decoder.encoding();
+        // (A normalizer that has seen no text yet.)
+        let fresh = normalizer.clone();
         let raw = RawInput {
             encoding,
             reject_nul: options.reject_binary,
             lossy: options.lossy,
             at: input.source.at,
+            normalize: normalizer.has_before().then_some(&fresh),
         };
         // The threads encode the outputs too, unless normalization after the conversion (which
         // carries quotes from one output to the next) must see them first, in order.
         let encode = (output_encoding != Encoding::Utf8 && !normalizer.has_after())
             .then_some((output_encoding, options.replace_unmappable));
         stream::flow(converter, options.threads, raw, encode, |flow| {
-            let as_read = input.in_place || encoding.restarts_at_low_bytes();
-            if as_read && !normalizer.has_before() {
+            if input.in_place || encoding.restarts_at_low_bytes() {
                 // UTF-8 is read straight into the threads' slots, and validated there; GB18030,
-                // GBK and Big5 too, and decoded there.
+                // GBK and Big5 too, and decoded there; then normalized there, where the
+                // conversion has a normalization before it. Input sent back goes through this
+                // thread's normalizer, which has seen no text: the flow sends back from a cut
+                // before ASCII whitespace, where a fresh one gives the same text.
                 let mut write_flow = |out: Piece<'_>| write(out, false, &mut normalizer);
                 let recall = input.raw_into(flow, &mut write_flow);
                 replaced_by_threads = flow.replaced();

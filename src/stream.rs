@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use crate::encoding::{utf8_prefix, Decoder, Encoder, Encoding, LineCounter};
+use crate::normalize::Normalizer;
 use crate::pipeline::{fill_at, ReadAt};
 use crate::Converter;
 
@@ -221,6 +222,12 @@ pub(crate) struct RawInput<'c> {
     pub(crate) lossy: bool,
     /// Where the threads read slots themselves (see [`Flow::push_at`]).
     pub(crate) at: Option<&'c dyn ReadAt>,
+    /// The normalization before the conversion, where there is one: a normalizer that has
+    /// seen no text yet, which each slot's thread copies to normalize its slot as a whole
+    /// (see [`Normalizer::before_whole`]). The slots are then cut before ASCII whitespace
+    /// only, where the normalization of the text after the cut does not depend on the text
+    /// before it.
+    pub(crate) normalize: Option<&'c Normalizer>,
 }
 
 /// An output of a [`Flow`], in order.
@@ -398,23 +405,24 @@ impl Flow<'_, '_> {
                 start = start.saturating_sub(RESTART_LOOKBACK);
             }
             let converter = self.shared.converter;
+            let spaced = self.shared.raw.normalize.is_some();
             match window_cut(
                 converter,
                 encoding,
                 &bytes[start..],
                 from - start,
-                start == 0,
+                (start == 0, spaced),
             ) {
                 Ok(cut) => cut.map(|q| (start + q, true)),
                 Err(()) => Some((bytes.len(), false)),
             }
         });
-        // Where no byte below 0x30 comes, the decoder takes the rest (the slot handed over
-        // is not clean: its thread sends it back).
-        let cut = cut.or_else(|| {
-            (encoding != Encoding::Utf8 && bytes.len() >= RAW_HELD_MAX)
-                .then_some((bytes.len(), false))
-        });
+        // Where no byte below 0x30 comes (or no ASCII whitespace, where the threads
+        // normalize), the decoder takes the rest (the slot handed over is not clean: its
+        // thread sends it back).
+        let sparse = encoding != Encoding::Utf8 || self.shared.raw.normalize.is_some();
+        let cut =
+            cut.or_else(|| (sparse && bytes.len() >= RAW_HELD_MAX).then_some((bytes.len(), false)));
         // Positions before an incomplete character at the end are searched: whether a place
         // is a safe cut depends on the text before it only.
         self.raw_searched = match cut {
@@ -449,8 +457,16 @@ impl Flow<'_, '_> {
             }
             let cut = match fill_at(at, &mut self.window, from) {
                 Ok(n) if n == self.window.len() => {
-                    let encoding = self.shared.raw.encoding;
-                    window_cut(converter, encoding, &self.window, CUT_LOOKBACK, false)
+                    let raw = self.shared.raw;
+                    let spaced = raw.normalize.is_some();
+                    let window = &self.window;
+                    window_cut(
+                        converter,
+                        raw.encoding,
+                        window,
+                        CUT_LOOKBACK,
+                        (false, spaced),
+                    )
                 }
                 // The end of the input, or an error: the calling thread's reads meet them.
                 _ => Ok(None),
@@ -693,6 +709,8 @@ struct SlotData {
     last: bool,
     replaced: u64,
     decoded: String,
+    /// The text normalized, where the flow normalizes and something changed.
+    normalized: String,
     /// The input in `raw` did not validate (or did not read whole): the slot has no output.
     bad: bool,
     /// The lines and columns of the input in `raw`, from line 1, column 1.
@@ -803,6 +821,7 @@ impl<'c> Shared<'c> {
             last,
             replaced,
             decoded,
+            normalized,
             bad,
             lines,
             out,
@@ -841,8 +860,9 @@ impl<'c> Shared<'c> {
                 (text, Some(decoder.mark().0))
             } else {
                 // A slot's input ends at a safe cut, before a character: it validates whole.
+                // (One that ends elsewhere, not clean, goes back.)
                 match simdutf8::basic::from_utf8(raw.as_slice()) {
-                    Ok(text) => (Some(text), None),
+                    Ok(text) if *clean || *last => (Some(text), None),
                     Err(_) if self.raw.lossy && *clean => {
                         let mut decoder = Decoder::new(Encoding::Utf8, true);
                         decoded.clear();
@@ -851,7 +871,7 @@ impl<'c> Shared<'c> {
                         *replaced = decoder.replaced();
                         (Some(decoded.as_str()), Some(decoder.mark().0))
                     }
-                    Err(_) => (None, None),
+                    _ => (None, None),
                 }
             };
             let valid = text
@@ -859,7 +879,10 @@ impl<'c> Shared<'c> {
             *bad = valid.is_none();
             let Some(text) = valid else { return };
             *lines = counted.unwrap_or_else(|| LineCounter::over(text));
-            text
+            match self.raw.normalize {
+                Some(normalizer) => normalizer.clone().before_whole(text, normalized),
+                None => text,
+            }
         } else {
             *bad = false;
             &text[*lead..]
@@ -899,16 +922,17 @@ impl<'c> Shared<'c> {
 /// validate (decode). In an encoding other than UTF-8 (see [`Encoding::restarts_at_low_bytes`]),
 /// only before a byte below 0x30, and the bytes are decoded from their start where `held` (they
 /// start the input held, at a cut), else from their first byte below 0x30, after which a cut
-/// needs 64 code points (an IDS operator's reach).
+/// needs 64 code points (an IDS operator's reach). Where `spaced`, only before ASCII
+/// whitespace (see [`RawInput::normalize`]).
 fn window_cut(
     converter: &Converter,
     encoding: Encoding,
     bytes: &[u8],
     from: usize,
-    held: bool,
+    (held, spaced): (bool, bool),
 ) -> Result<Option<usize>, ()> {
     if encoding != Encoding::Utf8 {
-        return restart_window_cut(converter, encoding, bytes, from, held);
+        return restart_window_cut(converter, encoding, bytes, from, (held, spaced));
     }
     // In valid UTF-8, the first byte that continues no character starts one.
     let mut start = 0;
@@ -916,9 +940,12 @@ fn window_cut(
         start += 1;
     }
     let window = utf8_prefix(&bytes[start..], false).ok_or(())?;
-    Ok(converter
-        .last_safe_cut(window, from.saturating_sub(start))
-        .map(|q| start + q))
+    let min = from.saturating_sub(start);
+    let cut = match spaced {
+        true => converter.last_safe_cut_before(window, min, ascii_whitespace),
+        false => converter.last_safe_cut(window, min),
+    };
+    Ok(cut.map(|q| start + q))
 }
 
 /// [`window_cut`] for an encoding other than UTF-8.
@@ -927,7 +954,7 @@ fn restart_window_cut(
     encoding: Encoding,
     bytes: &[u8],
     from: usize,
-    held: bool,
+    (held, spaced): (bool, bool),
 ) -> Result<Option<usize>, ()> {
     let low = |&b: &u8| b < 0x30;
     let start = match held {
@@ -956,11 +983,20 @@ fn restart_window_cut(
         if start + p < from || q < min {
             break;
         }
+        if spaced && !ascii_whitespace(char::from(bytes[p])) {
+            continue;
+        }
         if converter.last_safe_cut(&text[..=q], q) == Some(q) {
             return Ok(Some(start + p));
         }
     }
     Ok(None)
+}
+
+/// ASCII whitespace, as [`char::is_whitespace`] has it (which the normalization takes as
+/// ending a URL and the open parentheses).
+fn ascii_whitespace(c: char) -> bool {
+    c.is_ascii() && c.is_whitespace()
 }
 
 /// Empties `buf`, with room for `len` bytes, and fills it with spaces up to where text written
@@ -1019,6 +1055,7 @@ mod tests {
                         reject_nul: false,
                         lossy: false,
                         at: None,
+                        normalize: None,
                     };
                     let cut = flow(&s2t, 2, raw, None, |flow| {
                         flow.raw.extend(&text[..from + CUT_WINDOW]);
