@@ -10,8 +10,8 @@
 //! With threads (see [`StreamOptions::threads`]), UTF-8 goes to the threads' slots as it is
 //! read, and each slot's thread validates it: the calling thread only finds the cuts (and, for
 //! a file read at offsets with [`convert_file`], leaves the reading of each slot to its thread).
-//! GB18030, GBK and Big5 too, cut only before a byte below 0x30 (a character of its own in
-//! them), and each slot's thread decodes it. A slot that does not validate (or decode) goes
+//! GB18030, GBK, Big5 and UTF-16 too, cut only before a character below 0x30 (a byte of its
+//! own in the first three, a code unit in UTF-16), and each slot's thread decodes it. A slot that does not validate (or decode) goes
 //! back through the decoder (in a lossy conversion, its thread replaces the malformed
 //! sequences itself where it can), so errors and lossy output are those of one thread. The
 //! slots' threads encode their outputs too (unless normalization after the conversion must
@@ -377,19 +377,17 @@ fn convert_source(
         let encode = (output_encoding != Encoding::Utf8 && !normalizer.has_after())
             .then_some((output_encoding, options.replace_unmappable));
         stream::flow(converter, options.threads, raw, encode, |flow| {
-            if input.in_place || encoding.restarts_at_low_bytes() {
-                // UTF-8 is read straight into the threads' slots, and validated there; GB18030,
-                // GBK and Big5 too, and decoded there; then normalized there, where the
-                // conversion has a normalization before it. Input sent back goes through this
-                // thread's normalizer, which has seen no text: the flow sends back from a cut
-                // before ASCII whitespace, where a fresh one gives the same text.
-                let mut write_flow = |out: Piece<'_>| write(out, false, &mut normalizer);
-                let recall = input.raw_into(flow, &mut write_flow);
-                replaced_by_threads = flow.replaced();
-                match recall? {
-                    None => return write(Piece::Text(""), true, &mut normalizer),
-                    Some(recall) => input.replay(recall),
-                }
+            // The input is read straight into the threads' slots, and validated (UTF-8) or
+            // decoded there; then normalized there, where the conversion has a
+            // normalization before it. Input sent back goes through this thread's
+            // normalizer, which has seen no text: the flow sends back from a cut before
+            // ASCII whitespace, where a fresh one gives the same text.
+            let mut write_flow = |out: Piece<'_>| write(out, false, &mut normalizer);
+            let recall = input.raw_into(flow, &mut write_flow);
+            replaced_by_threads = flow.replaced();
+            match recall? {
+                None => return write(Piece::Text(""), true, &mut normalizer),
+                Some(recall) => input.replay(recall),
             }
             input.each(&mut normalizer, |text, eof, n| {
                 flow.push(text, &mut |out| write(out, false, n))?;
@@ -489,6 +487,8 @@ impl<R: Read> Input<'_, R> {
     /// at offsets, reads it again from where the flow stopped).
     fn replay(&mut self, recall: Recall) {
         self.decoder.skip_counted(recall.bytes, recall.lines);
+        // (In UTF-16, the slots written were whole characters.)
+        self.utf16_given += recall.bytes;
         self.start = 0;
         if self.source.at.is_some() {
             self.source.offset = self.raw_base + recall.bytes;

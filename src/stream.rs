@@ -207,9 +207,9 @@ impl Bytes {
     }
 }
 
-/// How a [`Flow`] takes input read as it is: UTF-8, or an encoding in which the bytes below
-/// 0x30 stand for themselves (see [`Encoding::restarts_at_low_bytes`]), which the slots'
-/// threads decode, each slot cut before such a byte.
+/// How a [`Flow`] takes input read as it is: UTF-8, or another encoding, which the slots'
+/// threads decode, each slot cut before a character below 0x30 (see [`low_units`]: it stands
+/// for itself, and a new decoder decodes from it).
 #[derive(Clone, Copy)]
 pub(crate) struct RawInput<'c> {
     /// The input's encoding.
@@ -263,12 +263,12 @@ const CUT_WINDOW: usize = 4096;
 const CUT_LOOKBACK: usize = 4 * crate::ids::MAX_CODE_POINTS + 3;
 
 /// In an encoding other than UTF-8, the bytes before a search's [`CUT_LOOKBACK`] in which it
-/// looks for a byte below 0x30 to decode from (see [`window_cut`]).
+/// looks for a character below 0x30 to decode from (see [`window_cut`]).
 const RESTART_LOOKBACK: usize = 4096;
 
 /// In an encoding other than UTF-8, the input held without a cut after which the rest of the
-/// input goes through the calling thread's decoder instead (where the text has no byte below
-/// 0x30 to cut before, such as a file without line ends, memory stays bounded).
+/// input goes through the calling thread's decoder instead (where the text has no character
+/// below 0x30 to cut before, such as a file without line ends, memory stays bounded).
 const RAW_HELD_MAX: usize = 4 * SLOT_BYTES;
 
 /// A stream's text converted on several threads at once and written in order, with no
@@ -406,18 +406,17 @@ impl Flow<'_, '_> {
             }
             let converter = self.shared.converter;
             let spaced = self.shared.raw.normalize.is_some();
-            match window_cut(
-                converter,
-                encoding,
-                &bytes[start..],
-                from - start,
-                (start == 0, spaced),
-            ) {
+            let window = Window {
+                held: start == 0,
+                spaced,
+                odd: start % 2 == 1,
+            };
+            match window_cut(converter, encoding, &bytes[start..], from - start, window) {
                 Ok(cut) => cut.map(|q| (start + q, true)),
                 Err(()) => Some((bytes.len(), false)),
             }
         });
-        // Where no byte below 0x30 comes (or no ASCII whitespace, where the threads
+        // Where no character below 0x30 comes (or no ASCII whitespace, where the threads
         // normalize), the decoder takes the rest (the slot handed over is not clean: its
         // thread sends it back).
         let sparse = encoding != Encoding::Utf8 || self.shared.raw.normalize.is_some();
@@ -458,15 +457,13 @@ impl Flow<'_, '_> {
             let cut = match fill_at(at, &mut self.window, from) {
                 Ok(n) if n == self.window.len() => {
                     let raw = self.shared.raw;
-                    let spaced = raw.normalize.is_some();
-                    let window = &self.window;
-                    window_cut(
-                        converter,
-                        raw.encoding,
-                        window,
-                        CUT_LOOKBACK,
-                        (false, spaced),
-                    )
+                    let window = Window {
+                        held: false,
+                        spaced: raw.normalize.is_some(),
+                        // (The input starts after a byte order mark of two bytes, or none.)
+                        odd: from % 2 == 1,
+                    };
+                    window_cut(converter, raw.encoding, &self.window, CUT_LOOKBACK, window)
                 }
                 // The end of the input, or an error: the calling thread's reads meet them.
                 _ => Ok(None),
@@ -847,9 +844,9 @@ impl<'c> Shared<'c> {
             // The text, and its lines where a decoder counted them.
             let (text, counted) = if encoding != Encoding::Utf8 {
                 // Decoded with a decoder of its own, which at a clean start (a cut found in
-                // bytes that decoded, or the start) and end (such a cut, before a byte below
-                // 0x30, or the input's end) decodes as the whole does. Elsewhere the bytes did
-                // not decode.
+                // bytes that decoded, or the start) and end (such a cut, before a character
+                // below 0x30, or the input's end) decodes as the whole does. Elsewhere the bytes
+                // did not decode.
                 let mut decoder = Decoder::new(encoding, self.raw.lossy);
                 decoded.clear();
                 let text = (*clean || *last)
@@ -916,34 +913,44 @@ impl<'c> Shared<'c> {
     }
 }
 
+/// How the bytes searched for a cut lie in the input (see [`window_cut`]).
+#[derive(Clone, Copy)]
+struct Window {
+    /// They start the input held, at a cut (or the input's start).
+    held: bool,
+    /// Cuts before ASCII whitespace only (see [`RawInput::normalize`]).
+    spaced: bool,
+    /// They start at an odd byte of the input (in UTF-16, the second of a unit).
+    odd: bool,
+}
+
 /// The last safe cut in `bytes` at or after `from` (before which they hold [`CUT_LOOKBACK`]
 /// bytes, unless they start the text or the input held), less the bytes that do not start a
 /// character at their start and an incomplete one at their end; `Err` where they do not
-/// validate (decode). In an encoding other than UTF-8 (see [`Encoding::restarts_at_low_bytes`]),
-/// only before a byte below 0x30, and the bytes are decoded from their start where `held` (they
-/// start the input held, at a cut), else from their first byte below 0x30, after which a cut
-/// needs 64 code points (an IDS operator's reach). Where `spaced`, only before ASCII
-/// whitespace (see [`RawInput::normalize`]).
+/// validate (decode). In an encoding other than UTF-8, only before a character below 0x30 (see
+/// [`low_units`]), and the bytes are decoded from their start where they start the input held,
+/// else from their first such character, after which a cut needs 64 code points (an IDS
+/// operator's reach).
 fn window_cut(
     converter: &Converter,
     encoding: Encoding,
     bytes: &[u8],
     from: usize,
-    (held, spaced): (bool, bool),
+    window: Window,
 ) -> Result<Option<usize>, ()> {
     if encoding != Encoding::Utf8 {
-        return restart_window_cut(converter, encoding, bytes, from, (held, spaced));
+        return restart_window_cut(converter, encoding, bytes, from, window);
     }
     // In valid UTF-8, the first byte that continues no character starts one.
     let mut start = 0;
     while start < 3 && bytes.get(start).is_some_and(|b| b & 0xC0 == 0x80) {
         start += 1;
     }
-    let window = utf8_prefix(&bytes[start..], false).ok_or(())?;
+    let text = utf8_prefix(&bytes[start..], false).ok_or(())?;
     let min = from.saturating_sub(start);
-    let cut = match spaced {
-        true => converter.last_safe_cut_before(window, min, ascii_whitespace),
-        false => converter.last_safe_cut(window, min),
+    let cut = match window.spaced {
+        true => converter.last_safe_cut_before(text, min, ascii_whitespace),
+        false => converter.last_safe_cut(text, min),
     };
     Ok(cut.map(|q| start + q))
 }
@@ -954,43 +961,68 @@ fn restart_window_cut(
     encoding: Encoding,
     bytes: &[u8],
     from: usize,
-    (held, spaced): (bool, bool),
+    window: Window,
 ) -> Result<Option<usize>, ()> {
-    let low = |&b: &u8| b < 0x30;
-    let start = match held {
-        true => 0,
-        false => match bytes.iter().position(low) {
-            Some(p) => p,
-            None => return Ok(None),
-        },
+    let units = low_units(encoding, bytes, window.odd);
+    let start = match (window.held, units.first()) {
+        (true, _) => 0,
+        (false, Some(&(p, _))) => p,
+        (false, None) => return Ok(None),
     };
-    let bytes = &bytes[start..];
     let mut text = String::new();
     // (An incomplete character at the end stays in the decoder.)
-    (Decoder::new(encoding, false).decode(bytes, false, &mut text)).map_err(|_| ())?;
-    let min = match held {
+    (Decoder::new(encoding, false).decode(&bytes[start..], false, &mut text)).map_err(|_| ())?;
+    let min = match window.held {
         true => 0,
         false => text.char_indices().nth(64).map_or(text.len(), |(q, _)| q),
     };
-    // The bytes below 0x30 are characters of their own, and no other character decodes to
-    // one: the k-th such byte of the input is the k-th of the text.
-    let in_text = text.bytes().enumerate().filter(|(_, b)| low(b));
-    let in_bytes = bytes.iter().enumerate().filter(|(_, b)| low(b));
-    if in_text.clone().count() != in_bytes.clone().count() {
+    // These are characters of their own, and no other character decodes to one: the k-th of
+    // the input is the k-th of the text.
+    let in_text: Vec<usize> = (text.bytes().enumerate())
+        .filter_map(|(q, b)| (b < 0x30).then_some(q))
+        .collect();
+    if in_text.len() != units.len() {
         return Err(());
     }
-    for ((q, _), (p, _)) in in_text.rev().zip(in_bytes.rev()) {
-        if start + p < from || q < min {
+    for (&q, &(p, unit)) in in_text.iter().rev().zip(units.iter().rev()) {
+        if p < from || q < min {
             break;
         }
-        if spaced && !ascii_whitespace(char::from(bytes[p])) {
+        if window.spaced && !ascii_whitespace(char::from(unit)) {
             continue;
         }
         if converter.last_safe_cut(&text[..=q], q) == Some(q) {
-            return Ok(Some(start + p));
+            return Ok(Some(p));
         }
     }
     Ok(None)
+}
+
+/// The characters below 0x30 in `bytes` (in an encoding other than UTF-8), where they are and
+/// what they are: the bytes below 0x30 in GB18030, GBK and Big5 (see
+/// [`Encoding::restarts_at_low_bytes`]); in UTF-16, the code units below 0x30, at the places of
+/// units (from the second byte where `odd`). Such a character is never part of another, and a
+/// new decoder decodes the input from it as the whole's does: threads can decode input cut
+/// before one.
+fn low_units(encoding: Encoding, bytes: &[u8], odd: bool) -> Vec<(usize, u8)> {
+    let big = match encoding {
+        Encoding::Utf16Le => false,
+        Encoding::Utf16Be => true,
+        _ => {
+            let low = bytes.iter().enumerate().filter(|&(_, &b)| b < 0x30);
+            return low.map(|(p, &b)| (p, b)).collect();
+        }
+    };
+    (usize::from(odd)..bytes.len().saturating_sub(1))
+        .step_by(2)
+        .filter_map(|p| {
+            let [low, high] = match big {
+                true => [bytes[p + 1], bytes[p]],
+                false => [bytes[p], bytes[p + 1]],
+            };
+            (high == 0 && low < 0x30).then_some((p, low))
+        })
+        .collect()
 }
 
 /// ASCII whitespace, as [`char::is_whitespace`] has it (which the normalization takes as
@@ -1068,6 +1100,45 @@ mod tests {
                         newline - from
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn utf16_is_cut_only_before_whole_units_below_0x30() {
+        // ਁ一ਁ (U+0A41 U+4E00 U+0A41) is 41 0A 00 4E 41 0A in UTF-16LE and 0A 41 4E 00 0A 41 in
+        // UTF-16BE: a line end's bytes, one byte off the units. Only the line ends are found,
+        // from the first byte or from the second; and the cut is the last line end's.
+        let text = "ਁ一ਁ\n".repeat(40);
+        let ends: Vec<usize> = (0..40).map(|k| 8 * k + 6).collect();
+        let s2t = Converter::new(Config::S2t);
+        for (encoding, big) in [(Encoding::Utf16Le, false), (Encoding::Utf16Be, true)] {
+            let bytes: Vec<u8> = (text.encode_utf16())
+                .flat_map(|u| {
+                    if big {
+                        u.to_be_bytes()
+                    } else {
+                        u.to_le_bytes()
+                    }
+                })
+                .collect();
+            let found = |bytes: &[u8], odd: bool| -> Vec<usize> {
+                low_units(encoding, bytes, odd)
+                    .iter()
+                    .map(|u| u.0)
+                    .collect()
+            };
+            assert_eq!(found(&bytes, false), ends, "{encoding}");
+            let shifted: Vec<usize> = ends.iter().map(|p| p - 1).collect();
+            assert_eq!(found(&bytes[1..], true), shifted, "{encoding}");
+            for (start, odd) in [(0, false), (1, true), (100, false), (101, true)] {
+                let window = Window {
+                    held: start == 0,
+                    spaced: false,
+                    odd,
+                };
+                let cut = window_cut(&s2t, encoding, &bytes[start..], 0, window);
+                assert_eq!(cut, Ok(Some(ends[39] - start)), "{encoding} from {start}");
             }
         }
     }

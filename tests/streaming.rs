@@ -963,11 +963,12 @@ fn threads_decoding_gb18030_gbk_and_big5_give_one_threads_result() {
 
 #[test]
 fn threads_reading_utf16_give_one_threads_result() {
-    // UTF-16 is decoded by the calling thread, in reads of any size, and its slots of text
-    // converted on the threads. Random stretches of the book in UTF-16LE and UTF-16BE with up
+    // UTF-16 goes to the threads as read too, each slot cut before a code unit below 0x30 at
+    // a safe cut, and decoded by its thread. Random stretches of the book in UTF-16LE and UTF-16BE with up
     // to three defects (a lone surrogate, a NUL unit, a byte alone that shifts the units after
-    // it): the output, the report or the error are one thread's, whatever the reads.
-    let book = book(2);
+    // it): the output, the report or the error are one thread's, whatever the reads. Its
+    // sentences end in ਁ一ਁ, whose bytes hold a line end's one byte off the units.
+    let book = book(2).replace('。', "。ਁ一ਁ");
     let configs = [Config::S2t, Config::S2twp, Config::T2hk];
     let converters: Vec<Converter> = configs.iter().map(|&c| Converter::new(c)).collect();
     let pool = pool_of(4);
