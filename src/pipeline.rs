@@ -564,7 +564,8 @@ impl<R: Read> Input<'_, R> {
             };
             // An incomplete UTF-8 character at the end moves to the front of the next read.
             let carry = bytes.len() - used;
-            if self.reject_binary && stop.is_none() {
+            // (In UTF-16, a NUL before a malformed sequence stops first.)
+            if self.reject_binary && !matches!(stop, Some(StreamError::Binary(_))) {
                 // UTF-8 read as it is, or UTF-16 (a NUL byte in the others stopped above),
                 // whose units are counted from the characters given out (the decoder may hold
                 // some of the read's bytes, or give out some of the last one's).
