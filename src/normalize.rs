@@ -528,6 +528,30 @@ impl Normalizer {
         }
     }
 
+    /// Normalizes converted `text` (quotation marks) as a whole, up to its end (as
+    /// [`Normalizer::after_in`], then [`Normalizer::finish_after`]): returns `text` itself
+    /// where nothing changes, else the normalized text, written into `buf`.
+    ///
+    /// Where `text` ends before a line end (or at the output's end) and starts at one (or at
+    /// the output's start), a fresh normalizer gives what one that normalized everything
+    /// before it would: the lines are paired one at a time. The threads normalize their
+    /// slots so.
+    pub(crate) fn after_whole<'a>(&mut self, text: &'a str, buf: &'a mut String) -> &'a str {
+        // `after_in` writes into `buf` only where something changed, else gives part of
+        // `text`.
+        let len = self.after_in(text, buf).len();
+        if !self.line.is_empty() {
+            if buf.is_empty() {
+                buf.push_str(&text[..len]);
+            }
+            self.finish_after(buf);
+        }
+        match buf.is_empty() {
+            true => &text[..len],
+            false => buf,
+        }
+    }
+
     /// Normalizes converted `text` (quotation marks) into `out`, a whole line at a time.
     pub fn after(&mut self, text: &str, out: &mut String) {
         let mut buf = String::new();

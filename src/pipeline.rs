@@ -11,12 +11,13 @@
 //! read, and each slot's thread validates it: the calling thread only finds the cuts (and, for
 //! a file read at offsets with [`convert_file`], leaves the reading of each slot to its thread).
 //! GB18030, GBK, Big5 and UTF-16 too, cut only before a character below 0x30 (a byte of its
-//! own in the first three, a code unit in UTF-16), and each slot's thread decodes it. A slot that does not validate (or decode) goes
-//! back through the decoder (in a lossy conversion, its thread replaces the malformed
-//! sequences itself where it can), so errors and lossy output are those of one thread. The
-//! slots' threads encode their outputs too (unless normalization after the conversion must
-//! see them first, in order); a slot with a character the output encoding lacks, where that
-//! is an error, is encoded again by the calling thread, which knows where it stands.
+//! own in the first three, a code unit in UTF-16), and each slot's thread decodes it. A slot
+//! that does not validate (or decode) goes back through the decoder (in a lossy conversion,
+//! its thread replaces the malformed sequences itself where it can), so errors and lossy
+//! output are those of one thread. The slots' threads normalize (slots cut before ASCII
+//! whitespace, or line ends where quotation marks are paired) and encode their outputs too; a
+//! slot with a character the output encoding lacks, where that is an error, is encoded again
+//! by the calling thread, which knows where it stands.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -57,11 +58,9 @@ pub struct StreamOptions {
     /// Convert on up to this many threads (0 or 1: one thread): the text goes to the current
     /// rayon thread pool in slots of a few hundred KiB cut at safe places, converted as
     /// threads are free and written in order by the calling thread (which converts a slot too
-    /// where it would otherwise wait). UTF-8 is validated by the slots' threads (GB18030, GBK
-    /// and Big5 decoded), and, from [`convert_file`], read by them; otherwise (UTF-16, and
-    /// with normalization before the conversion) the calling thread reads and decodes. The
-    /// slots' threads encode the output too, unless normalization after the conversion is on.
-    /// The output is the same bytes, and an error is one thread's.
+    /// where it would otherwise wait). UTF-8 is validated by the slots' threads (the other
+    /// encodings decoded), and, from [`convert_file`], read by them; they normalize and encode
+    /// it too. The output is the same bytes, and an error is one thread's.
     pub threads: usize,
     /// Stop with [`StreamError::Binary`] at a NUL character: the input is not text.
     pub reject_binary: bool,
@@ -355,8 +354,10 @@ fn convert_source(
         )?;
         Ok::<(), StreamError>(())
     };
-    // Malformed sequences the threads replaced (see `RawInput::lossy`).
+    // Malformed sequences the threads replaced (see `RawInput::lossy`), and quotation marks
+    // without a partner they left alone.
     let mut replaced_by_threads = 0;
+    let mut unbalanced_by_threads = 0;
     // An input that ends within the first read converts on this thread: not worth starting
     // the pool's threads for.
     if options.threads > 1 && !input.eof {
@@ -365,16 +366,17 @@ fn convert_source(
         let encoding = input.decoder.encoding();
         // (A normalizer that has seen no text yet.)
         let fresh = normalizer.clone();
+        let normalizes = normalizer.has_before() || normalizer.has_after();
         let raw = RawInput {
             encoding,
             reject_nul: options.reject_binary,
             lossy: options.lossy,
             at: input.source.at,
-            normalize: normalizer.has_before().then_some(&fresh),
+            normalize: normalizes.then_some(&fresh),
         };
-        // The threads encode the outputs too, unless normalization after the conversion (which
-        // carries quotes from one output to the next) must see them first, in order.
-        let encode = (output_encoding != Encoding::Utf8 && !normalizer.has_after())
+        // The threads encode the outputs too (not those this thread is to normalize after the
+        // conversion, in order: see `RawInput::normalize`).
+        let encode = (output_encoding != Encoding::Utf8)
             .then_some((output_encoding, options.replace_unmappable));
         stream::flow(converter, options.threads, raw, encode, |flow| {
             // The input is read straight into the threads' slots, and validated (UTF-8) or
@@ -385,6 +387,7 @@ fn convert_source(
             let mut write_flow = |out: Piece<'_>| write(out, false, &mut normalizer);
             let recall = input.raw_into(flow, &mut write_flow);
             replaced_by_threads = flow.replaced();
+            unbalanced_by_threads = flow.unbalanced();
             match recall? {
                 None => return write(Piece::Text(""), true, &mut normalizer),
                 Some(recall) => input.replay(recall),
@@ -419,7 +422,7 @@ fn convert_source(
         bytes_out,
         replaced_malformed: input.decoder.replaced() + replaced_by_threads,
         replaced_unmappable: encoder.replaced(),
-        unbalanced_quotes: normalizer.unbalanced_quotes(),
+        unbalanced_quotes: normalizer.unbalanced_quotes() + unbalanced_by_threads,
     })
 }
 
@@ -624,23 +627,26 @@ fn utf16_bytes(text: &str) -> u64 {
 }
 
 /// Normalizes (after the conversion) and encodes `converted` and writes it to `writer`;
-/// returns how many bytes it wrote. A piece a flow's thread encoded is written as it is.
+/// returns how many bytes it wrote. A piece a flow's thread encoded is written as it is, and
+/// one it normalized is encoded only.
 fn write_out(
     writer: &mut impl Write,
     (converted, after, encoded): (Piece<'_>, &mut String, &mut Vec<u8>),
     (normalizer, encoder, output_encoding): (&mut Normalizer, &mut Encoder, Encoding),
     eof: bool,
 ) -> Result<u64, StreamError> {
-    let converted = match converted {
-        Piece::Text(text) => text,
+    let (converted, normalized) = match converted {
+        Piece::Text(text) => (text, false),
         Piece::Encoded(bytes, by) => {
-            debug_assert!(!normalizer.has_after(), "normalized after the encoding");
             encoder.append(by);
             writer.write_all(bytes)?;
             return Ok(bytes.len() as u64);
         }
+        Piece::Finished(text) => (text, true),
     };
-    let converted: &str = if eof && normalizer.has_after() {
+    let converted: &str = if normalized {
+        converted
+    } else if eof && normalizer.has_after() {
         let mut done = normalizer.after_in(converted, after).to_string();
         normalizer.finish_after(&mut done);
         *after = done;

@@ -174,6 +174,7 @@ pub(crate) fn flow<'c, R>(
             raw_lines: LineCounter::new(),
             clean: true,
             replaced: 0,
+            unbalanced: 0,
             published: 0,
             written: 0,
         })
@@ -222,12 +223,24 @@ pub(crate) struct RawInput<'c> {
     pub(crate) lossy: bool,
     /// Where the threads read slots themselves (see [`Flow::push_at`]).
     pub(crate) at: Option<&'c dyn ReadAt>,
-    /// The normalization before the conversion, where there is one: a normalizer that has
-    /// seen no text yet, which each slot's thread copies to normalize its slot as a whole
-    /// (see [`Normalizer::before_whole`]). The slots are then cut before ASCII whitespace
-    /// only, where the normalization of the text after the cut does not depend on the text
-    /// before it.
+    /// The normalization around the conversion, where there is one: a normalizer that has
+    /// seen no text yet, which each slot's thread copies to normalize its slot as a whole,
+    /// before the conversion and after it (see [`Normalizer::before_whole`],
+    /// [`Normalizer::after_whole`]). The slots are then cut before ASCII whitespace only (a
+    /// line end where quotation marks are paired, line by line), where the normalization of
+    /// the text after the cut does not depend on the text before it.
     pub(crate) normalize: Option<&'c Normalizer>,
+}
+
+impl RawInput<'_> {
+    /// The characters the slots may be cut before, if not any (see [`RawInput::normalize`]).
+    fn cut_before(&self) -> Option<fn(char) -> bool> {
+        let normalizer = self.normalize?;
+        Some(match normalizer.has_after() {
+            true => |c| c == '\n',
+            false => ascii_whitespace,
+        })
+    }
 }
 
 /// An output of a [`Flow`], in order.
@@ -239,6 +252,9 @@ pub(crate) enum Piece<'a> {
     /// encoded (and is not to be replaced), the slot's output is [`Piece::Text`] instead, for
     /// the writer's encoder to meet it where it knows its position.
     Encoded(&'a [u8], &'a Encoder),
+    /// Converted text that the slot's thread normalized after the conversion too (see
+    /// [`RawInput::normalize`]), not encoded.
+    Finished(&'a str),
 }
 
 /// Input that a [`Flow`] sends back, from the first slot of bytes read as they are that did
@@ -299,8 +315,10 @@ pub(crate) struct Flow<'f, 'scope> {
     raw_lines: LineCounter,
     /// The input held starts at a cut found in bytes that validated (or at the start).
     clean: bool,
-    /// Malformed sequences the slots' threads replaced, in the slots written.
+    /// Malformed sequences the slots' threads replaced, and quotation marks without a partner
+    /// they left alone, in the slots written.
     replaced: u64,
+    unbalanced: u64,
     /// Slots handed over and slots written, by number.
     published: usize,
     written: usize,
@@ -347,6 +365,11 @@ impl Flow<'_, '_> {
     /// Malformed sequences the threads replaced in the slots written so far.
     pub(crate) fn replaced(&self) -> u64 {
         self.replaced
+    }
+
+    /// Quotation marks without a partner the threads left alone in the slots written so far.
+    pub(crate) fn unbalanced(&self) -> u64 {
+        self.unbalanced
     }
 
     /// Room for `n` more bytes of UTF-8 input, read as it is, after those held: the threads
@@ -405,10 +428,9 @@ impl Flow<'_, '_> {
                 start = start.saturating_sub(RESTART_LOOKBACK);
             }
             let converter = self.shared.converter;
-            let spaced = self.shared.raw.normalize.is_some();
             let window = Window {
                 held: start == 0,
-                spaced,
+                before: self.shared.raw.cut_before(),
                 odd: start % 2 == 1,
             };
             match window_cut(converter, encoding, &bytes[start..], from - start, window) {
@@ -459,7 +481,7 @@ impl Flow<'_, '_> {
                     let raw = self.shared.raw;
                     let window = Window {
                         held: false,
-                        spaced: raw.normalize.is_some(),
+                        before: raw.cut_before(),
                         // (The input starts after a byte order mark of two bytes, or none.)
                         odd: from % 2 == 1,
                     };
@@ -631,14 +653,16 @@ impl Flow<'_, '_> {
                 if data.bad {
                     return Ok(false);
                 }
-                match &data.encoder {
-                    Some(encoder) => write(Piece::Encoded(&data.encoded, encoder))?,
-                    None => write(Piece::Text(&data.out[data.skip..]))?,
+                match (&data.encoder, data.finished) {
+                    (Some(encoder), _) => write(Piece::Encoded(&data.encoded, encoder))?,
+                    (None, true) => write(Piece::Finished(data.output()))?,
+                    (None, false) => write(Piece::Text(data.output()))?,
                 }
                 if data.is_raw {
                     self.raw_bytes += data.raw.end as u64;
                     self.raw_lines = self.raw_lines.then(data.lines);
                     self.replaced += data.replaced;
+                    self.unbalanced += data.unbalanced;
                 }
                 self.written += 1;
             }
@@ -712,12 +736,27 @@ struct SlotData {
     bad: bool,
     /// The lines and columns of the input in `raw`, from line 1, column 1.
     lines: LineCounter,
-    /// The output is `out[skip..]` (see [`Shared::convert`]).
+    /// The output is `out[skip..]` (see [`Shared::convert`]), or `after` where that is not
+    /// empty: the output normalized after the conversion, where it changed (`finished`:
+    /// normalized so by the slot's thread), and the quotation marks that had no partner.
     out: String,
     skip: usize,
+    after: String,
+    finished: bool,
+    unbalanced: u64,
     /// The output encoded, where the flow encodes and it could be, and the encoder that did.
     encoded: Vec<u8>,
     encoder: Option<Encoder>,
+}
+
+impl SlotData {
+    /// The slot's output (see [`SlotData::out`]).
+    fn output(&self) -> &str {
+        match self.after.is_empty() {
+            true => &self.out[self.skip..],
+            false => &self.after,
+        }
+    }
 }
 
 impl<'c> Shared<'c> {
@@ -823,11 +862,19 @@ impl<'c> Shared<'c> {
             lines,
             out,
             skip,
+            after,
+            finished,
+            unbalanced,
             encoded,
             encoder,
         } = &mut *data;
         *replaced = 0;
         *encoder = None;
+        (*finished, *unbalanced) = (false, 0);
+        after.clear();
+        // A slot read as it is is normalized by its thread, with a normalizer that has seen no
+        // text (see `RawInput::normalize`).
+        let mut normalizer = self.raw.normalize.filter(|_| *is_raw).cloned();
         if let Some((offset, len)) = range.take() {
             let at = self.raw.at.expect("slots with a range come with a source");
             match fill_at(at, raw.space(len), offset) {
@@ -876,9 +923,9 @@ impl<'c> Shared<'c> {
             *bad = valid.is_none();
             let Some(text) = valid else { return };
             *lines = counted.unwrap_or_else(|| LineCounter::over(text));
-            match self.raw.normalize {
-                Some(normalizer) => normalizer.clone().before_whole(text, normalized),
-                None => text,
+            match &mut normalizer {
+                Some(n) if n.has_before() => n.before_whole(text, normalized),
+                _ => text,
             }
         } else {
             *bad = false;
@@ -886,12 +933,23 @@ impl<'c> Shared<'c> {
         };
         *skip = half_a_page_from(out, text.as_ptr(), text.len() + text.len() / 4);
         self.converter.convert_into(text, out);
+        let mut output = &out[*skip..];
+        match normalizer.filter(Normalizer::has_after) {
+            Some(mut n) => {
+                output = n.after_whole(output, after);
+                (*finished, *unbalanced) = (true, n.unbalanced_quotes());
+            }
+            // A slot of text the calling thread normalized before the conversion goes back
+            // to it for the normalization after it (in order), not encoded.
+            None if self.raw.normalize.is_some_and(Normalizer::has_after) => return,
+            None => {}
+        }
         if let Some((encoding, replace)) = self.encode {
             let mut slot_encoder = Encoder::new(encoding, replace);
             encoded.clear();
             // (Encoders of these encodings hold nothing from one text to the next: the
             // output's end is no different.)
-            if slot_encoder.encode(&out[*skip..], false, encoded).is_ok() {
+            if slot_encoder.encode(output, false, encoded).is_ok() {
                 *encoder = Some(slot_encoder);
             }
         }
@@ -918,8 +976,8 @@ impl<'c> Shared<'c> {
 struct Window {
     /// They start the input held, at a cut (or the input's start).
     held: bool,
-    /// Cuts before ASCII whitespace only (see [`RawInput::normalize`]).
-    spaced: bool,
+    /// The characters it may be cut before, if not any (see [`RawInput::cut_before`]).
+    before: Option<fn(char) -> bool>,
     /// They start at an odd byte of the input (in UTF-16, the second of a unit).
     odd: bool,
 }
@@ -948,9 +1006,9 @@ fn window_cut(
     }
     let text = utf8_prefix(&bytes[start..], false).ok_or(())?;
     let min = from.saturating_sub(start);
-    let cut = match window.spaced {
-        true => converter.last_safe_cut_before(text, min, ascii_whitespace),
-        false => converter.last_safe_cut(text, min),
+    let cut = match window.before {
+        Some(before) => converter.last_safe_cut_before(text, min, before),
+        None => converter.last_safe_cut(text, min),
     };
     Ok(cut.map(|q| start + q))
 }
@@ -988,7 +1046,10 @@ fn restart_window_cut(
         if p < from || q < min {
             break;
         }
-        if window.spaced && !ascii_whitespace(char::from(unit)) {
+        if window
+            .before
+            .is_some_and(|before| !before(char::from(unit)))
+        {
             continue;
         }
         if converter.last_safe_cut(&text[..=q], q) == Some(q) {
@@ -1134,7 +1195,7 @@ mod tests {
             for (start, odd) in [(0, false), (1, true), (100, false), (101, true)] {
                 let window = Window {
                     held: start == 0,
-                    spaced: false,
+                    before: None,
                     odd,
                 };
                 let cut = window_cut(&s2t, encoding, &bytes[start..], 0, window);

@@ -786,8 +786,8 @@ fn spoil(text: &mut Vec<u8>, defects: &[&[u8]], rng: &mut Rng) {
 /// Converts `text` (in `from`) on one thread, read whole, and on two to four threads with
 /// random read buffers, read in order in reads of random sizes or at offsets, strict or lossy,
 /// stopping at NUL or not, written in UTF-8, GB18030, GBK, Big5 or UTF-16 (characters those
-/// lack an error or replaced), normalized or not (before the conversion, which the threads do
-/// in their slots, and after it): asserts the same output and report, or the same error (a
+/// lack an error or replaced), normalized or not (before the conversion and after it, both of
+/// which the threads do in their slots): asserts the same output and report, or the same error (a
 /// strict conversion that stops has written part of its output).
 fn threads_give_one_threads(
     pool: &rayon::ThreadPool,
