@@ -513,19 +513,11 @@ impl Normalizer {
     /// the context anew, changes nothing itself, and a parenthesis held at the end is decided
     /// as before a character that is not Han. The threads normalize their slots so.
     pub(crate) fn before_whole<'a>(&mut self, text: &'a str, buf: &'a mut String) -> &'a str {
-        // `before_in` writes into `buf` only where something changed, else gives part of
-        // `text`.
         let len = self.before_in(text, buf).len();
-        if self.held_paren {
-            if buf.is_empty() {
-                buf.push_str(&text[..len]);
-            }
-            self.finish_before(buf);
-        }
-        match buf.is_empty() {
-            true => &text[..len],
-            false => buf,
-        }
+        let held = self
+            .held_paren
+            .then_some(|buf: &mut String| self.finish_before(buf));
+        whole(text, buf, len, held)
     }
 
     /// Normalizes converted `text` (quotation marks) as a whole, up to its end (as
@@ -537,19 +529,9 @@ impl Normalizer {
     /// before it would: the lines are paired one at a time. The threads normalize their
     /// slots so.
     pub(crate) fn after_whole<'a>(&mut self, text: &'a str, buf: &'a mut String) -> &'a str {
-        // `after_in` writes into `buf` only where something changed, else gives part of
-        // `text`.
         let len = self.after_in(text, buf).len();
-        if !self.line.is_empty() {
-            if buf.is_empty() {
-                buf.push_str(&text[..len]);
-            }
-            self.finish_after(buf);
-        }
-        match buf.is_empty() {
-            true => &text[..len],
-            false => buf,
-        }
+        let held = (!self.line.is_empty()).then_some(|buf: &mut String| self.finish_after(buf));
+        whole(text, buf, len, held)
     }
 
     /// Normalizes converted `text` (quotation marks) into `out`, a whole line at a time.
@@ -709,6 +691,27 @@ impl Normalizer {
         if let Some(style) = self.options.quotes {
             self.write_line(style, out);
         }
+    }
+}
+
+/// What a step of normalization gave for the whole of `text`: `text[..len]`, the part it did
+/// not hold back (in `buf` where something changed: the steps write into `buf` only then), then
+/// what `finish` writes of what it held back, if it held any.
+fn whole<'a>(
+    text: &'a str,
+    buf: &'a mut String,
+    len: usize,
+    finish: Option<impl FnOnce(&mut String)>,
+) -> &'a str {
+    if let Some(finish) = finish {
+        if buf.is_empty() {
+            buf.push_str(&text[..len]);
+        }
+        finish(buf);
+    }
+    match buf.is_empty() {
+        true => &text[..len],
+        false => buf,
     }
 }
 
@@ -981,6 +984,16 @@ mod tests {
         }
     }
 
+    /// Random numbers below the one asked for (xorshift from `seed`).
+    fn below(mut seed: u64) -> impl FnMut(usize) -> usize {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        }
+    }
+
     /// The normalization before conversion as its rules say, one character at a time: every
     /// character folded and passed through [`Normalizer::punct`], whitespace ending a URL and
     /// the open parentheses where it stands. [`Normalizer::before`] looks at candidates only
@@ -1017,13 +1030,7 @@ mod tests {
             radicals: true,
             ..Normalize::prose()
         };
-        let mut seed = 0x5EED_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = below(0x5EED_u64);
         for _ in 0..3000 {
             let len = 1 + next(24);
             let text: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
@@ -1048,13 +1055,7 @@ mod tests {
         // line (see MAX_LINE) is paired on its own, as a model that cuts the text itself says,
         // and the same output and count come whatever the pieces.
         let alphabet: Vec<char> = "ab中 “”‘’「」『』\n".chars().collect();
-        let mut seed = 0xC0FFEE_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = below(0xC0FFEE_u64);
         for round in 0..2000 {
             let part = [5, 9, 16, 40, MAX_LINE][round % 5];
             let style = [QuoteStyle::Corner, QuoteStyle::Mainland][round % 2];
