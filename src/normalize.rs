@@ -511,7 +511,8 @@ impl Normalizer {
     /// whitespace (or the input's start), a fresh normalizer gives what one that normalized
     /// everything before it would: whitespace ends a URL and the open parentheses and sets
     /// the context anew, changes nothing itself, and a parenthesis held at the end is decided
-    /// as before a character that is not Han. The threads normalize their slots so.
+    /// as before a character that is not Han. The threads normalize their slots so (and the
+    /// pipeline the last piece of its input).
     pub(crate) fn before_whole<'a>(&mut self, text: &'a str, buf: &'a mut String) -> &'a str {
         let len = self.before_in(text, buf).len();
         let held = self
@@ -527,7 +528,7 @@ impl Normalizer {
     /// Where `text` ends before a line end (or at the output's end) and starts at one (or at
     /// the output's start), a fresh normalizer gives what one that normalized everything
     /// before it would: the lines are paired one at a time. The threads normalize their
-    /// slots so.
+    /// slots so (and the pipeline the last piece of its output).
     pub(crate) fn after_whole<'a>(&mut self, text: &'a str, buf: &'a mut String) -> &'a str {
         let len = self.after_in(text, buf).len();
         let held = (!self.line.is_empty()).then_some(|buf: &mut String| self.finish_after(buf));

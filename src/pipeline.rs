@@ -592,13 +592,9 @@ impl<R: Read> Input<'_, R> {
             // output encoding lacks) comes first, as it comes first in the text.
             let eof = eof || stop.is_some();
             // Normalization copies only a piece in which something changes.
-            let text: &str = if eof && normalizer.has_before() {
-                let mut done = normalizer.before_in(text, &mut self.before).to_string();
-                normalizer.finish_before(&mut done);
-                self.before = done;
-                &self.before
-            } else {
-                normalizer.before_in(text, &mut self.before)
+            let text: &str = match eof {
+                true => normalizer.before_whole(text, &mut self.before),
+                false => normalizer.before_in(text, &mut self.before),
             };
             f(text, eof, normalizer)?;
             if let Some(stop) = stop {
@@ -644,15 +640,10 @@ fn write_out(
         }
         Piece::Finished(text) => (text, true),
     };
-    let converted: &str = if normalized {
-        converted
-    } else if eof && normalizer.has_after() {
-        let mut done = normalizer.after_in(converted, after).to_string();
-        normalizer.finish_after(&mut done);
-        *after = done;
-        after
-    } else {
-        normalizer.after_in(converted, after)
+    let converted: &str = match (normalized, eof) {
+        (true, _) => converted,
+        (false, true) => normalizer.after_whole(converted, after),
+        (false, false) => normalizer.after_in(converted, after),
     };
     let out: &[u8] = if output_encoding == Encoding::Utf8 {
         converted.as_bytes()
