@@ -365,14 +365,14 @@ fn convert_source(
         // thread goes on reading (see `Flow`).
         let encoding = input.decoder.encoding();
         // (A normalizer that has seen no text yet.)
-        let fresh = normalizer.clone();
         let normalizes = normalizer.has_before() || normalizer.has_after();
+        let fresh = normalizes.then(|| normalizer.clone());
         let raw = RawInput {
             encoding,
             reject_nul: options.reject_binary,
             lossy: options.lossy,
             at: input.source.at,
-            normalize: normalizes.then_some(&fresh),
+            normalize: fresh.as_ref(),
         };
         // The threads encode the outputs too (not those this thread is to normalize after the
         // conversion, in order: see `RawInput::normalize`).

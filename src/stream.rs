@@ -653,7 +653,10 @@ impl Flow<'_, '_> {
                 if data.bad {
                     return Ok(false);
                 }
-                match (&data.encoder, data.finished) {
+                // (A slot read as it is was normalized after the conversion by its thread.)
+                let finished =
+                    data.is_raw && shared.raw.normalize.is_some_and(Normalizer::has_after);
+                match (&data.encoder, finished) {
                     (Some(encoder), _) => write(Piece::Encoded(&data.encoded, encoder))?,
                     (None, true) => write(Piece::Finished(data.output()))?,
                     (None, false) => write(Piece::Text(data.output()))?,
@@ -737,12 +740,11 @@ struct SlotData {
     /// The lines and columns of the input in `raw`, from line 1, column 1.
     lines: LineCounter,
     /// The output is `out[skip..]` (see [`Shared::convert`]), or `after` where that is not
-    /// empty: the output normalized after the conversion, where it changed (`finished`:
-    /// normalized so by the slot's thread), and the quotation marks that had no partner.
+    /// empty: the output normalized after the conversion by the slot's thread, where it
+    /// changed; and the quotation marks that had no partner.
     out: String,
     skip: usize,
     after: String,
-    finished: bool,
     unbalanced: u64,
     /// The output encoded, where the flow encodes and it could be, and the encoder that did.
     encoded: Vec<u8>,
@@ -863,14 +865,13 @@ impl<'c> Shared<'c> {
             out,
             skip,
             after,
-            finished,
             unbalanced,
             encoded,
             encoder,
         } = &mut *data;
         *replaced = 0;
         *encoder = None;
-        (*finished, *unbalanced) = (false, 0);
+        *unbalanced = 0;
         after.clear();
         // A slot read as it is is normalized by its thread, with a normalizer that has seen no
         // text (see `RawInput::normalize`).
@@ -937,7 +938,7 @@ impl<'c> Shared<'c> {
         match normalizer.filter(Normalizer::has_after) {
             Some(mut n) => {
                 output = n.after_whole(output, after);
-                (*finished, *unbalanced) = (true, n.unbalanced_quotes());
+                *unbalanced = n.unbalanced_quotes();
             }
             // A slot of text the calling thread normalized before the conversion goes back
             // to it for the normalization after it (in order), not encoded.
