@@ -774,11 +774,11 @@ fn threads_find_sparse_safe_cuts_and_write_as_the_input_comes() {
     }
 }
 
-/// Puts up to three of `defects` into `text` at random places.
-fn spoil(text: &mut Vec<u8>, defects: &[&[u8]], rng: &mut Rng) {
+/// Puts up to three of `defects` into `text` at random places that are multiples of `step`.
+fn spoil(text: &mut Vec<u8>, defects: &[&[u8]], step: usize, rng: &mut Rng) {
     for _ in 0..rng.below(4) {
         let bad = defects[rng.below(defects.len())];
-        let at = rng.below(text.len());
+        let at = rng.below(text.len() / step) * step;
         text.splice(at..at, bad.iter().copied());
     }
 }
@@ -893,11 +893,8 @@ fn threads_give_one_threads_result_on_random_text_with_random_defects() {
                 .collect();
             text.splice(from..to, kept);
         }
-        spoil(
-            &mut text,
-            &[b"\xFF", b"\xE5\xA4", b"\0", b"\xF0\x9F"],
-            &mut rng,
-        );
+        let defects: [&[u8]; 4] = [b"\xFF", b"\xE5\xA4", b"\0", b"\xF0\x9F"];
+        spoil(&mut text, &defects, 1, &mut rng);
         let k = rng.below(configs.len());
         let case = format!("case {case}: {}", configs[k]);
         let utf8 = Encoding::Utf8;
@@ -954,7 +951,7 @@ fn threads_decoding_gb18030_gbk_and_big5_give_one_threads_result() {
         };
         let mut input = rs.encode(&text).0.into_owned();
         let defects: [&[u8]; 5] = [b"\xFF", b"\x81", b"\0", b"\x81\x30", b"\x81\x30\x81"];
-        spoil(&mut input, &defects, &mut rng);
+        spoil(&mut input, &defects, 1, &mut rng);
         let k = rng.below(configs.len());
         let case = format!("case {case}: {encoding} {}", configs[k]);
         threads_give_one_threads(&pool, &converters[k], &input, encoding, &mut rng, &case);
@@ -987,11 +984,7 @@ fn threads_reading_utf16_give_one_threads_result() {
         let surrogate: &[u8] = if big { b"\xD8\x00" } else { b"\x00\xD8" };
         let defects: [&[u8]; 3] = [surrogate, b"\0\0", b"\x41"];
         // (At even places, where units start, but for the byte alone.)
-        for _ in 0..rng.below(4) {
-            let bad = defects[rng.below(defects.len())];
-            let at = rng.below(input.len() / 2) * 2;
-            input.splice(at..at, bad.iter().copied());
-        }
+        spoil(&mut input, &defects, 2, &mut rng);
         let encoding = if big {
             Encoding::Utf16Be
         } else {
